@@ -1,0 +1,123 @@
+"""The therapist's JSON API: every answer is scoped, in this module alone, to the caller's sessions."""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from . import keys
+from .render import RENDERERS
+from .settings import Therapist
+from .store import NoticeRow, SessionRow
+from .timefmt import from_iso, to_iso
+
+MAX_NOTE_CHARS = 4000
+routes = web.RouteTableDef()
+
+
+def therapist_for(request: web.Request) -> Therapist:
+    """Return the therapist whose bearer token the request carries, or answer 401."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        for therapist in request.app[keys.SETTINGS].therapists:
+            if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
+                return therapist
+    raise web.HTTPUnauthorized(
+        text='{"error": "unauthorized", "reason": "a valid bearer token is required"}',
+        content_type="application/json",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
+    """Return the caller and the session in the path; another therapist's session is a 404."""
+    therapist = therapist_for(request)
+    row = await request.app[keys.STORE].session(request.match_info["session_id"], therapist.id)
+    if row is None:
+        raise web.HTTPNotFound(text='{"error": "not_found", "reason": "no such session"}', content_type="application/json")
+    return therapist, row
+
+
+def _listing(row: SessionRow, summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "session_id": row.id,
+        "platform": row.platform,
+        "meeting": summary["meeting"],
+        "client_code": summary["client_code"],
+        "status": summary["status"],
+        "started_at": summary["started_at"],
+        "ended_at": summary["ended_at"],
+    }
+
+
+@routes.get("/api/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    therapist = therapist_for(request)
+    platform = request.query.get("platform")
+    rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"))
+    tracker = request.app[keys.TRACKER]
+    return web.json_response([_listing(row, (await tracker.view(row)).summary) for row in rows])
+
+
+@routes.get("/api/sessions/{session_id}")
+async def get_session(request: web.Request) -> web.Response:
+    _, row = await owned_session(request)
+    view = await request.app[keys.TRACKER].view(row)
+    detail = _listing(row, view.summary)
+    detail.update(participants=view.summary["participants"], client_video=view.summary["client_video"])
+    return web.json_response(detail)
+
+
+@routes.get("/api/sessions/{session_id}/summary")
+async def get_summary(request: web.Request) -> web.Response:
+    therapist, row = await owned_session(request)
+    summary = (await request.app[keys.TRACKER].view(row)).summary
+    fmt = request.query.get("format", "json")
+    if fmt == "json":
+        return web.json_response(summary)
+    if fmt not in RENDERERS:
+        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "format must be json, md or html"}', content_type="application/json")
+    content_type = "text/markdown" if fmt == "md" else "text/html"
+    return web.Response(text=RENDERERS[fmt](summary, therapist.timezone), content_type=content_type)
+
+
+@routes.post("/api/sessions/{session_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    _, row = await owned_session(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    text = body.get("text") if isinstance(body, dict) else None
+    prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
+        raise web.HTTPBadRequest(
+            text=f'{{"error": "bad_request", "reason": "text must be 1 to {MAX_NOTE_CHARS} characters"}}',
+            content_type="application/json",
+        )
+    if prompt_id is not None and not isinstance(prompt_id, str):
+        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "prompt_id must be a string"}', content_type="application/json")
+    now = request.app[keys.CLOCK]()
+    note_id = await request.app[keys.STORE].add_note(row.id, now, text.strip(), prompt_id)
+    return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)
+
+
+def notice_json(row: NoticeRow) -> dict[str, Any]:
+    """Return a notice as the API and the notice stream show it."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "session_id": row.session_id,
+        "at": to_iso(from_iso(row.at)),
+        "message": row.message,
+        "delivery": {"dashboard": "delivered"},
+    }
+
+
+@routes.get("/api/notices")
+async def list_notices(request: web.Request) -> web.Response:
+    therapist = therapist_for(request)
+    rows = await request.app[keys.STORE].notices(therapist.id, request.query.get("session_id"), request.query.get("kind"))
+    return web.json_response([notice_json(row) for row in rows])

@@ -1,0 +1,60 @@
+"""Build the web application: routes, and every resource it owns as a cleanup context."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from integrations.zoom.const import MAX_WEBHOOK_BYTES
+from integrations.zoom.signature import SignatureVerifier
+from integrations.zoom.webhook import VERIFIER, zoom_webhook
+
+from . import api, keys
+from .evaluation import EvaluationQueue
+from .notices import NoticeBoard
+from .settings import Settings
+from .store import Store, create_engine
+from .tracking import Clock, SessionTracker
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[keys.SETTINGS].storage.url)
+    store = Store(engine)
+    await store.upgrade()
+    app[keys.STORE] = store
+    app[keys.BOARD] = NoticeBoard(store)
+    app[keys.TRACKER] = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
+    yield
+    await engine.dispose()
+
+
+async def _evaluation(app: web.Application) -> AsyncIterator[None]:
+    queue = EvaluationQueue(app[keys.TRACKER])
+    app[keys.EVALUATION] = queue
+    queue.start()
+    yield
+    await queue.stop()
+
+
+def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
+    """Return the service's application; nothing connects until it starts."""
+    app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock
+    app[VERIFIER] = SignatureVerifier(settings.zoom.webhook_secret_token)
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_evaluation)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/webhooks/zoom", zoom_webhook)
+    app.router.add_routes(api.routes)
+    return app

@@ -1,0 +1,195 @@
+"""Platform-neutral meeting events: what the core understands, whatever platform reported it."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Mapping
+
+from .timefmt import from_iso, to_stamp
+
+
+@dataclass(frozen=True)
+class MeetingRef:
+    """One occurrence of a meeting on one platform: the key of a session."""
+
+    platform: str
+    occurrence_id: str
+    meeting_id: str = ""
+    host_id: str = ""
+    topic: str = ""
+
+
+@dataclass(frozen=True)
+class ParticipantRef:
+    """Whatever a platform tells us about who did something; the core resolves it to a person."""
+
+    user_id: str = ""  # per-join id (Zoom participant user_id, RTMS user_id)
+    stable_id: str = ""  # the same across reconnects (Zoom participant_uuid, Entra id)
+    account_id: str = ""  # the platform account (Zoom participant id; the host's equals host_id)
+    name: str = ""
+    email_hash: str = ""  # sha256 of the lower-cased email: matches client profiles, stores no email
+
+
+@dataclass(frozen=True)
+class MeetingEvent:
+    """Base of every domain event: when it happened and in which meeting occurrence."""
+
+    kind: ClassVar[str] = ""
+    # Ties at the same instant are applied in this order (starts first, ends last).
+    rank: ClassVar[int] = 5
+
+    meeting: MeetingRef
+    at: datetime
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        """Return the JSON-able fields worth storing (never the raw payload)."""
+        record: dict[str, Any] = {"kind": self.kind, "at": to_stamp(self.at)}
+        for f in dataclasses.fields(self):
+            if f.name in ("meeting", "at", "raw"):
+                continue
+            value = getattr(self, f.name)
+            record[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        return record
+
+
+@dataclass(frozen=True)
+class MeetingStarted(MeetingEvent):
+    kind: ClassVar[str] = "meeting_started"
+    rank: ClassVar[int] = 0
+    scheduled_start: str = ""
+    scheduled_minutes: int = 0
+
+
+@dataclass(frozen=True)
+class MeetingEnded(MeetingEvent):
+    kind: ClassVar[str] = "meeting_ended"
+    rank: ClassVar[int] = 9
+
+
+@dataclass(frozen=True)
+class ParticipantEvent(MeetingEvent):
+    participant: ParticipantRef = ParticipantRef()
+
+
+@dataclass(frozen=True)
+class ParticipantJoined(ParticipantEvent):
+    kind: ClassVar[str] = "participant_joined"
+    rank: ClassVar[int] = 2
+
+
+@dataclass(frozen=True)
+class ParticipantLeft(ParticipantEvent):
+    kind: ClassVar[str] = "participant_left"
+    rank: ClassVar[int] = 8
+
+
+@dataclass(frozen=True)
+class WaitingRoomJoined(ParticipantEvent):
+    kind: ClassVar[str] = "waiting_room_joined"
+    rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class WaitingRoomLeft(ParticipantEvent):
+    kind: ClassVar[str] = "waiting_room_left"
+
+
+@dataclass(frozen=True)
+class ParticipantAdmitted(ParticipantEvent):
+    kind: ClassVar[str] = "participant_admitted"
+    rank: ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class SharingStarted(ParticipantEvent):
+    kind: ClassVar[str] = "sharing_started"
+
+
+@dataclass(frozen=True)
+class SharingEnded(ParticipantEvent):
+    kind: ClassVar[str] = "sharing_ended"
+    rank: ClassVar[int] = 7
+
+
+@dataclass(frozen=True)
+class RecordingStarted(MeetingEvent):
+    kind: ClassVar[str] = "recording_started"
+
+
+@dataclass(frozen=True)
+class RecordingStopped(MeetingEvent):
+    kind: ClassVar[str] = "recording_stopped"
+    rank: ClassVar[int] = 7
+
+
+@dataclass(frozen=True)
+class VideoStateChanged(ParticipantEvent):
+    """A participant's camera went on or off (from RTMS, a Teams calling bot, or tests)."""
+
+    kind: ClassVar[str] = "video_state_changed"
+    rank: ClassVar[int] = 4
+    on: bool = True
+
+
+@dataclass(frozen=True)
+class StreamStarted(MeetingEvent):
+    """A live media stream became available (Zoom RTMS): kept for the stream client."""
+
+    kind: ClassVar[str] = "stream_started"
+    stream_id: str = ""
+    server_url: str = ""
+
+
+@dataclass(frozen=True)
+class StreamStopped(MeetingEvent):
+    kind: ClassVar[str] = "stream_stopped"
+    rank: ClassVar[int] = 8
+    stream_id: str = ""
+    reason: int = 0
+
+
+@dataclass(frozen=True)
+class StreamInterrupted(MeetingEvent):
+    kind: ClassVar[str] = "stream_interrupted"
+    stream_id: str = ""
+
+
+EVENT_TYPES: dict[str, type[MeetingEvent]] = {
+    cls.kind: cls
+    for cls in (
+        MeetingStarted,
+        MeetingEnded,
+        ParticipantJoined,
+        ParticipantLeft,
+        WaitingRoomJoined,
+        WaitingRoomLeft,
+        ParticipantAdmitted,
+        SharingStarted,
+        SharingEnded,
+        RecordingStarted,
+        RecordingStopped,
+        VideoStateChanged,
+        StreamStarted,
+        StreamStopped,
+        StreamInterrupted,
+    )
+}
+
+
+def event_from_record(meeting: MeetingRef, record: Mapping[str, Any]) -> MeetingEvent:
+    """Rebuild a stored event; the inverse of `MeetingEvent.to_record`."""
+    cls = EVENT_TYPES[record["kind"]]
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in ("meeting", "at", "raw") or f.name not in record:
+            continue
+        value = record[f.name]
+        values[f.name] = ParticipantRef(**value) if f.name == "participant" else value
+    return cls(meeting=meeting, at=from_iso(record["at"]), **values)
+
+
+def sort_key(event: MeetingEvent) -> tuple[datetime, int]:
+    """Order events by their own time, not by arrival."""
+    return (event.at, event.rank)

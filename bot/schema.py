@@ -1,0 +1,85 @@
+"""The database tables, and the schema upgrades applied in order at start-up."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import Column, Connection, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, select
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("occurrence_id", String(255), nullable=False),
+    Column("meeting_id", String(64), nullable=False, default=""),
+    Column("topic", Text, nullable=False, default=""),
+    Column("host_id", String(255), nullable=False, default=""),
+    Column("therapist_id", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("platform", "occurrence_id", name="uq_sessions_occurrence"),
+    Index("ix_sessions_therapist", "therapist_id"),
+)
+
+# One row per domain event; `key` is derived from the delivery, so a redelivery inserts nothing.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("occurrence_id", String(255), nullable=False),
+    Column("key", String(80), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+    UniqueConstraint("platform", "key", name="uq_events_key"),
+    Index("ix_events_occurrence", "platform", "occurrence_id"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("session_id", String(40)),
+    Column("kind", String(40), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raised_at", String(32), nullable=False),
+    UniqueConstraint("therapist_id", "key", name="uq_notices_key"),
+    Index("ix_notices_therapist", "therapist_id", "id"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("prompt_id", String(80)),
+    Index("ix_notes_session", "session_id"),
+)
+
+# Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
+UPGRADES: list[Callable[[Connection], None]] = [
+    lambda conn: metadata.create_all(conn),
+]
+
+
+def upgrade(conn: Connection) -> int:
+    """Bring the schema up to date and return its version."""
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        conn.execute(schema_version.insert().values(version=0))
+        current = 0
+    for version, step in enumerate(UPGRADES[current:], start=current + 1):
+        step(conn)
+        conn.execute(schema_version.update().values(version=version))
+    return len(UPGRADES)

@@ -1,0 +1,219 @@
+"""Keep sessions, events, notices and notes in SQLite or PostgreSQL (SQLAlchemy, async)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from . import schema
+from .events import MeetingEvent, MeetingRef, event_from_record
+from .record import Note
+from .timefmt import from_iso, to_stamp
+
+
+def session_id_for(platform: str, occurrence_id: str) -> str:
+    """Return the stable session id of a meeting occurrence (the same on every instance)."""
+    return "s" + hashlib.sha256(f"{platform}:{occurrence_id}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    platform: str
+    occurrence_id: str
+    meeting_id: str
+    topic: str
+    host_id: str
+    therapist_id: str
+    created_at: str
+
+    @property
+    def meeting(self) -> MeetingRef:
+        return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id, self.topic)
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    id: int
+    therapist_id: str
+    session_id: str | None
+    kind: str
+    key: str
+    at: str
+    message: str
+    raised_at: str
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
+    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"))
+    if engine.dialect.name == "sqlite":
+
+        @sa_event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    return engine
+
+
+class Store:
+    """The service's database: every write is committed before the caller acknowledges anything."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def upgrade(self) -> int:
+        """Create or upgrade the schema; return its version."""
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(schema.upgrade)
+
+    async def record_events(
+        self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime
+    ) -> int:
+        """Store a delivery's events (and its session, if a therapist owns it); return how many were new."""
+        stamp = to_stamp(now)
+        async with self.engine.begin() as conn:
+            if therapist_id is not None:
+                await conn.execute(
+                    self._insert(schema.sessions)
+                    .values(
+                        id=session_id_for(meeting.platform, meeting.occurrence_id),
+                        platform=meeting.platform,
+                        occurrence_id=meeting.occurrence_id,
+                        meeting_id=meeting.meeting_id,
+                        topic=meeting.topic,
+                        host_id=meeting.host_id,
+                        therapist_id=therapist_id,
+                        created_at=stamp,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                if meeting.topic or meeting.meeting_id:
+                    await conn.execute(
+                        update(schema.sessions)
+                        .where(schema.sessions.c.platform == meeting.platform)
+                        .where(schema.sessions.c.occurrence_id == meeting.occurrence_id)
+                        .where((schema.sessions.c.topic == "") | (schema.sessions.c.meeting_id == ""))
+                        .values(topic=meeting.topic, meeting_id=meeting.meeting_id)
+                    )
+            inserted = 0
+            for key, item in keyed:
+                record = item.to_record()
+                result = await conn.execute(
+                    self._insert(schema.events)
+                    .values(
+                        platform=meeting.platform,
+                        occurrence_id=meeting.occurrence_id,
+                        key=key,
+                        at=record["at"],
+                        kind=item.kind,
+                        data=json.dumps(record, sort_keys=True),
+                        received_at=stamp,
+                    )
+                    .on_conflict_do_nothing()
+                )
+                inserted += result.rowcount or 0
+            return inserted
+
+    async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
+        """Return a meeting occurrence's events in the order of their own time."""
+        t = schema.events
+        query = (
+            select(t.c.key, t.c.data)
+            .where(t.c.platform == meeting.platform)
+            .where(t.c.occurrence_id == meeting.occurrence_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        loaded = [(event_from_record(meeting, json.loads(row.data)), row.key) for row in rows]
+        loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
+        return [event for event, _ in loaded]
+
+    async def session(self, session_id: str, therapist_id: str | None = None) -> SessionRow | None:
+        """Return a session, or None if it does not exist or is not this therapist's."""
+        query = select(schema.sessions).where(schema.sessions.c.id == session_id)
+        if therapist_id is not None:
+            query = query.where(schema.sessions.c.therapist_id == therapist_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return SessionRow(**row._mapping) if row else None
+
+    async def session_for_occurrence(self, platform: str, occurrence_id: str) -> SessionRow | None:
+        """Return the session of a meeting occurrence, if one is stored."""
+        return await self.session(session_id_for(platform, occurrence_id))
+
+    async def sessions(
+        self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None
+    ) -> list[SessionRow]:
+        """Return a therapist's sessions, newest first, optionally for one meeting occurrence."""
+        t = schema.sessions
+        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.created_at.desc(), t.c.id)
+        if platform:
+            query = query.where(t.c.platform == platform)
+        if occurrence_id:
+            query = query.where(t.c.occurrence_id == occurrence_id)
+        async with self.engine.connect() as conn:
+            return [SessionRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def raise_notice(
+        self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
+    ) -> NoticeRow | None:
+        """Store a notice once; return it if it is new, None if it was raised before."""
+        values = dict(
+            therapist_id=therapist_id,
+            session_id=session_id,
+            kind=kind,
+            key=key,
+            at=to_stamp(at),
+            message=message,
+            raised_at=to_stamp(now),
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
+            )
+            new_id = result.scalar()
+        return None if new_id is None else NoticeRow(id=new_id, **values)
+
+    async def notices(
+        self, therapist_id: str, session_id: str | None = None, kind: str | None = None, limit: int = 200
+    ) -> list[NoticeRow]:
+        """Return a therapist's notices, newest first."""
+        t = schema.notices
+        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.id.desc()).limit(limit)
+        if session_id:
+            query = query.where(t.c.session_id == session_id)
+        if kind:
+            query = query.where(t.c.kind == kind)
+        async with self.engine.connect() as conn:
+            return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def add_note(self, session_id: str, at: datetime, text: str, prompt_id: str | None) -> int:
+        """Store a therapist's note and return its id."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                schema.notes.insert()
+                .values(session_id=session_id, at=to_stamp(at), text=text, prompt_id=prompt_id)
+                .returning(schema.notes.c.id)
+            )
+            return int(result.scalar_one())
+
+    async def notes(self, session_id: str) -> list[Note]:
+        """Return a session's notes in time order."""
+        t = schema.notes
+        query = select(t).where(t.c.session_id == session_id).order_by(t.c.at, t.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Note(from_iso(r.at), r.text, r.prompt_id) for r in rows]

@@ -1,0 +1,80 @@
+"""Build the factual post-call summary, as the JSON document every other format renders."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+from .alerts import Alert
+from .record import ChecklistItem, FramingChange, Note
+from .session import MeetingState
+from .timefmt import seconds_between, to_iso
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """The session's identity and the therapist's own additions, beside the meeting state."""
+
+    session_id: str
+    therapist_id: str
+    client_code: str | None = None
+    checklist: Sequence[ChecklistItem] = ()
+    notes: Sequence[Note] = ()
+    framing_changes: Sequence[FramingChange] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[Alert], now: datetime) -> dict[str, Any]:
+    """Return the summary document; an unfinished session is summarised as of `now`."""
+    meeting = state.meeting
+    end = state.ended_at
+    off = state.video_off
+    off_seconds = [i.seconds(end or now) for i in off]
+    summary: dict[str, Any] = {
+        "session_id": record.session_id,
+        "platform": meeting.platform,
+        "meeting": {"id": meeting.meeting_id, "uuid": meeting.occurrence_id, "topic": meeting.topic},
+        "therapist_id": record.therapist_id,
+        "client_code": record.client_code,
+        "status": "ended" if state.ended else "in_progress",
+        "started_at": to_iso(state.started_at),
+        "ended_at": to_iso(end),
+        "duration_seconds": seconds_between(state.started_at, end) if state.started_at and end else None,
+        "participants": [
+            {
+                "name": p.name,
+                "role": p.role,
+                "intervals": [{"joined_at": to_iso(i.joined_at), "left_at": to_iso(i.left_at)} for i in p.intervals],
+            }
+            for p in state.roster.people
+        ],
+        "client_video": {
+            "off_intervals": [
+                {"start": to_iso(i.start), "end": to_iso(i.end), "seconds": s} for i, s in zip(off, off_seconds)
+            ],
+            "off_count": len(off),
+            "off_total_seconds": sum(off_seconds),
+            "longest_off_seconds": max(off_seconds, default=0),
+        },
+        "alerts": [{"at": to_iso(a.at), "kind": a.kind, "message": a.message} for a in alerts],
+        "framing_changes": [
+            {"at": to_iso(f.at), "kind": f.kind, "detail": f.detail, "note": f.note} for f in record.framing_changes
+        ],
+        "checklist": {
+            "total": len(record.checklist),
+            "confirmed": sum(1 for item in record.checklist if item.confirmed_at is not None),
+            "items": [{"id": i.id, "text": i.text, "confirmed_at": to_iso(i.confirmed_at)} for i in record.checklist],
+        },
+        "notes": [{"at": to_iso(n.at), "text": n.text, "prompt_id": n.prompt_id} for n in record.notes],
+        "timeline": [
+            {
+                "at": to_iso(t.at),
+                "event": t.event,
+                "role": t.person.role if t.person else None,
+                "name": t.person.name if t.person else None,
+            }
+            for t in state.timeline
+        ],
+    }
+    summary.update(record.extra)
+    return summary

@@ -1,0 +1,43 @@
+"""Turn timestamps into UTC datetimes and back into the ISO 8601 `...Z` form the summary uses."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+
+def to_iso(at: datetime | None) -> str | None:
+    """Return `at` as ISO 8601 UTC ending in `Z`, to the second (None stays None)."""
+    if at is None:
+        return None
+    at = at.astimezone(timezone.utc).replace(microsecond=0)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_stamp(at: datetime) -> str:
+    """Return `at` as a fixed-width UTC text that sorts in time order (kept in the database)."""
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp into an aware UTC datetime; naive means UTC."""
+    at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc)
+
+
+def from_epoch_ms(ms: int | float) -> datetime:
+    """Return the UTC datetime of a millisecond epoch timestamp."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def local_text(at: datetime | None, zone: str) -> str:
+    """Return `at` in the therapist's time zone, as the Markdown and HTML summaries show it."""
+    if at is None:
+        return "—"
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def seconds_between(start: datetime, end: datetime) -> int:
+    """Return whole seconds from `start` to `end` (never negative)."""
+    return max(0, int(round((end - start).total_seconds())))

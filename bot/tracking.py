@@ -1,0 +1,108 @@
+"""Record a meeting's events, judge the session as of now, and raise the alerts it has earned."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from .alerts import Alert, find_alerts
+from .clients import client_code, role_rules, therapist_for_meeting
+from .events import MeetingEvent, MeetingRef
+from .notices import NoticeBoard
+from .participants import RoleRules
+from .record import ChecklistItem
+from .session import MeetingState, build_state
+from .settings import Settings
+from .store import SessionRow, Store, session_id_for
+from .summary import SessionRecord, build_summary
+
+_LOGGER = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session judged at one instant: its state, the alerts earned, and the summary."""
+
+    row: SessionRow
+    state: MeetingState
+    alerts: list[Alert]
+    summary: dict[str, Any]
+
+
+class SessionTracker:
+    """The service's use of the core: events in, state and summaries out, alerts raised once."""
+
+    def __init__(self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.board = board
+        self.clock = clock
+
+    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> str | None:
+        """Durably store a delivery's events; return the session id, or None if no therapist owns it."""
+        therapist = therapist_for_meeting(self.settings, meeting)
+        existing = None if therapist else await self.store.session_for_occurrence(meeting.platform, meeting.occurrence_id)
+        if therapist is None and existing is None and meeting.host_id:
+            _LOGGER.info("ignoring %s meeting %s: its host is not a configured therapist", meeting.platform, meeting.meeting_id)
+            return None
+        owner = therapist.id if therapist else (existing.therapist_id if existing else None)
+        new = await self.store.record_events(owner, meeting, keyed, self.clock())
+        _LOGGER.info(
+            "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
+        )
+        return session_id_for(meeting.platform, meeting.occurrence_id) if owner else None
+
+    async def view(self, row: SessionRow, now: datetime | None = None) -> SessionView:
+        """Return the session as of `now` (default: the clock)."""
+        now = now or self.clock()
+        therapist = self.settings.therapist(row.therapist_id)
+        meeting = row.meeting
+        events = await self.store.session_events(meeting)
+        if therapist is None:  # a therapist removed from the settings: judge with the host alone
+            rules = RoleRules(therapist_account_ids=frozenset({row.host_id}))
+            code = None
+        else:
+            rules = role_rules(self.settings, therapist, meeting)
+        state = build_state(meeting, events, rules)
+        if therapist is not None:
+            client = state.roster.client
+            refs = client.refs if client else []
+            code = client_code(
+                self.settings,
+                therapist,
+                meeting,
+                {r.email_hash for r in refs if r.email_hash},
+                {r.name.strip().lower() for r in refs if r.name},
+            )
+        judged_at = min(now, state.ended_at) if state.ended_at else now
+        alerts = find_alerts(state, self.settings.alerts, judged_at)
+        record = SessionRecord(
+            session_id=row.id,
+            therapist_id=row.therapist_id,
+            client_code=code,
+            checklist=await self.checklist(row),
+            notes=await self.store.notes(row.id),
+        )
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
+
+    async def checklist(self, row: SessionRow) -> list[ChecklistItem]:
+        """Return the session's pre-call checklist (none until checklists are configured)."""
+        return []
+
+    async def evaluate(self, session_id: str) -> list[Alert]:
+        """Raise, once each, the alerts the session has earned by now; return the new ones."""
+        row = await self.store.session(session_id)
+        if row is None:
+            return []
+        now = self.clock()
+        view = await self.view(row, now)
+        raised = []
+        for alert in view.alerts:
+            notice = await self.board.raise_notice(
+                row.therapist_id, row.id, alert.kind, f"{row.id}:{alert.key}", alert.at, alert.message, now
+            )
+            if notice is not None:
+                raised.append(alert)
+        return raised

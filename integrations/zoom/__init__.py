@@ -1,0 +1,1 @@
+"""Zoom: webhooks in, RTMS video state, and the REST API out."""

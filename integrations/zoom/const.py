@@ -1,0 +1,9 @@
+"""Zoom's names and limits, in one place."""
+
+PLATFORM = "zoom"
+SIGNATURE_HEADER = "x-zm-signature"
+TIMESTAMP_HEADER = "x-zm-request-timestamp"
+SIGNATURE_VERSION = "v0"
+MAX_CLOCK_SKEW_SECONDS = 300
+MAX_WEBHOOK_BYTES = 256 * 1024
+URL_VALIDATION_EVENT = "endpoint.url_validation"

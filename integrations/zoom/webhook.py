@@ -1,0 +1,61 @@
+"""The Zoom webhook route: verify on the raw bytes, answer the handshake, store, then acknowledge."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from aiohttp import web
+
+from bot import keys
+
+from .const import URL_VALIDATION_EVENT
+from .events import WebhookFormatError, event_name, parse_event
+from .signature import SignatureError, SignatureVerifier
+
+_LOGGER = logging.getLogger(__name__)
+VERIFIER = web.AppKey("zoom_verifier", SignatureVerifier)
+
+
+def delivery_key(body: dict) -> str:
+    """Return a key that is the same for every redelivery of one Zoom event."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _bad_request(reason: str) -> web.Response:
+    return web.json_response({"error": "bad_request", "reason": reason}, status=400)
+
+
+async def zoom_webhook(request: web.Request) -> web.Response:
+    """Handle `POST /webhooks/zoom`."""
+    raw = await request.read()  # over client_max_size: aiohttp answers 413 before we see it
+    try:
+        request.app[VERIFIER].verify(request.headers, raw)
+    except SignatureError as err:
+        _LOGGER.warning("rejected Zoom webhook: %s", err)
+        return web.json_response({"error": "unauthorized", "reason": str(err)}, status=401)
+    try:
+        body = json.loads(raw)
+        name = event_name(body)
+    except (ValueError, WebhookFormatError) as err:
+        return _bad_request(str(err) if isinstance(err, WebhookFormatError) else "the body is not JSON")
+    if name == URL_VALIDATION_EVENT:
+        token = body["payload"].get("plainToken")
+        if not isinstance(token, str) or not token:
+            return _bad_request("payload.plainToken is missing")
+        return web.json_response(request.app[VERIFIER].url_validation(token))
+    try:
+        parsed = parse_event(body)
+    except WebhookFormatError as err:
+        _LOGGER.warning("malformed Zoom %s webhook: %s", name, err)
+        return _bad_request(str(err))
+    if parsed is None:
+        _LOGGER.debug("Zoom event %s not used", name)
+        return web.json_response({"status": "ignored"})
+    key = delivery_key(body)
+    keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
+    session_id = await request.app[keys.TRACKER].record(parsed.meeting, keyed)
+    if session_id is not None:
+        request.app[keys.EVALUATION].submit(session_id)
+    return web.json_response({"status": "stored" if session_id else "ignored"})

@@ -128,7 +128,7 @@ SECTIONS: dict[str, type] = {
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
-POSITIVE_INTS = {("server", "port"), ("zoom", "rtms_fps")}
+POSITIVE_INTS = {("zoom", "rtms_fps")}
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +193,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         if isinstance(value, int) and value < (1 if (name, key) in POSITIVE_INTS else 0):
             problems.append(f"[{name}] {key} must be {'positive' if (name, key) in POSITIVE_INTS else 'zero or more'}")
         values[key] = value
+    if name == "server" and values["port"] > 65535:
+        problems.append("[server] port must be at most 65535")
     if name == "zoom" and not 1 <= values["rtms_fps"] <= 5:
         problems.append("[zoom] rtms_fps must be between 1 and 5")
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -203,6 +205,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
 def _strings(where: str, value: Any, problems: list[str]) -> tuple[str, ...]:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         value = [value]
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
         problems.append(f"{where} must be a list of strings")
         return ()

@@ -1,0 +1,127 @@
+"""Shared test fixtures: settings, signed Zoom deliveries, and databases (SQLite and PostgreSQL)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from bot.settings import Settings, parse_settings
+from integrations.zoom.signature import sign
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "whsec-test-7Hq2"
+THERAPIST_A_HOST = "hTq3Wl8kR0yC5fG1nB7xZw"
+THERAPIST_B_HOST = "bB0bB0bB0bB0bB0bB0bB0b"
+TOKEN_A = "token-therapist-a-5e1f"
+TOKEN_B = "token-therapist-b-9c2d"
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
+    """Return a valid settings mapping for two therapists, with `sections` merged in."""
+    raw: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": 0},
+        "storage": {"url": storage_url},
+        "zoom": {"webhook_secret_token": SECRET},
+        "therapists": [
+            {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "zoom_user_id": THERAPIST_A_HOST, "timezone": "Europe/London"},
+            {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B, "zoom_user_id": THERAPIST_B_HOST, "timezone": "America/New_York"},
+        ],
+        "clients": [
+            {"code": "C-17", "therapist": "t1", "mode": "online", "flags": ["minor_attracted"], "zoom_meeting_ids": ["85746065432"]},
+        ],
+    }
+    for name, value in sections.items():
+        if isinstance(value, dict) and isinstance(raw.get(name), dict):
+            raw[name] = {**raw[name], **value}
+        else:
+            raw[name] = value
+    return raw
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'companion.db'}"
+
+
+@pytest.fixture
+def make_settings(sqlite_url: str) -> Callable[..., Settings]:
+    def make(storage_url: str | None = None, **sections: Any) -> Settings:
+        return parse_settings(settings_dict(storage_url or sqlite_url, **sections), {})
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+def signed_headers(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Return the headers Zoom would send with `body`."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {"x-zm-request-timestamp": ts, "x-zm-signature": sign(secret, ts, body), "Content-Type": "application/json"}
+
+
+def load_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def meeting_deliveries() -> list[dict[str, Any]]:
+    """A whole therapy meeting as Zoom delivers it, in order."""
+    return load_fixture("zoom/session_reconnect_recording_visitor.json")
+
+
+def _postgres_available() -> str | None:
+    try:
+        import psycopg2
+
+        psycopg2.connect(PG_ADMIN_DSN, connect_timeout=3).close()
+        return None
+    except Exception as err:  # any failure means: no server here
+        return f"PostgreSQL at 127.0.0.1:5432 is not answering ({err.__class__.__name__})"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Any:
+    """Create a private database for this test run on the local PostgreSQL, and drop it after."""
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the PostgreSQL storage tests")
+        pytest.skip(reason)
+    import psycopg2
+
+    name = f"companion_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    admin.cursor().execute(f'CREATE DATABASE "{name}"')
+    yield name
+    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """Return the URL of an empty PostgreSQL database."""
+    import psycopg2
+
+    conn = psycopg2.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={postgres_database}")
+    conn.autocommit = True
+    conn.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    conn.close()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{postgres_database}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """Each storage test runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return sqlite_url
+    return request.getfixturevalue("postgres_url")

@@ -1,0 +1,178 @@
+"""The Zoom webhook route on the real server: verification, handshake, storage and ordering."""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from bot import keys
+from bot.app import create_app
+from bot.events import MeetingRef
+from tests.conftest import SECRET, TOKEN_A, signed_headers
+
+
+def dump(body: object) -> bytes:
+    return json.dumps(body).encode()
+
+
+async def post(client, body: object, **kw):
+    raw = body if isinstance(body, bytes) else dump(body)
+    return await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw, **kw))
+
+
+async def replay(client, deliveries) -> None:
+    for body in deliveries:
+        response = await post(client, body)
+        assert response.status == 200, await response.text()
+    await client.app[keys.EVALUATION].drain()
+
+
+async def summary(client) -> dict:
+    sessions = await client.get(
+        "/api/sessions", params={"platform": "zoom", "meeting_uuid": "mN4x+Qz8TgW0b1Kc9vYp2A=="},
+        headers={"Authorization": f"Bearer {TOKEN_A}"},
+    )
+    (listed,) = await sessions.json()
+    response = await client.get(f"/api/sessions/{listed['session_id']}/summary", headers={"Authorization": f"Bearer {TOKEN_A}"})
+    assert response.status == 200
+    return await response.json()
+
+
+async def test_url_validation_is_answered_with_the_hmac_of_the_token(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    body = {"event": "endpoint.url_validation", "event_ts": 1764669600123, "payload": {"plainToken": "Zp3kT9vQ"}}
+    response = await post(client, body)
+    assert response.status == 200
+    # openssl: printf '%s' 'Zp3kT9vQ' | openssl dgst -sha256 -hmac 'whsec-test-7Hq2'
+    assert await response.json() == {
+        "plainToken": "Zp3kT9vQ",
+        "encryptedToken": "eac6c57d824ce5b549a260e8098dbe42e0249468280d3cbebb772e741bb69b71",
+    }
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"x-zm-request-timestamp": "NOW", "x-zm-signature": "v0=" + "0" * 64},
+        {"x-zm-request-timestamp": "STALE", "x-zm-signature": "SIGNED"},
+        {"x-zm-request-timestamp": "NOW", "x-zm-signature": "WRONG_SECRET"},
+    ],
+    ids=["unsigned", "wrong", "stale", "other-secret"],
+)
+async def test_unverified_webhooks_get_401_and_store_nothing(aiohttp_client, settings, meeting_deliveries, headers):
+    client = await aiohttp_client(create_app(settings))
+    raw = dump(meeting_deliveries[0])
+    now = int(time.time())
+    if headers.get("x-zm-signature") == "SIGNED":
+        headers = signed_headers(raw, timestamp=now - 301)
+    elif headers.get("x-zm-signature") == "WRONG_SECRET":
+        headers = signed_headers(raw, secret=SECRET + "x")
+    elif headers:
+        headers = {**headers, "x-zm-request-timestamp": str(now)}
+    response = await client.post("/webhooks/zoom", data=raw, headers=headers)
+    assert response.status == 401
+    assert "reason" in await response.json()
+    assert await client.app[keys.STORE].sessions("t1") == []
+
+
+async def test_a_body_over_256_kib_gets_413(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    raw = b'{"event":"meeting.started","payload":{"pad":"' + b"x" * (256 * 1024) + b'"}}'
+    response = await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw))
+    assert response.status == 413
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (b'{"payload": {}}', "event is missing"),
+        (b'{"event": "meeting.started", "payload": {"object": {"id": "1"}}}', "uuid is missing"),
+        (b'{"event": "meeting.participant_joined", "event_ts": 1, "payload": {"object": {"uuid": "u"}}}', "participant is missing"),
+        (b'{"event": "meeting.started", "event_ts": "soon", "payload": {"object": {"uuid": "u"}}}', "event_ts is not a number"),
+        (b'{"event": "endpoint.url_validation", "payload": {}}', "plainToken is missing"),
+    ],
+)
+async def test_verified_bodies_zoom_would_not_send_get_400_with_a_reason(aiohttp_client, settings, raw, reason):
+    client = await aiohttp_client(create_app(settings))
+    response = await post(client, raw)
+    assert response.status == 400
+    assert reason in (await response.json())["reason"]
+
+
+async def test_an_event_the_service_does_not_use_gets_200(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    response = await post(client, {"event": "user.presence_status_updated", "event_ts": 1, "payload": {"object": {}}})
+    assert response.status == 200
+    assert (await response.json())["status"] == "ignored"
+
+
+async def test_a_meeting_of_an_unknown_host_is_acknowledged_but_not_kept(aiohttp_client, settings, meeting_deliveries):
+    client = await aiohttp_client(create_app(settings))
+    body = json.loads(json.dumps(meeting_deliveries[0]))
+    body["payload"]["object"]["host_id"] = "someone-else"
+    response = await post(client, body)
+    assert response.status == 200
+    meeting = MeetingRef("zoom", body["payload"]["object"]["uuid"])
+    assert await client.app[keys.STORE].session_events(meeting) == []
+
+
+async def test_a_whole_meeting_survives_a_restart_with_the_identical_summary(aiohttp_client, make_settings, storage_url, meeting_deliveries):
+    settings = make_settings(storage_url)
+    first = await aiohttp_client(create_app(settings))
+    await replay(first, meeting_deliveries)
+    before = await summary(first)
+    await first.close()
+
+    second = await aiohttp_client(create_app(settings))
+    assert await summary(second) == before
+
+    assert before["status"] == "ended"
+    assert before["client_code"] == "C-17"
+    assert before["started_at"] == "2026-11-20T10:00:00Z"
+    assert before["ended_at"] == "2026-11-20T10:50:12Z"
+    assert before["duration_seconds"] == 3012
+    people = {p["name"]: p for p in before["participants"]}
+    assert people["Dr Ruth Therapist"]["role"] == "therapist"
+    assert people["Sam Client"]["role"] == "client"
+    assert people["Sam Client"]["intervals"] == [
+        {"joined_at": "2026-11-20T10:01:32Z", "left_at": "2026-11-20T10:20:00Z"},
+        {"joined_at": "2026-11-20T10:20:40Z", "left_at": "2026-11-20T10:50:00Z"},
+    ]
+    assert people["Alex Visitor"]["role"] == "other"
+    assert [(a["kind"], a["at"]) for a in before["alerts"]] == [
+        ("recording_started", "2026-11-20T10:25:00Z"),
+        ("client_screen_share", "2026-11-20T10:30:00Z"),
+        ("third_party_joined", "2026-11-20T10:40:00Z"),
+    ]
+    assert "Alex" not in json.dumps(before["alerts"])
+
+
+async def test_duplicate_and_out_of_order_deliveries_give_the_same_summary(aiohttp_client, make_settings, sqlite_url, tmp_path, meeting_deliveries):
+    clean = await aiohttp_client(create_app(make_settings(sqlite_url)))
+    await replay(clean, meeting_deliveries)
+    expected = await summary(clean)
+    clean_notices = [(n.kind, n.key, n.at) for n in await clean.app[keys.STORE].notices("t1")]
+
+    duplicated = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'dup.db'}")))
+    await replay(duplicated, [body for body in meeting_deliveries for _ in range(2)])
+    assert await summary(duplicated) == expected
+    assert [(n.kind, n.key, n.at) for n in await duplicated.app[keys.STORE].notices("t1")] == clean_notices
+
+    messy_deliveries = meeting_deliveries + random.Random(7).sample(meeting_deliveries, 6)
+    random.Random(11).shuffle(messy_deliveries)
+    messy = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / 'messy.db'}")))
+    await replay(messy, messy_deliveries)
+    assert await summary(messy) == expected
+
+
+async def test_an_acknowledged_event_is_already_stored(aiohttp_client, settings, meeting_deliveries):
+    client = await aiohttp_client(create_app(settings))
+    response = await post(client, meeting_deliveries[0])
+    assert response.status == 200
+    sessions = await client.app[keys.STORE].sessions("t1")
+    assert len(await client.app[keys.STORE].session_events(sessions[0].meeting)) == 1

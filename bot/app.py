@@ -35,6 +35,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.BOARD] = NoticeBoard(store)
     app[keys.TRACKER] = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
     yield
+    await store.close()
     await engine.dispose()
 
 

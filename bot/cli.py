@@ -60,6 +60,7 @@ async def _summary(settings: Settings, session_id: str, fmt: str) -> str | None:
             return None
         view = await SessionTracker(settings, store, NoticeBoard(store), utc_now).view(row)
     finally:
+        await store.close()
         await engine.dispose()
     if fmt == "json":
         return json.dumps(view.summary, indent=2, ensure_ascii=False)

@@ -40,44 +40,60 @@ class PresenceInterval:
 
 @dataclass
 class Person:
-    """One human in the meeting, however many times they (re)connected."""
+    """One human in the meeting, however many times (or on how many devices) they connected."""
 
     key: str
     name: str
     refs: list[ParticipantRef] = field(default_factory=list)
     role: str = OTHER
-    intervals: list[PresenceInterval] = field(default_factory=list)
+    # Presence per connection (the platform's per-join id): a reconnect is a new connection.
+    connections: dict[str, list[PresenceInterval]] = field(default_factory=dict)
+
+    @property
+    def intervals(self) -> list[PresenceInterval]:
+        """Return the person's presence: the union of their connections, touching intervals merged."""
+        merged: list[PresenceInterval] = []
+        spans = sorted((i for c in self.connections.values() for i in c), key=lambda i: i.joined_at)
+        for span in spans:
+            last = merged[-1] if merged else None
+            if last is not None and (last.left_at is None or span.joined_at <= last.left_at):
+                if last.left_at is not None:
+                    last.left_at = None if span.left_at is None else max(last.left_at, span.left_at)
+                continue
+            merged.append(PresenceInterval(span.joined_at, span.left_at))
+        return merged
 
     @property
     def first_joined(self) -> datetime | None:
-        return self.intervals[0].joined_at if self.intervals else None
+        spans = [i.joined_at for c in self.connections.values() for i in c]
+        return min(spans) if spans else None
 
     def present_at(self, at: datetime) -> bool:
         """Return whether this person was in the meeting at `at`."""
         return any(i.joined_at <= at and (i.left_at is None or at < i.left_at) for i in self.intervals)
 
-    def join(self, at: datetime) -> None:
-        """Open a presence interval, merging with one that is still open or overlaps."""
-        for interval in self.intervals:
-            if interval.left_at is None or interval.joined_at <= at <= interval.left_at:
-                if interval.left_at is not None and at == interval.left_at:
-                    interval.left_at = None  # a reconnect in the same second: one interval
-                return
-        self.intervals.append(PresenceInterval(at))
-        self.intervals.sort(key=lambda i: i.joined_at)
+    def join(self, at: datetime, connection: str) -> None:
+        """Open the connection's presence (a repeated join of an open connection changes nothing)."""
+        spans = self.connections.setdefault(connection, [])
+        if not any(i.left_at is None or i.joined_at <= at < i.left_at for i in spans):
+            spans.append(PresenceInterval(at))
 
-    def leave(self, at: datetime) -> None:
-        """Close the open presence interval (a leave without a join is ignored)."""
-        for interval in self.intervals:
+    def leave(self, at: datetime, connection: str) -> None:
+        """Close the connection's open presence (a leave without a join is ignored)."""
+        spans = self.connections.get(connection) or next(
+            (c for c in self.connections.values() if any(i.left_at is None for i in c)), []
+        )
+        for interval in spans:
             if interval.left_at is None and interval.joined_at <= at:
                 interval.left_at = at
                 return
 
     def close(self, at: datetime) -> None:
-        """Close every open interval at the meeting's end."""
-        for interval in self.intervals:
-            if interval.left_at is None:
-                interval.left_at = max(at, interval.joined_at)
+        """Close every open connection at the meeting's end."""
+        for spans in self.connections.values():
+            for interval in spans:
+                if interval.left_at is None:
+                    interval.left_at = max(at, interval.joined_at)
 
 
 def _same_person(a: ParticipantRef, b: ParticipantRef) -> bool:

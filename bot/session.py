@@ -60,7 +60,7 @@ def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules
         elif isinstance(event, ev.ParticipantEvent) and not isinstance(event, ev.VideoStateChanged):
             person = state.roster.person(event.participant)
             if event.kind in _PRESENCE:
-                _PRESENCE[event.kind](person, event.at)
+                _PRESENCE[event.kind](person, event.at, event.participant.user_id)
     if state.started_at is None:
         joins = [p.first_joined for p in state.roster.people if p.first_joined is not None]
         state.started_at = min(joins) if joins else None

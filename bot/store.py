@@ -10,9 +10,10 @@ from typing import Any, Sequence
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from . import schema
+from .batching import GroupCommit
 from .events import MeetingEvent, MeetingRef, event_from_record
 from .record import Note
 from .timefmt import from_iso, to_stamp
@@ -73,6 +74,8 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
+        self._known_sessions: set[str] = set()
 
     async def upgrade(self) -> int:
         """Create or upgrade the schema; return its version."""
@@ -83,49 +86,63 @@ class Store:
         self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime
     ) -> int:
         """Store a delivery's events (and its session, if a therapist owns it); return how many were new."""
+        inserted = await self._writes.submit((therapist_id, meeting, keyed, now))
+        if therapist_id is not None and meeting.topic and meeting.meeting_id:
+            # Committed with nothing left to fill in: later deliveries can skip the session row.
+            self._known_sessions.add(session_id_for(meeting.platform, meeting.occurrence_id))
+        return inserted
+
+    async def close(self) -> None:
+        """Finish with the database: stop the writer."""
+        await self._writes.close()
+
+    async def _write_events(
+        self, conn: AsyncConnection, item: tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]
+    ) -> int:
+        therapist_id, meeting, keyed, now = item
         stamp = to_stamp(now)
-        async with self.engine.begin() as conn:
-            if therapist_id is not None:
+        session_id = session_id_for(meeting.platform, meeting.occurrence_id)
+        if therapist_id is not None and session_id not in self._known_sessions:
+            await conn.execute(
+                self._insert(schema.sessions)
+                .values(
+                        id=session_id,
+                    platform=meeting.platform,
+                    occurrence_id=meeting.occurrence_id,
+                    meeting_id=meeting.meeting_id,
+                    topic=meeting.topic,
+                    host_id=meeting.host_id,
+                    therapist_id=therapist_id,
+                    created_at=stamp,
+                )
+                .on_conflict_do_nothing()
+            )
+            if meeting.topic or meeting.meeting_id:
                 await conn.execute(
-                    self._insert(schema.sessions)
-                    .values(
-                        id=session_id_for(meeting.platform, meeting.occurrence_id),
-                        platform=meeting.platform,
-                        occurrence_id=meeting.occurrence_id,
-                        meeting_id=meeting.meeting_id,
-                        topic=meeting.topic,
-                        host_id=meeting.host_id,
-                        therapist_id=therapist_id,
-                        created_at=stamp,
-                    )
-                    .on_conflict_do_nothing()
+                    update(schema.sessions)
+                    .where(schema.sessions.c.platform == meeting.platform)
+                    .where(schema.sessions.c.occurrence_id == meeting.occurrence_id)
+                    .where((schema.sessions.c.topic == "") | (schema.sessions.c.meeting_id == ""))
+                    .values(topic=meeting.topic, meeting_id=meeting.meeting_id)
                 )
-                if meeting.topic or meeting.meeting_id:
-                    await conn.execute(
-                        update(schema.sessions)
-                        .where(schema.sessions.c.platform == meeting.platform)
-                        .where(schema.sessions.c.occurrence_id == meeting.occurrence_id)
-                        .where((schema.sessions.c.topic == "") | (schema.sessions.c.meeting_id == ""))
-                        .values(topic=meeting.topic, meeting_id=meeting.meeting_id)
-                    )
-            inserted = 0
-            for key, item in keyed:
-                record = item.to_record()
-                result = await conn.execute(
-                    self._insert(schema.events)
-                    .values(
-                        platform=meeting.platform,
-                        occurrence_id=meeting.occurrence_id,
-                        key=key,
-                        at=record["at"],
-                        kind=item.kind,
-                        data=json.dumps(record, sort_keys=True),
-                        received_at=stamp,
-                    )
-                    .on_conflict_do_nothing()
+        inserted = 0
+        for key, item_event in keyed:
+            record = item_event.to_record()
+            result = await conn.execute(
+                self._insert(schema.events)
+                .values(
+                    platform=meeting.platform,
+                    occurrence_id=meeting.occurrence_id,
+                    key=key,
+                    at=record["at"],
+                    kind=item_event.kind,
+                    data=json.dumps(record, sort_keys=True),
+                    received_at=stamp,
                 )
-                inserted += result.rowcount or 0
-            return inserted
+                .on_conflict_do_nothing()
+            )
+            inserted += result.rowcount or 0
+        return inserted
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""
@@ -186,6 +203,13 @@ class Store:
             )
             new_id = result.scalar()
         return None if new_id is None else NoticeRow(id=new_id, **values)
+
+    async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
+        """Return the keys of the notices already raised for a session."""
+        t = schema.notices
+        query = select(t.c.key).where(t.c.therapist_id == therapist_id).where(t.c.session_id == session_id)
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
 
     async def notices(
         self, therapist_id: str, session_id: str | None = None, kind: str | None = None, limit: int = 200

@@ -99,7 +99,10 @@ class SessionTracker:
         now = self.clock()
         view = await self.view(row, now)
         raised = []
+        known = await self.store.notice_keys(row.therapist_id, row.id)
         for alert in view.alerts:
+            if f"{row.id}:{alert.key}" in known:
+                continue
             notice = await self.board.raise_notice(
                 row.therapist_id, row.id, alert.kind, f"{row.id}:{alert.key}", alert.at, alert.message, now
             )

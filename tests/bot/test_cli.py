@@ -1,0 +1,85 @@
+"""The `companion` command: clear messages and exit code 2 for bad input, never a traceback."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.store import Store, create_engine, session_id_for
+
+from .builders import CLIENT, MEETING, THERAPIST, at, ended, joined, started
+
+ROOT = Path(__file__).parent.parent.parent
+
+
+def write_config(tmp_path: Path, db: Path, secret: str = "s3cret") -> Path:
+    path = tmp_path / "companion.toml"
+    path.write_text(
+        f'[storage]\nurl = "sqlite+aiosqlite:///{db}"\n[zoom]\nwebhook_secret_token = "{secret}"\n'
+        '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "tok"\nzoom_user_id = "HOST"\ntimezone = "Europe/London"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_check_config_accepts_a_valid_file(tmp_path, capsys):
+    assert main(["check-config", "--config", str(write_config(tmp_path, tmp_path / "x.db"))]) == 0
+    assert "settings are valid" in capsys.readouterr().out
+
+
+def test_check_config_names_each_bad_key_and_exits_2(tmp_path):
+    config = write_config(tmp_path, tmp_path / "x.db", secret="")
+    config.write_text(config.read_text().replace('timezone = "Europe/London"', 'timezone = "Nowhere/Else"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "check-config", "--config", str(config)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "[zoom] webhook_secret_token is missing" in result.stderr
+    assert "'Nowhere/Else' is not a known time zone" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_file_exits_2(tmp_path, capsys):
+    assert main(["serve", "--config", str(tmp_path / "none.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["summary"])
+    assert caught.value.code == 2
+
+
+async def _stored_meeting(db: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    store = Store(engine)
+    await store.upgrade()
+    events = [started(), joined(1, THERAPIST), joined(5, CLIENT), ended(600)]
+    await store.record_events("t1", MEETING, [(f"k{n}", e) for n, e in enumerate(events)], at(600))
+    await store.close()
+    await engine.dispose()
+
+
+@pytest.mark.parametrize("fmt, expected", [("json", '"duration_seconds": 600'), ("md", "## Participants"), ("html", "<h2>Timeline</h2>")])
+async def test_summary_prints_a_stored_session(tmp_path, fmt, expected):
+    db = tmp_path / "c.db"
+    await _stored_meeting(db)
+    config = write_config(tmp_path, db)
+    sid = session_id_for("zoom", MEETING.occurrence_id)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "summary", sid, "--config", str(config), "--format", fmt],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    if fmt == "json":
+        assert json.loads(result.stdout)["session_id"] == sid
+
+
+def test_summary_of_an_unknown_session_exits_2(tmp_path, capsys):
+    assert main(["summary", "s-none", "--config", str(write_config(tmp_path, tmp_path / "x.db"))]) == 2
+    assert "no session 's-none'" in capsys.readouterr().err

@@ -86,12 +86,11 @@ def find_alerts(state: MeetingState, settings: AlertSettings, now: datetime) -> 
 
 
 def next_alert_due(state: MeetingState, settings: AlertSettings, now: datetime) -> datetime | None:
-    """Return when a time-based alert next falls due (for the timers), or None."""
+    """Return when a time-based alert next falls due after `now` (for the timers), or None."""
     if state.ended or not state.video_off or state.video_off[-1].end is not None:
         return None
-    start = state.video_off[-1].start
-    due = start + timedelta(seconds=settings.video_off_alert_seconds)
-    step = timedelta(seconds=max(1, settings.video_off_repeat_seconds))
-    while due <= now:
-        due += step
-    return due
+    first = state.video_off[-1].start + timedelta(seconds=settings.video_off_alert_seconds)
+    if now < first:
+        return first
+    step = max(1, settings.video_off_repeat_seconds)
+    return first + timedelta(seconds=step * ((now - first).total_seconds() // step + 1))

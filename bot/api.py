@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hmac
+import json
+import re
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +18,13 @@ MAX_NOTE_CHARS = 4000
 routes = web.RouteTableDef()
 
 
+def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
+    """Return an HTTP error whose JSON body says why (raise it)."""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", error.__name__.removeprefix("HTTP")).lower()  # NotFound: not_found
+    body = json.dumps({"error": code, "reason": reason})
+    return error(text=body, content_type="application/json", headers=headers or None)
+
+
 def therapist_for(request: web.Request) -> Therapist:
     """Return the therapist whose bearer token the request carries, or answer 401."""
     header = request.headers.get("Authorization", "")
@@ -24,11 +33,7 @@ def therapist_for(request: web.Request) -> Therapist:
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
                 return therapist
-    raise web.HTTPUnauthorized(
-        text='{"error": "unauthorized", "reason": "a valid bearer token is required"}',
-        content_type="application/json",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    raise refuse(web.HTTPUnauthorized, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"})
 
 
 async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
@@ -36,7 +41,7 @@ async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
     therapist = therapist_for(request)
     row = await request.app[keys.STORE].session(request.match_info["session_id"], therapist.id)
     if row is None:
-        raise web.HTTPNotFound(text='{"error": "not_found", "reason": "no such session"}', content_type="application/json")
+        raise refuse(web.HTTPNotFound, "no such session")
     return therapist, row
 
 
@@ -78,7 +83,7 @@ async def get_summary(request: web.Request) -> web.Response:
     if fmt == "json":
         return web.json_response(summary)
     if fmt not in RENDERERS:
-        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "format must be json, md or html"}', content_type="application/json")
+        raise refuse(web.HTTPBadRequest, "format must be json, md or html")
     content_type = "text/markdown" if fmt == "md" else "text/html"
     return web.Response(text=RENDERERS[fmt](summary, therapist.timezone), content_type=content_type)
 
@@ -93,12 +98,9 @@ async def add_note(request: web.Request) -> web.Response:
     text = body.get("text") if isinstance(body, dict) else None
     prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
-        raise web.HTTPBadRequest(
-            text=f'{{"error": "bad_request", "reason": "text must be 1 to {MAX_NOTE_CHARS} characters"}}',
-            content_type="application/json",
-        )
+        raise refuse(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE_CHARS} characters")
     if prompt_id is not None and not isinstance(prompt_id, str):
-        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "prompt_id must be a string"}', content_type="application/json")
+        raise refuse(web.HTTPBadRequest, "prompt_id must be a string")
     now = request.app[keys.CLOCK]()
     note_id = await request.app[keys.STORE].add_note(row.id, now, text.strip(), prompt_id)
     return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)

@@ -1,6 +1,6 @@
 """Benchmark signed-webhook ingest on loopback: the service beside a bare HMAC-only aiohttp handler.
 
-Run: python bench/webhook_ingest.py [--seconds 5] [--rate 500] [--concurrency 32]
+Run: python bench/webhook_ingest.py [--seconds 5] [--rate 500] [--concurrency 32] [--postgres URL]
 Each server runs in its own process; this process is the load generator. Reported: requests/s
 at saturation, and p50/p99 acknowledgement latency at a fixed (open-loop) request rate.
 """
@@ -133,10 +133,10 @@ async def fixed_rate(url: str, payloads: list[bytes], rate: float, seconds: floa
     return q[49], q[98], reached
 
 
-def start_service(folder: Path, port: int) -> subprocess.Popen:
-    config = folder / "bench.toml"
+def start_service(folder: Path, port: int, storage_url: str) -> subprocess.Popen:
+    config = folder / f"bench-{port}.toml"
     config.write_text(
-        f'[server]\nhost = "127.0.0.1"\nport = {port}\n[storage]\nurl = "sqlite+aiosqlite:///{folder / "bench.db"}"\n'
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n[storage]\nurl = "{storage_url}"\n'
         f'[zoom]\nwebhook_secret_token = "{SECRET}"\n'
         f'[[therapists]]\nid = "b"\nname = "Bench"\napi_token = "bench-token"\nzoom_user_id = "{HOST_ID}"\n',
         encoding="utf-8",
@@ -160,15 +160,19 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgres", help="also measure on this empty PostgreSQL database URL (postgresql+asyncpg://...)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("ceiling: bare HMAC handler", "session companion (SQLite)"):
+        targets = {"ceiling: bare HMAC handler": "", "session companion (SQLite)": f"sqlite+aiosqlite:///{tmp}/bench.db"}
+        if args.postgres:
+            targets["session companion (PostgreSQL)"] = args.postgres
+        for name, storage_url in targets.items():
             port = free_port()
-            if name.startswith("ceiling"):
+            if not storage_url:
                 proc = subprocess.Popen([sys.executable, "-c", CEILING_SERVER, str(port), SECRET])
             else:
-                proc = start_service(Path(tmp), port)
+                proc = start_service(Path(tmp), port, storage_url)
             try:
                 results.append(await measure(name, f"http://127.0.0.1:{port}/webhooks/zoom", args))
             finally:

@@ -53,21 +53,26 @@ def free_port() -> int:
 
 
 def bodies(count: int) -> list[bytes]:
-    """Return `count` distinct, realistic deliveries spread over 50 meetings."""
+    """Return `count` distinct, realistic deliveries: therapy meetings with a therapist, a client, reconnects."""
     start = datetime.now(timezone.utc) - timedelta(hours=2)
     out: list[bytes] = []
-    meetings = [ScriptedMeeting(start, f"8{n:010d}", f"bench-{n}==", HOST_ID) for n in range(50)]
-    for meeting in meetings:
-        meeting.started(0)
     n = 0
-    while sum(len(m.steps) for m in meetings) < count:
-        meeting = meetings[n % 50]
-        person = ScriptedPerson(str(16778240 + n), f"Person {n}", f"uuid-{n}")
-        meeting.joined(1 + n, person)
-        meeting.left(2 + n, person)
-        n += 1
-    for meeting in meetings:
+    while len(out) < count:
+        meeting = ScriptedMeeting(start, f"8{n:010d}", f"bench-{n}==", HOST_ID)
+        therapist = ScriptedPerson(f"1{n:07d}", "Therapist", f"t-{n}", account_id=HOST_ID)
+        client = ScriptedPerson(f"2{n:07d}", "Client", f"c-{n}")
+        meeting.started(0)
+        meeting.joined(10, therapist)
+        meeting.joined(60, client)
+        for k in range(4):  # the client's connection drops and comes back
+            meeting.left(600 * (k + 1), client)
+            client = client.rejoined(f"{3 + k}{n:07d}")
+            meeting.joined(600 * (k + 1) + 20, client)
+        meeting.left(3000, client)
+        meeting.left(3010, therapist)
+        meeting.ended(3012)
         out += [json.dumps(body).encode() for _, body in meeting.steps]
+        n += 1
     return out[:count]
 
 

@@ -7,7 +7,8 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 Item = TypeVar("Item")
-Apply = Callable[[AsyncConnection, Any], Awaitable[Any]]
+# Applies a whole batch in one transaction and returns one result per item, in order.
+Apply = Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]]
 
 MAX_BATCH = 256
 
@@ -55,7 +56,7 @@ class GroupCommit(Generic[Item]):
         pending = [(item, future) for item, future in batch if not future.done()]
         try:
             async with self._engine.begin() as conn:
-                results = [await self._apply(conn, item) for item, _ in pending]
+                results = await self._apply(conn, [item for item, _ in pending])
         except Exception as err:
             if len(pending) > 1:
                 raise

@@ -97,52 +97,43 @@ class Store:
         await self._writes.close()
 
     async def _write_events(
-        self, conn: AsyncConnection, item: tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]
-    ) -> int:
-        therapist_id, meeting, keyed, now = item
-        stamp = to_stamp(now)
-        session_id = session_id_for(meeting.platform, meeting.occurrence_id)
-        if therapist_id is not None and session_id not in self._known_sessions:
-            await conn.execute(
-                self._insert(schema.sessions)
-                .values(
-                        id=session_id,
-                    platform=meeting.platform,
-                    occurrence_id=meeting.occurrence_id,
-                    meeting_id=meeting.meeting_id,
-                    topic=meeting.topic,
-                    host_id=meeting.host_id,
-                    therapist_id=therapist_id,
-                    created_at=stamp,
-                )
-                .on_conflict_do_nothing()
-            )
-            if meeting.topic or meeting.meeting_id:
-                await conn.execute(
-                    update(schema.sessions)
-                    .where(schema.sessions.c.platform == meeting.platform)
-                    .where(schema.sessions.c.occurrence_id == meeting.occurrence_id)
-                    .where((schema.sessions.c.topic == "") | (schema.sessions.c.meeting_id == ""))
-                    .values(topic=meeting.topic, meeting_id=meeting.meeting_id)
-                )
-        inserted = 0
-        for key, item_event in keyed:
-            record = item_event.to_record()
-            result = await conn.execute(
-                self._insert(schema.events)
-                .values(
-                    platform=meeting.platform,
-                    occurrence_id=meeting.occurrence_id,
-                    key=key,
-                    at=record["at"],
-                    kind=item_event.kind,
-                    data=json.dumps(record, sort_keys=True),
-                    received_at=stamp,
-                )
-                .on_conflict_do_nothing()
-            )
-            inserted += result.rowcount or 0
-        return inserted
+        self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]
+    ) -> list[int]:
+        """Write a batch of deliveries with one statement per table; return each delivery's new events."""
+        sessions: dict[str, dict[str, Any]] = {}
+        rows: list[dict[str, Any]] = []
+        for therapist_id, meeting, keyed, now in batch:
+            stamp = to_stamp(now)
+            session_id = session_id_for(meeting.platform, meeting.occurrence_id)
+            if therapist_id is not None and session_id not in self._known_sessions:
+                sessions.setdefault(session_id, dict(
+                    id=session_id, platform=meeting.platform, occurrence_id=meeting.occurrence_id,
+                    meeting_id=meeting.meeting_id, topic=meeting.topic, host_id=meeting.host_id,
+                    therapist_id=therapist_id, created_at=stamp,
+                ))
+            for key, event in keyed:
+                record = event.to_record()
+                rows.append(dict(
+                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=key, at=record["at"],
+                    kind=event.kind, data=json.dumps(record, sort_keys=True), received_at=stamp,
+                ))
+        if sessions:
+            await conn.execute(self._insert(schema.sessions).on_conflict_do_nothing(), list(sessions.values()))
+            for values in sessions.values():  # a session first seen without its topic gets it later
+                if values["topic"] or values["meeting_id"]:
+                    t = schema.sessions
+                    await conn.execute(
+                        update(t)
+                        .where(t.c.id == values["id"])
+                        .where((t.c.topic == "") | (t.c.meeting_id == ""))
+                        .values(topic=values["topic"], meeting_id=values["meeting_id"])
+                    )
+        new_keys: set[tuple[str, str]] = set()
+        if rows:
+            insert = self._insert(schema.events).on_conflict_do_nothing()
+            result = await conn.execute(insert.returning(schema.events.c.platform, schema.events.c.key), rows)
+            new_keys = {(r.platform, r.key) for r in result}
+        return [sum((meeting.platform, key) in new_keys for key, _ in keyed) for _, meeting, keyed, _ in batch]
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""

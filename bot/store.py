@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -17,6 +17,9 @@ from .batching import GroupCommit
 from .events import MeetingEvent, MeetingRef, event_from_record
 from .record import Note
 from .timefmt import from_iso, to_stamp
+
+
+SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
 
 
 def session_id_for(platform: str, occurrence_id: str) -> str:
@@ -79,8 +82,15 @@ class Store:
 
     async def upgrade(self) -> int:
         """Create or upgrade the schema; return its version."""
-        async with self.engine.begin() as conn:
-            return await conn.run_sync(schema.upgrade)
+        async with self.engine.connect() as conn:
+            # Several processes may start at once: the first to lock upgrades, the others wait.
+            if self.engine.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            else:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            version = await conn.run_sync(schema.upgrade)
+            await conn.commit()
+            return version
 
     async def record_events(
         self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime

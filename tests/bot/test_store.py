@@ -69,3 +69,13 @@ async def test_notes_round_trip_in_time_order(store):
     await store.add_note("s1", at(20), "second", None)
     await store.add_note("s1", at(10), "first", "prompt-1")
     assert [(n.text, n.prompt_id) for n in await store.notes("s1")] == [("first", "prompt-1"), ("second", None)]
+
+
+async def test_instances_starting_together_upgrade_the_schema_once(storage_url):
+    engines = [create_engine(storage_url) for _ in range(3)]
+    try:
+        versions = await asyncio.gather(*(Store(e).upgrade() for e in engines))
+        assert len(set(versions)) == 1
+    finally:
+        for engine in engines:
+            await engine.dispose()

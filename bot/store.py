@@ -57,7 +57,8 @@ class NoticeRow:
 
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
-    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"))
+    # hide_parameters: an error message must never carry a participant's name from a statement.
+    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
     if engine.dialect.name == "sqlite":
 
         @sa_event.listens_for(engine.sync_engine, "connect")

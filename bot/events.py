@@ -156,6 +156,47 @@ class StreamInterrupted(MeetingEvent):
     stream_id: str = ""
 
 
+@dataclass(frozen=True)
+class SessionClosed(MeetingEvent):
+    """The watchdog closed a session that never reported its end; a real end overrides it."""
+
+    kind: ClassVar[str] = "session_closed"
+    rank: ClassVar[int] = 9
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One planned occurrence of a (possibly recurring) meeting."""
+
+    start: str
+    minutes: int = 0
+    occurrence_id: str = ""
+
+
+@dataclass(frozen=True)
+class SchedulingEvent(MeetingEvent):
+    """A change to the meeting's plan: it moves reminders, never enters a session's fold."""
+
+
+@dataclass(frozen=True)
+class MeetingScheduled(SchedulingEvent):
+    """A meeting was created or changed; `complete` is False when only some fields were sent."""
+
+    kind: ClassVar[str] = "meeting_scheduled"
+    occurrences: tuple[Occurrence, ...] = ()
+    recurring: bool = False
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class MeetingCancelled(SchedulingEvent):
+    """A meeting, or only the listed occurrences of it, was deleted."""
+
+    kind: ClassVar[str] = "meeting_cancelled"
+    occurrences: tuple[Occurrence, ...] = ()
+
+
 EVENT_TYPES: dict[str, type[MeetingEvent]] = {
     cls.kind: cls
     for cls in (
@@ -174,6 +215,7 @@ EVENT_TYPES: dict[str, type[MeetingEvent]] = {
         StreamStarted,
         StreamStopped,
         StreamInterrupted,
+        SessionClosed,
     )
 }
 

@@ -23,10 +23,14 @@ class NoticeBoard:
         """Store the notice unless raised before (same key); publish it if new."""
         row = await self._store.raise_notice(therapist_id, session_id, kind, key, at, message, now)
         if row is not None:
-            _LOGGER.info("notice %s raised: kind=%s session=%s", row.id, kind, session_id)
-            for queue in list(self._listeners):
-                queue.put_nowait(row)
+            self.publish(row)
         return row
+
+    def publish(self, row: NoticeRow) -> None:
+        """Tell every listener about a notice just stored (by `raise_notice` or with due work)."""
+        _LOGGER.info("notice %s raised: kind=%s session=%s", row.id, row.kind, row.session_id)
+        for queue in list(self._listeners):
+            queue.put_nowait(row)
 
     def listen(self) -> asyncio.Queue[NoticeRow]:
         """Return a queue that receives every new notice until `unlisten`."""

@@ -66,9 +66,40 @@ notes = Table(
     Index("ix_notes_session", "session_id"),
 )
 
+# Work that falls due later (reminders, video-off timers, watchdogs): the scheduler's source of truth.
+# A row is pending while `done_at` is empty; `outcome` says whether it fired or was cancelled.
+due_work = Table(
+    "due_work",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("due_at", String(32), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("session_id", String(40)),
+    Column("data", Text, nullable=False, default="{}"),
+    Column("created_at", String(32), nullable=False),
+    Column("done_at", String(32)),
+    Column("outcome", String(16)),
+    UniqueConstraint("key", name="uq_due_work_key"),
+    Index("ix_due_work_pending", "done_at", "due_at"),
+    Index("ix_due_work_session", "session_id"),
+)
+
+checklist_ticks = Table(
+    "checklist_ticks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(40), nullable=False),
+    Column("item_id", String(80), nullable=False),
+    Column("confirmed_at", String(32), nullable=False),
+    UniqueConstraint("session_id", "item_id", name="uq_checklist_ticks_item"),
+)
+
 # Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
 UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn),
+    lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
 ]
 
 

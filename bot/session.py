@@ -32,6 +32,7 @@ class MeetingState:
     client_shares: list[datetime] = field(default_factory=list)
     recordings: list[datetime] = field(default_factory=list)
     last_event_at: datetime | None = None
+    closed_by_watchdog: bool = False
 
     @property
     def ended(self) -> bool:
@@ -48,8 +49,12 @@ def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules
     """Return the session's state after `events` (already in their own time order)."""
     ordered = list(events)
     state = MeetingState(meeting=meeting)
+    closed_at: datetime | None = None
     # First pass: who was there and when, so roles are known before anything is judged.
     for event in ordered:
+        if isinstance(event, ev.SessionClosed):
+            closed_at = event.at if closed_at is None else min(closed_at, event.at)
+            continue
         state.last_event_at = event.at if state.last_event_at is None else max(state.last_event_at, event.at)
         if isinstance(event, ev.MeetingStarted):
             state.started_at = event.at if state.started_at is None else min(state.started_at, event.at)
@@ -64,6 +69,8 @@ def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules
     if state.started_at is None:
         joins = [p.first_joined for p in state.roster.people if p.first_joined is not None]
         state.started_at = min(joins) if joins else None
+    if state.ended_at is None and closed_at is not None:  # a real end, however late, wins
+        state.ended_at, state.closed_by_watchdog = closed_at, True
     if state.ended_at is not None:
         for person in state.roster.people:
             person.close(state.ended_at)
@@ -90,6 +97,8 @@ def _second_pass(state: MeetingState, ordered: list[ev.MeetingEvent]) -> None:
             state.client_shares.append(event.at)
         elif isinstance(event, ev.RecordingStarted):
             state.recordings.append(event.at)
+        if isinstance(event, ev.SessionClosed) and not state.closed_by_watchdog:
+            continue
         if not isinstance(event, (ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)):
             state.timeline.append(TimelineEntry(event.at, _timeline_name(event), person))
     if state.ended_at is not None:

@@ -69,6 +69,7 @@ class ReminderSettings:
     lead_minutes: int = 10
     sync_interval_minutes: int = 10
     horizon_hours: int = 24
+    checklist_file: str = ""  # empty: the checklist packaged in bot/defaults/checklist.toml
 
 
 @dataclass(frozen=True)
@@ -133,15 +134,19 @@ POSITIVE_INTS = {("zoom", "rtms_fps")}
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
     """Read `path`, apply `COMPANION_*` overrides from `environ`, and validate."""
+    return parse_settings(read_toml(path, "config file"), environ or {})
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """Return a TOML file's contents, or raise SettingsError saying why it cannot be read."""
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SettingsError([f"config file {path} does not exist"]) from None
+        raise SettingsError([f"{what} {path} does not exist"]) from None
     except (OSError, UnicodeDecodeError) as err:
-        raise SettingsError([f"config file {path} cannot be read: {err.__class__.__name__}"]) from None
+        raise SettingsError([f"{what} {path} cannot be read: {err.__class__.__name__}"]) from None
     except tomllib.TOMLDecodeError as err:
-        raise SettingsError([f"config file {path} is not valid TOML: {err}"]) from None
-    return parse_settings(raw, environ or {})
+        raise SettingsError([f"{what} {path} is not valid TOML: {err}"]) from None
 
 
 def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:

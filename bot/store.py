@@ -190,6 +190,21 @@ class Store:
         self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
     ) -> NoticeRow | None:
         """Store a notice once; return it if it is new, None if it was raised before."""
+        async with self.engine.begin() as conn:
+            return await self.insert_notice(conn, therapist_id, session_id, kind, key, at, message, now)
+
+    async def insert_notice(
+        self,
+        conn: AsyncConnection,
+        therapist_id: str,
+        session_id: str | None,
+        kind: str,
+        key: str,
+        at: datetime,
+        message: str,
+        now: datetime,
+    ) -> NoticeRow | None:
+        """Insert a notice inside the caller's transaction unless its key was raised before."""
         values = dict(
             therapist_id=therapist_id,
             session_id=session_id,
@@ -199,11 +214,10 @@ class Store:
             message=message,
             raised_at=to_stamp(now),
         )
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
-            )
-            new_id = result.scalar()
+        result = await conn.execute(
+            self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
+        )
+        new_id = result.scalar()
         return None if new_id is None else NoticeRow(id=new_id, **values)
 
     async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:

@@ -39,6 +39,7 @@ def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[A
         "status": "ended" if state.ended else "in_progress",
         "started_at": to_iso(state.started_at),
         "ended_at": to_iso(end),
+        "closed_by_watchdog": state.closed_by_watchdog,  # no end was reported: ended_at is the watchdog's
         "duration_seconds": seconds_between(state.started_at, end) if state.started_at and end else None,
         "participants": [
             {

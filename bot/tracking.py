@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from .alerts import Alert, find_alerts
+from .checklist import Checklist, load_checklist
 from .clients import client_code, role_rules, therapist_for_meeting
 from .events import MeetingEvent, MeetingRef
 from .notices import NoticeBoard
@@ -16,6 +17,7 @@ from .session import MeetingState, build_state
 from .settings import Settings
 from .store import SessionRow, Store, session_id_for
 from .summary import SessionRecord, build_summary
+from .ticks import TickStore
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -31,14 +33,23 @@ class SessionView:
     summary: dict[str, Any]
 
 
+EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
+
+
 class SessionTracker:
     """The service's use of the core: events in, state and summaries out, alerts raised once."""
 
-    def __init__(self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock, checklist: Checklist | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.board = board
         self.clock = clock
+        self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
+        self.ticks = TickStore(store.engine)
+        # Called after every evaluation with the view judged (the timers plan their next work here).
+        self.after_evaluation: list[EvaluationHook] = []
 
     async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> str | None:
         """Durably store a delivery's events; return the session id, or None if no therapist owns it."""
@@ -82,14 +93,16 @@ class SessionTracker:
             session_id=row.id,
             therapist_id=row.therapist_id,
             client_code=code,
-            checklist=await self.checklist(row),
+            checklist=await self.checklist(row, code),
             notes=await self.store.notes(row.id),
         )
         return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
 
-    async def checklist(self, row: SessionRow) -> list[ChecklistItem]:
-        """Return the session's pre-call checklist (none until checklists are configured)."""
-        return []
+    async def checklist(self, row: SessionRow, code: str | None) -> list[ChecklistItem]:
+        """Return the session's checklist, tailored to the client with profile `code`, with its ticks."""
+        profile = next((c for c in self.settings.clients if c.therapist == row.therapist_id and c.code == code), None)
+        ticks = await self.ticks.ticks(row.id)
+        return [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in self.checklist_points.for_client(profile)]
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
@@ -108,4 +121,6 @@ class SessionTracker:
             )
             if notice is not None:
                 raised.append(alert)
+        for hook in self.after_evaluation:
+            await hook(view, now)
         return raised

@@ -6,15 +6,20 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from integrations.zoom.client import ZoomApi
 from integrations.zoom.const import MAX_WEBHOOK_BYTES
 from integrations.zoom.signature import SignatureVerifier
+from integrations.zoom.sync import MEETING_SYNC, MeetingSync
 from integrations.zoom.webhook import VERIFIER, zoom_webhook
 
-from . import api, keys
+from . import api, checklist_api, keys
+from .due_store import DueStore
 from .evaluation import EvaluationQueue
 from .notices import NoticeBoard
+from .scheduler import DueWorkScheduler
 from .settings import Settings
 from .store import Store, create_engine
+from .timekeeper import Timekeeper
 from .tracking import Clock, SessionTracker
 
 
@@ -39,6 +44,24 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+async def _timers(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    scheduler = DueWorkScheduler(settings.storage.url)
+    timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler)
+    sync = MeetingSync(settings, ZoomApi(settings.zoom), timekeeper)
+    app[keys.SCHEDULER], app[keys.TIMEKEEPER], app[MEETING_SYNC] = scheduler, timekeeper, sync
+    app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
+    scheduler.start(timekeeper.fire)  # paused until the stored jobs match the pending rows
+    await timekeeper.reconcile()
+    if minutes := settings.reminders.sync_interval_minutes:
+        scheduler.every(minutes, "zoom-meeting-sync", sync.sync_all)
+        scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile)
+    scheduler.resume()
+    yield
+    await sync.close()
+    scheduler.shutdown()
+
+
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     queue = EvaluationQueue(app[keys.TRACKER])
     app[keys.EVALUATION] = queue
@@ -54,8 +77,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app[keys.CLOCK] = clock
     app[VERIFIER] = SignatureVerifier(settings.zoom.webhook_secret_token)
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_timers)
     app.cleanup_ctx.append(_evaluation)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zoom", zoom_webhook)
     app.router.add_routes(api.routes)
+    app.router.add_routes(checklist_api.routes)
     return app

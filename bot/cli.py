@@ -31,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(path: str) -> Settings:
-    return load_settings(path, os.environ)
+    from .checklist import load_checklist
+
+    settings = load_settings(path, os.environ)
+    load_checklist(settings.reminders.checklist_file)  # a bad checklist stops start-up, like bad settings
+    return settings
 
 
 def _serve(settings: Settings, port: int | None) -> int:

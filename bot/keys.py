@@ -5,8 +5,10 @@ from aiohttp import web
 
 from .evaluation import EvaluationQueue
 from .notices import NoticeBoard
+from .scheduler import DueWorkScheduler
 from .settings import Settings
 from .store import Store
+from .timekeeper import Timekeeper
 from .tracking import Clock, SessionTracker
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -15,3 +17,5 @@ STORE = web.AppKey("store", Store)
 BOARD = web.AppKey("board", NoticeBoard)
 TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)
+SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
+TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)

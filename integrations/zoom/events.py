@@ -11,6 +11,7 @@ from bot import events as ev
 from bot.timefmt import from_epoch_ms, from_iso
 
 from .const import PLATFORM
+from .meetings import is_recurring, listed_occurrences, occurrences, plan_is_complete
 
 
 class WebhookFormatError(ValueError):
@@ -59,10 +60,12 @@ def _participant(obj: Mapping[str, Any]) -> ev.ParticipantRef:
     )
 
 
-def _meeting_ref(obj: Mapping[str, Any]) -> ev.MeetingRef:
+def _meeting_ref(obj: Mapping[str, Any], plan_only: bool = False) -> ev.MeetingRef:
     uuid = _text(obj.get("uuid") or obj.get("meeting_uuid"))
-    if not uuid:
+    if not uuid and not plan_only:  # a change to the plan names the meeting by id; the uuid may be absent
         raise WebhookFormatError("the meeting uuid is missing")
+    if plan_only and not _text(obj.get("id")):
+        raise WebhookFormatError("the meeting id is missing")
     return ev.MeetingRef(PLATFORM, uuid, _text(obj.get("id")), _text(obj.get("host_id")), _text(obj.get("topic")))
 
 
@@ -117,6 +120,20 @@ def _stream_event(cls: type[ev.MeetingEvent]) -> Handler:
     return handle
 
 
+def _scheduled(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
+    return ev.MeetingScheduled(
+        meeting=m,
+        at=_when(None, ts, "event_ts"),
+        occurrences=occurrences(obj),
+        recurring=is_recurring(obj),
+        complete=plan_is_complete(obj),
+    )
+
+
+def _cancelled(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
+    return ev.MeetingCancelled(meeting=m, at=_when(None, ts, "event_ts"), occurrences=listed_occurrences(obj))
+
+
 HANDLERS: dict[str, Handler] = {
     "meeting.started": _started,
     "meeting.ended": _ended,
@@ -132,7 +149,12 @@ HANDLERS: dict[str, Handler] = {
     "meeting.rtms_started": _stream_event(ev.StreamStarted),
     "meeting.rtms_stopped": _stream_event(ev.StreamStopped),
     "meeting.rtms_interrupted": _stream_event(ev.StreamInterrupted),
+    "meeting.created": _scheduled,
+    "meeting.updated": _scheduled,
+    "meeting.deleted": _cancelled,
 }
+# Changes to the plan: they move reminders and stay out of the session's fold.
+SCHEDULING_EVENTS = {"meeting.created", "meeting.updated", "meeting.deleted"}
 # RTMS payloads are flat: the fields sit in `payload`, not `payload.object`.
 FLAT_PAYLOADS = {"meeting.rtms_started", "meeting.rtms_stopped", "meeting.rtms_interrupted"}
 
@@ -166,6 +188,6 @@ def parse_event(body: Any) -> ParsedDelivery | None:
         ts = from_epoch_ms(raw_ts) if raw_ts is not None else None
     except (OverflowError, OSError, ValueError):
         raise WebhookFormatError("event_ts is out of range") from None
-    meeting = _meeting_ref(obj)
+    meeting = _meeting_ref(obj, plan_only=name in SCHEDULING_EVENTS)
     event = dataclasses.replace(handler(meeting, obj, ts), raw=body)
     return ParsedDelivery(name, meeting, (event,))

@@ -8,10 +8,12 @@ import logging
 from aiohttp import web
 
 from bot import keys
+from bot.events import SchedulingEvent
 
 from .const import URL_VALIDATION_EVENT
 from .events import WebhookFormatError, event_name, parse_event
 from .signature import SignatureError, SignatureVerifier
+from .sync import MEETING_SYNC
 
 _LOGGER = logging.getLogger(__name__)
 VERIFIER = web.AppKey("zoom_verifier", SignatureVerifier)
@@ -53,6 +55,9 @@ async def zoom_webhook(request: web.Request) -> web.Response:
     if parsed is None:
         _LOGGER.debug("Zoom event %s not used", name)
         return web.json_response({"status": "ignored"})
+    if all(isinstance(event, SchedulingEvent) for event in parsed.events):
+        await request.app[MEETING_SYNC].apply(parsed.events)
+        return web.json_response({"status": "planned"})
     key = delivery_key(body)
     keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
     session_id = await request.app[keys.TRACKER].record(parsed.meeting, keyed)

@@ -120,14 +120,17 @@ def _stream_event(cls: type[ev.MeetingEvent]) -> Handler:
     return handle
 
 
-def _scheduled(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
-    return ev.MeetingScheduled(
-        meeting=m,
-        at=_when(None, ts, "event_ts"),
-        occurrences=occurrences(obj),
-        recurring=is_recurring(obj),
-        complete=plan_is_complete(obj),
-    )
+def _scheduled(created: bool) -> Handler:
+    def handle(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
+        return ev.MeetingScheduled(
+            meeting=m,
+            at=_when(None, ts, "event_ts"),
+            occurrences=occurrences(obj),
+            recurring=is_recurring(obj),
+            complete=plan_is_complete(obj, created),
+        )
+
+    return handle
 
 
 def _cancelled(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
@@ -149,8 +152,8 @@ HANDLERS: dict[str, Handler] = {
     "meeting.rtms_started": _stream_event(ev.StreamStarted),
     "meeting.rtms_stopped": _stream_event(ev.StreamStopped),
     "meeting.rtms_interrupted": _stream_event(ev.StreamInterrupted),
-    "meeting.created": _scheduled,
-    "meeting.updated": _scheduled,
+    "meeting.created": _scheduled(created=True),
+    "meeting.updated": _scheduled(created=False),
     "meeting.deleted": _cancelled,
 }
 # Changes to the plan: they move reminders and stay out of the session's fold.

@@ -47,6 +47,11 @@ def occurrences(meeting: Mapping[str, Any]) -> tuple[Occurrence, ...]:
     return ()
 
 
-def plan_is_complete(meeting: Mapping[str, Any]) -> bool:
-    """Return whether the object alone says when every occurrence is (else ask the API)."""
-    return meeting_type(meeting) == SCHEDULED and bool(meeting.get("start_time"))
+def plan_is_complete(meeting: Mapping[str, Any], created: bool) -> bool:
+    """Return whether the object alone says when every occurrence is (else ask the API).
+
+    A new meeting lists all its occurrences; an update sends only what changed.
+    """
+    if meeting_type(meeting) == SCHEDULED and meeting.get("start_time"):
+        return True
+    return created and is_recurring(meeting) and bool(listed_occurrences(meeting))

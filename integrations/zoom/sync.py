@@ -16,7 +16,7 @@ from bot.timekeeper import Timekeeper
 
 from .client import ZoomApi, ZoomApiError
 from .const import PLATFORM
-from .meetings import is_recurring, occurrences
+from .meetings import RECURRING, meeting_type, occurrences
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class MeetingSync:
         _LOGGER.info("meeting sync for therapist %s: %d occurrence(s) planned", therapist.id, len(planned))
 
     async def _appointments(self, therapist_id: str, meeting: Mapping[str, Any]) -> list[Appointment]:
-        if is_recurring(meeting) and not meeting.get("occurrences"):
+        if meeting_type(meeting) == RECURRING and not meeting.get("occurrences"):  # the listing shows one occurrence
             meeting = await self._api.meeting(str(meeting.get("id", "")))
         return appointments(PLATFORM, str(meeting.get("id", "")), therapist_id, occurrences(meeting))
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema
 from .due_work import DueRow, DueWork, NoticeSpec
+from .events import MeetingRef
 from .store import NoticeRow, Store
 from .timefmt import from_iso, to_stamp
 
@@ -85,6 +86,14 @@ class DueStore:
             query = query.where(t.c.therapist_id == therapist_id)
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
+
+    async def last_heard(self, meeting: MeetingRef) -> datetime | None:
+        """Return when the service last received an event of this meeting occurrence."""
+        t = schema.events
+        query = select(func.max(t.c.received_at)).where(t.c.platform == meeting.platform, t.c.occurrence_id == meeting.occurrence_id)
+        async with self._engine.connect() as conn:
+            stamp = (await conn.execute(query)).scalar()
+        return from_iso(stamp) if stamp else None
 
     async def finish(
         self, row_id: int, outcome: str, now: datetime, notice: NoticeSpec | None = None

@@ -28,7 +28,7 @@ from .reminders import (
     start_reminder_message,
     summary_ready_message,
 )
-from .timers import close_due, session_timers
+from .timers import close_due, session_timers, watchdog_wakes
 from .tracking import SessionTracker, SessionView
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class Timekeeper:
     async def plan(self, work: DueWork) -> None:
         """Store `work` (or move it while pending) and have the schedule run it at its time."""
         row = await self.due.put(work, self.tracker.clock())
-        if row is not None:
+        if row is not None and row.id not in self._firing:  # a row being fired is rescheduled when it is done
             self.schedule.add(row)
 
     async def cancel(self, rows: Iterable[DueRow]) -> None:
@@ -88,8 +88,8 @@ class Timekeeper:
             await self.tracker.board.raise_notice(
                 row.therapist_id, row.id, START_REMINDER, f"{START_REMINDER}:{row.id}", state.started_at, message, now
             )
-        s = self.settings
-        wanted = session_timers(row.id, row.therapist_id, state, s.alerts, s.watchdog, now)
+        heard = await self.due.last_heard(row.meeting)
+        wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         keys = {w.key for w in wanted}
         stale = [r for r in await self.due.pending(session_id=row.id) if r.work.key not in keys]
         await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG))
@@ -139,6 +139,9 @@ class Timekeeper:
             await self._handlers[row.work.kind](row)
         finally:
             self._firing.discard(row.id)
+        after = await self.due.get(row_id)
+        if after is not None and after.pending:  # moved while it fired (a watchdog that must wait longer)
+            self.schedule.add(after)
 
     async def _finish(self, row: DueRow, outcome: str, notice: NoticeSpec | None = None) -> None:
         _, new = await self.due.finish(row.id, outcome, self.tracker.clock(), notice)
@@ -162,11 +165,12 @@ class Timekeeper:
         view = await self.tracker.view(session)
         now = self.tracker.clock()
         close_at = close_due(view.state, self.settings.watchdog)
-        if close_at is None:
+        wakes = watchdog_wakes(view.state, self.settings.watchdog, await self.due.last_heard(session.meeting))
+        if close_at is None or wakes is None:
             await self._finish(row, SKIPPED)
             return
-        if close_at > now + timedelta(seconds=1):  # events arrived since it was planned: wait longer
-            await self.plan(DueWork(row.work.key, WATCHDOG, close_at, row.work.therapist_id, row.work.session_id))
+        if wakes > now + timedelta(seconds=1):  # events arrived since it was planned: wait longer
+            await self.plan(DueWork(row.work.key, WATCHDOG, wakes, row.work.therapist_id, row.work.session_id))
             return
         marker = ev.SessionClosed(meeting=session.meeting, at=close_at, reason="watchdog")
         await self.tracker.store.record_events(session.therapist_id, session.meeting, [(row.work.key, marker)], now)

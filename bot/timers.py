@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .alerts import AlertSettings, next_alert_due
+from .alerts import next_alert_due
 from .due_work import VIDEO_OFF_CHECK, WATCHDOG, DueWork, video_off_key, watchdog_key
 from .session import MeetingState
-from .settings import WatchdogSettings
+from .settings import Settings, WatchdogSettings
 from .timefmt import from_iso
 
 
@@ -35,15 +35,29 @@ def close_due(state: MeetingState, settings: WatchdogSettings) -> datetime | Non
     return due
 
 
+def watchdog_wakes(state: MeetingState, settings: WatchdogSettings, last_heard: datetime | None) -> datetime | None:
+    """Return when the watchdog acts: at the close time, but not while the service still hears from
+    the meeting (late or replayed deliveries): a quiet spell of the shorter of idle and grace first."""
+    close_at = close_due(state, settings)
+    if close_at is None or last_heard is None:
+        return close_at
+    return max(close_at, last_heard + timedelta(minutes=min(settings.idle_minutes, settings.end_grace_minutes)))
+
+
 def session_timers(
-    session_id: str, therapist_id: str, state: MeetingState, alerts: AlertSettings, watchdog: WatchdogSettings, now: datetime
+    session_id: str,
+    therapist_id: str,
+    state: MeetingState,
+    settings: Settings,
+    now: datetime,
+    last_heard: datetime | None,
 ) -> list[DueWork]:
     """Return the timers the session needs from `now`: none once it has ended."""
     timers = []
-    video_due = next_alert_due(state, alerts, now)
+    video_due = next_alert_due(state, settings.alerts, now)
     if video_due is not None:
         timers.append(DueWork(video_off_key(session_id, video_due), VIDEO_OFF_CHECK, video_due, therapist_id, session_id))
-    close_at = close_due(state, watchdog)
-    if close_at is not None:
-        timers.append(DueWork(watchdog_key(session_id), WATCHDOG, close_at, therapist_id, session_id))
+    wakes = watchdog_wakes(state, settings.watchdog, last_heard)
+    if wakes is not None:
+        timers.append(DueWork(watchdog_key(session_id), WATCHDOG, wakes, therapist_id, session_id))
     return timers

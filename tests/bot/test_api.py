@@ -88,7 +88,9 @@ async def test_bad_notes_are_400_with_a_reason(client, body):
 
 async def test_notices_are_listed_newest_first_and_filter(client):
     notices = await (await client.get("/api/notices", headers=bearer(TOKEN_A))).json()
-    assert [n["kind"] for n in notices] == ["third_party_joined", "client_screen_share", "recording_started"]
-    assert notices[0]["at"] == "2026-11-20T10:40:00Z"
+    alerts = [n for n in notices if n["kind"] not in ("start_reminder", "summary_ready")]
+    assert [n["kind"] for n in alerts] == ["third_party_joined", "client_screen_share", "recording_started"]
+    assert alerts[0]["at"] == "2026-11-20T10:40:00Z"
+    assert notices[0]["kind"] == "summary_ready"  # raised last, when the meeting ended
     only = await (await client.get("/api/notices?kind=recording_started", headers=bearer(TOKEN_A))).json()
     assert [n["kind"] for n in only] == ["recording_started"]

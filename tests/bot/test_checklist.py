@@ -71,3 +71,30 @@ def test_a_bad_checklist_says_what_is_wrong(raw, problem):
 def test_a_missing_checklist_file_is_a_settings_error(tmp_path):
     with pytest.raises(SettingsError, match="does not exist"):
         load_checklist(str(tmp_path / "nope.toml"))
+
+
+def test_check_config_refuses_a_bad_checklist_file_with_exit_2(tmp_path, capsys):
+    import tomllib
+
+    from bot.cli import main
+    from tests.conftest import settings_dict
+
+    bad = tmp_path / "checklist.toml"
+    bad.write_text("[[items]]\nid = 'x'\n", encoding="utf-8")
+    raw = settings_dict("sqlite+aiosqlite:///c.db", reminders={"checklist_file": str(bad)})
+    config = tmp_path / "companion.toml"
+    config.write_text(_toml(raw), encoding="utf-8")
+    assert tomllib.loads(config.read_text())["reminders"]["checklist_file"] == str(bad)
+    assert main(["check-config", "--config", str(config)]) == 2
+    assert "text must be a non-empty string" in capsys.readouterr().err
+
+
+def _toml(raw: dict) -> str:
+    import json
+
+    lines = []
+    for name, value in raw.items():
+        for entry in value if isinstance(value, list) else [value]:
+            lines.append(f"[[{name}]]" if isinstance(value, list) else f"[{name}]")
+            lines += [f"{key} = {json.dumps(v)}" for key, v in entry.items()]
+    return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ class FakeZoom:
     token_requests: int = 0
     calls: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     page_size: int = 2
+    base: str = ""  # the fake's address, set once it is served
     _counter: Any = field(default_factory=lambda: itertools.count(1))
 
     def expire_tokens(self) -> None:

@@ -10,14 +10,6 @@ from integrations.zoom.client import TOKEN_LIFETIME_SECONDS, ZoomApi, ZoomApiErr
 from tests.fakes.zoom_api import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
 
 
-@pytest.fixture
-async def zoom(aiohttp_server):
-    fake = FakeZoom()
-    server = await aiohttp_server(fake.app(), host="127.0.0.1")
-    fake.base = str(server.make_url("")).rstrip("/")
-    return fake
-
-
 def zoom_settings(fake: FakeZoom, secret: str = CLIENT_SECRET) -> ZoomSettings:
     return ZoomSettings(
         webhook_secret_token="x", account_id=ACCOUNT_ID, client_id=CLIENT_ID, client_secret=secret,

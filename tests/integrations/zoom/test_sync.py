@@ -21,14 +21,6 @@ def iso(hours: float) -> str:
 
 
 @pytest.fixture
-async def zoom(aiohttp_server):
-    fake = FakeZoom()
-    server = await aiohttp_server(fake.app(), host="127.0.0.1")
-    fake.base = str(server.make_url("")).rstrip("/")
-    return fake
-
-
-@pytest.fixture
 async def service(aiohttp_client, make_settings, storage_url, zoom):
     zoom_section = {
         "account_id": ACCOUNT_ID, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,

@@ -1,7 +1,7 @@
 """Build the web application: routes, and every resource it owns as a cleanup context."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
 from aiohttp import web
@@ -21,6 +21,9 @@ from .settings import Settings
 from .store import Store, create_engine
 from .timekeeper import Timekeeper
 from .tracking import Clock, SessionTracker
+
+
+RECENT = timedelta(hours=24)
 
 
 def utc_now() -> datetime:
@@ -59,13 +62,17 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     scheduler.resume()
     yield
     await sync.close()
-    scheduler.shutdown()
+    await scheduler.shutdown()
 
 
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     queue = EvaluationQueue(app[keys.TRACKER])
     app[keys.EVALUATION] = queue
     queue.start()
+    # An event acknowledged just before a crash may not have been judged: judge recent sessions again.
+    since = app[keys.CLOCK]() - RECENT
+    for session_id in await app[keys.STORE].sessions_heard_since(since):
+        queue.submit(session_id)
     yield
     await queue.stop()
 

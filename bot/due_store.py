@@ -87,6 +87,13 @@ class DueStore:
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
+    async def rows(self, kind: str, therapist_id: str) -> list[DueRow]:
+        """Return a therapist's rows of one kind, pending or done."""
+        t = schema.due_work
+        query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
+        async with self._engine.connect() as conn:
+            return [_row(row) for row in (await conn.execute(query)).all()]
+
     async def last_heard(self, meeting: MeetingRef) -> datetime | None:
         """Return when the service last received an event of this meeting occurrence."""
         t = schema.events

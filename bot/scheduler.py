@@ -1,6 +1,7 @@
 """Wake up due work at its time with APScheduler 3: a persistent job store, reconciled from our rows."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from datetime import datetime, timezone
@@ -59,24 +60,44 @@ class DueWorkScheduler:
 
     def __init__(self, storage_url: str) -> None:
         self.instance = hashlib.sha256(storage_url.encode()).hexdigest()[:16]
+        self._running: set[asyncio.Task[Any]] = set()
         self._scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(storage_url)), "memory": MemoryJobStore()},
             job_defaults=JOB_DEFAULTS,
             timezone=timezone.utc,
         )
 
+    def _tracked(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Wrap a job so that shutting down can wait for it to finish."""
+
+        async def run(*args: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                return await func(*args)
+            finally:
+                self._running.discard(task)  # type: ignore[arg-type]
+
+        return run
+
     def start(self, fire: Fire) -> None:
         """Start paused: nothing runs until `resume`, so the caller can reconcile first."""
-        _SERVICES[self.instance] = fire
+        _SERVICES[self.instance] = self._tracked(fire)
         self._scheduler.start(paused=True)
 
     def resume(self) -> None:
         self._scheduler.resume()
 
-    def shutdown(self) -> None:
-        """Stop waking anything up; jobs stay in the store for the next start."""
+    async def shutdown(self) -> None:
+        """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start."""
         self._scheduler.shutdown(wait=False)
         _SERVICES.pop(self.instance, None)
+        # A job still running must end before the database it uses is closed under it.
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     def add(self, row: DueRow) -> None:
         """Wake up for `row` at its due time (at once if that has passed)."""
@@ -107,7 +128,7 @@ class DueWorkScheduler:
     def every(self, minutes: int, job_id: str, func: Callable[[], Awaitable[Any]]) -> None:
         """Run `func` now and every `minutes`; kept in memory, as every start adds it again."""
         self._scheduler.add_job(
-            func, "interval", minutes=minutes, id=job_id, jobstore="memory", replace_existing=True,
+            self._tracked(func), "interval", minutes=minutes, id=job_id, jobstore="memory", replace_existing=True,
             next_run_time=datetime.now(timezone.utc),
         )
 

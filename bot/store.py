@@ -169,6 +169,18 @@ class Store:
             row = (await conn.execute(query)).first()
         return SessionRow(**row._mapping) if row else None
 
+    async def sessions_heard_since(self, since: datetime) -> list[str]:
+        """Return the ids of sessions that received an event at or after `since`."""
+        s, e = schema.sessions, schema.events
+        query = (
+            select(s.c.id)
+            .distinct()
+            .join(e, (e.c.platform == s.c.platform) & (e.c.occurrence_id == s.c.occurrence_id))
+            .where(e.c.received_at >= to_stamp(since))
+        )
+        async with self.engine.connect() as conn:
+            return sorted((await conn.execute(query)).scalars())
+
     async def session_for_occurrence(self, platform: str, occurrence_id: str) -> SessionRow | None:
         """Return the session of a meeting occurrence, if one is stored."""
         return await self.session(session_id_for(platform, occurrence_id))

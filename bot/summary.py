@@ -24,6 +24,15 @@ class SessionRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def checklist_json(items: Sequence[ChecklistItem]) -> dict[str, Any]:
+    """Return a checklist as the summary and the API show it."""
+    return {
+        "total": len(items),
+        "confirmed": sum(1 for item in items if item.confirmed_at is not None),
+        "items": [{"id": i.id, "text": i.text, "confirmed_at": to_iso(i.confirmed_at)} for i in items],
+    }
+
+
 def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[Alert], now: datetime) -> dict[str, Any]:
     """Return the summary document; an unfinished session is summarised as of `now`."""
     meeting = state.meeting
@@ -61,11 +70,7 @@ def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[A
         "framing_changes": [
             {"at": to_iso(f.at), "kind": f.kind, "detail": f.detail, "note": f.note} for f in record.framing_changes
         ],
-        "checklist": {
-            "total": len(record.checklist),
-            "confirmed": sum(1 for item in record.checklist if item.confirmed_at is not None),
-            "items": [{"id": i.id, "text": i.text, "confirmed_at": to_iso(i.confirmed_at)} for i in record.checklist],
-        },
+        "checklist": checklist_json(record.checklist),
         "notes": [{"at": to_iso(n.at), "text": n.text, "prompt_id": n.prompt_id} for n in record.notes],
         "timeline": [
             {

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable, Sequence
 
 from .alerts import Alert, find_alerts
+from .appointments import AppointmentBook
 from .checklist import Checklist, load_checklist
 from .clients import client_code, role_rules, therapist_for_meeting
+from .due_store import DueStore
 from .events import MeetingEvent, MeetingRef
 from .notices import NoticeBoard
 from .participants import RoleRules
@@ -48,6 +50,7 @@ class SessionTracker:
         self.clock = clock
         self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
         self.ticks = TickStore(store.engine)
+        self.appointments = AppointmentBook(DueStore(store))
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 
@@ -93,15 +96,22 @@ class SessionTracker:
             session_id=row.id,
             therapist_id=row.therapist_id,
             client_code=code,
-            checklist=await self.checklist(row, code),
+            checklist=await self.checklist(row, code, state.started_at),
             notes=await self.store.notes(row.id),
         )
         return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
 
-    async def checklist(self, row: SessionRow, code: str | None) -> list[ChecklistItem]:
-        """Return the session's checklist, tailored to the client with profile `code`, with its ticks."""
+    async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
+        """Return the session's checklist, tailored to the client with profile `code`, with its ticks.
+
+        Points ticked before the call, on the appointment this session fulfils, count as confirmed.
+        """
         profile = next((c for c in self.settings.clients if c.therapist == row.therapist_id and c.code == code), None)
         ticks = await self.ticks.ticks(row.id)
+        appointment = await self.appointments.for_session(row.therapist_id, row.platform, row.meeting_id, started)
+        if appointment is not None:
+            for item_id, at in (await self.ticks.ticks(appointment.id)).items():
+                ticks[item_id] = min(at, ticks.get(item_id, at))
         return [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in self.checklist_points.for_client(profile)]
 
     async def evaluate(self, session_id: str) -> list[Alert]:

@@ -46,7 +46,7 @@ async def test_stored_jobs_survive_a_scheduler_restart_and_each_wakes_once(stora
         first.add(row)
     first.remove(dropped.id)
     first.resume()
-    first.shutdown()
+    await first.shutdown()
     await asyncio.sleep(0.05)  # AsyncIOScheduler shuts down on the loop's next turn
 
     second = DueWorkScheduler(storage_url)
@@ -59,7 +59,7 @@ async def test_stored_jobs_survive_a_scheduler_restart_and_each_wakes_once(stora
     assert woken[0][1] >= soon.work.due_at
     second.keep_only([later])
     assert [job_id for job_id, _ in second.pending_jobs()] == ["due:2"]
-    second.shutdown()
+    await second.shutdown()
     await asyncio.sleep(0.05)
 
 
@@ -72,7 +72,7 @@ async def test_a_job_that_came_due_while_stopped_wakes_at_once_on_start(sqlite_u
     first = DueWorkScheduler(sqlite_url)
     first.start(fire)
     first.add(due_in(7, -3600))  # an hour overdue: misfire_grace_time None runs it anyway
-    first.shutdown()
+    await first.shutdown()
     await asyncio.sleep(0.05)
     second = DueWorkScheduler(sqlite_url)
     second.start(fire)
@@ -80,5 +80,5 @@ async def test_a_job_that_came_due_while_stopped_wakes_at_once_on_start(sqlite_u
     await wait_for(lambda: woken)
     await asyncio.sleep(0.2)
     assert woken == [7] and second.pending_jobs() == []
-    second.shutdown()
+    await second.shutdown()
     await asyncio.sleep(0.05)

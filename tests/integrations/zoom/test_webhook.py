@@ -176,3 +176,25 @@ async def test_an_acknowledged_event_is_already_stored(aiohttp_client, settings,
     assert response.status == 200
     sessions = await client.app[keys.STORE].sessions("t1")
     assert len(await client.app[keys.STORE].session_events(sessions[0].meeting)) == 1
+
+
+async def test_events_stored_but_never_judged_are_judged_when_the_service_starts(aiohttp_client, settings, meeting_deliveries):
+    from bot.clients import therapist_for_meeting
+    from integrations.zoom.events import parse_event
+    from integrations.zoom.webhook import delivery_key
+
+    # As if the service stored these and crashed before judging them.
+    first = await aiohttp_client(create_app(settings))
+    store = first.app[keys.STORE]
+    for body in meeting_deliveries:
+        parsed = parse_event(body)
+        if parsed is not None:
+            owner = therapist_for_meeting(settings, parsed.meeting)
+            await store.record_events(owner.id if owner else None, parsed.meeting, [(delivery_key(body) + ":0", parsed.events[0])], first.app[keys.CLOCK]())
+    assert await store.notices("t1") == []
+    await first.close()
+
+    second = await aiohttp_client(create_app(settings))
+    await second.app[keys.EVALUATION].drain()
+    kinds = {n.kind for n in await second.app[keys.STORE].notices("t1")}
+    assert {"recording_started", "client_screen_share", "third_party_joined", "summary_ready"} <= kinds

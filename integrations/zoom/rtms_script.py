@@ -22,9 +22,10 @@ STATUS_BAD_REQUEST = 3
 class _Socket:
     """One accepted WebSocket and its unanswered keep-alives."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, kind: str) -> None:
         self.ws = ws
         self.request = request
+        self.kind = kind
         self.unanswered = 0
 
 
@@ -41,6 +42,7 @@ class ScriptedStream:
     following: int | str | None = None
     names: dict[str, str] = field(default_factory=dict)
     cameras: dict[str, bool] = field(default_factory=dict)
+    answered: dict[str, int] = field(default_factory=lambda: {"signaling": 0, "media": 0})  # keep-alive echoes
     signaling: _Socket | None = None
     media: _Socket | None = None
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -104,6 +106,7 @@ class RtmsScriptServer:
         self._app.router.add_get("/signaling/{stream_id}", self._signaling)
         self._app.router.add_get("/media/{stream_id}", self._media)
         self._runner = web.AppRunner(self._app, access_log=None)
+        self._open: set[_Socket] = set()
         self.base = ""
 
     async def start(self) -> None:
@@ -113,6 +116,8 @@ class RtmsScriptServer:
         self.base = f"ws://127.0.0.1:{self._runner.addresses[0][1]}"
 
     async def stop(self) -> None:
+        """Close every open socket, then stop listening."""
+        await asyncio.gather(*(sock.ws.close() for sock in list(self._open)), return_exceptions=True)
         await self._runner.cleanup()
 
     def open_stream(self, meeting_uuid: str, stream_id: str) -> str:
@@ -147,7 +152,7 @@ class RtmsScriptServer:
             self.refused += 1
             await ws.send_json({"msg_type": answer, "status_code": STATUS_INVALID_SIGNATURE, "reason": "invalid signature"})
         else:
-            return _Socket(ws, request), stream, message
+            return _Socket(ws, request, "signaling" if expected == p.SIGNALING_HANDSHAKE_REQ else "media"), stream, message
         await ws.close()
         return None
 
@@ -184,6 +189,7 @@ class RtmsScriptServer:
 
     async def _serve(self, sock: _Socket, stream: ScriptedStream, handle: Any) -> None:
         keep_alive = asyncio.create_task(self._keep_alive(sock))
+        self._open.add(sock)
         try:
             async for msg in sock.ws:
                 if msg.type != WSMsgType.TEXT:
@@ -195,11 +201,13 @@ class RtmsScriptServer:
                     continue
                 if message["msg_type"] == p.KEEP_ALIVE_RESP:
                     sock.unanswered = 0
+                    stream.answered[sock.kind] += 1
                 else:
                     await handle(sock, stream, message)
                 await stream._notify()
         finally:
             keep_alive.cancel()
+            self._open.discard(sock)
             if stream.signaling is sock:
                 stream.signaling, stream.client_ready = None, False
             if stream.media is sock:

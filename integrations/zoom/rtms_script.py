@@ -7,6 +7,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -17,6 +18,11 @@ _LOGGER = logging.getLogger(__name__)
 # Status codes this server answers with (it needs only two): a refused signature, a malformed request.
 STATUS_INVALID_SIGNATURE = 11
 STATUS_BAD_REQUEST = 3
+
+
+def demo_frame() -> bytes:
+    """Return the shipped 640x360 JPEG the scripted server sends as the client's video."""
+    return resources.files("integrations.zoom").joinpath("data/demo_frame.jpg").read_bytes()
 
 
 class _Socket:

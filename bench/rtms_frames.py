@@ -32,8 +32,8 @@ def webcam_like_jpeg() -> bytes:
     except ImportError:
         return demo_frame()
     out = io.BytesIO()
-    texture = Image.effect_noise((160, 90), 20).resize((640, 360), Image.BICUBIC)
-    Image.merge("RGB", (texture, texture.rotate(180), texture.transpose(Image.FLIP_LEFT_RIGHT))).save(out, "JPEG", quality=75)
+    texture = Image.effect_noise((160, 90), 20).resize((640, 360), Image.Resampling.BICUBIC)
+    Image.merge("RGB", (texture, texture.rotate(180), texture.transpose(Image.Transpose.FLIP_LEFT_RIGHT))).save(out, "JPEG", quality=75)
     return out.getvalue()
 
 

@@ -90,6 +90,11 @@ class ScriptedStream:
         await self.media.ws.send_json({"msg_type": p.MEDIA_DATA_VIDEO, "content": content})
         return True
 
+    async def request_close(self) -> None:
+        """Ask the client to close the stream (STREAM_CLOSE_REQ), as Zoom does when a stream ends."""
+        if self.signaling is not None:
+            await self.signaling.ws.send_json({"msg_type": p.STREAM_CLOSE_REQ, "rtms_stream_id": self.stream_id})
+
     async def drop(self) -> None:
         """Cut both sockets without a closing handshake, as a network failure would."""
         for sock in (self.signaling, self.media):
@@ -229,6 +234,8 @@ class RtmsScriptServer:
         elif kind == p.VIDEO_SUBSCRIPTION_REQ and stream.client_ready and stream.media_params.get("data_opt") == p.DATA_OPT_INDIVIDUAL:
             stream.following = message.get("user_id")
             await sock.ws.send_json({"msg_type": p.VIDEO_SUBSCRIPTION_RESP, "status_code": 0, "user_id": stream.following})
+        elif kind == p.STREAM_CLOSE_RESP:
+            await sock.ws.close()
         else:
             self.problems.append(f"signaling msg_type {kind} out of order or malformed")
 

@@ -56,7 +56,13 @@ class StreamRunner:
         self.start(wait_first=True)
 
     async def stop(self) -> None:
+        """Close the connection, store the camera changes already received, then stop."""
         await self._stop_link()
+        try:
+            async with asyncio.timeout(5):
+                await self._updates.join()
+        except TimeoutError:
+            _LOGGER.warning("RTMS stream %s of session %s: stopped with camera changes unstored", self.plan.stream.stream_id, self.row.id)
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
         self.state = "closed"
@@ -123,6 +129,8 @@ class StreamRunner:
                 await self._follow_client()
             except Exception:  # a storage hiccup must not end the stream; the next event tries again
                 _LOGGER.exception("RTMS stream %s of session %s: handling an event failed", self.plan.stream.stream_id, self.row.id)
+            finally:
+                self._updates.task_done()
 
     async def _record(self, updates: list[p.ParticipantUpdate]) -> None:
         for update in updates:

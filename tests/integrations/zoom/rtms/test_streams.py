@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -19,7 +20,7 @@ from integrations.zoom.rtms import protocol as p
 from integrations.zoom.rtms_script import RtmsScriptServer
 from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
 from tests.conftest import THERAPIST_A_HOST, TOKEN_A, signed_headers
-from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, broken_client, eventually, jpeg, rtms_server  # noqa: F401
+from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, broken_client, eventually, jpeg
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 UUID = "mN4x+Qz8TgW0b1Kc9vYp2A=="
@@ -235,6 +236,30 @@ async def test_webhooks_close_or_restart_the_stream(aiohttp_client, make_setting
     await deliver(client, meeting)  # Zoom redelivering the same webhooks changes nothing
     await asyncio.sleep(0.05)
     assert stream.handshakes == (2 if reconnects else 1)
+
+
+async def test_zoom_closing_the_stream_is_answered_and_not_reconnected(aiohttp_client, make_settings, rtms_server):
+    client = await start_app(aiohttp_client, rtms_settings(make_settings))
+    await deliver(client, scripted_meeting(rtms_server))
+    stream = await following_the_client(rtms_server)
+    await stream.request_close()
+    await eventually(lambda: client.app[keys.RTMS].runner(SESSION).state == "closed")
+    await stream.wait_for(lambda s: s.signaling is None and s.media is None)
+    assert stream.handshakes == 1 and rtms_server.problems == []
+
+
+async def test_reconnecting_gives_up_after_the_bounded_attempts(aiohttp_client, make_settings, caplog):
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = await start_app(aiohttp_client, rtms_settings(make_settings))
+    meeting = ScriptedMeeting(START, "85746065432", UUID, THERAPIST_A_HOST)
+    meeting.started(0)
+    meeting.rtms_started(10, STREAM, f"ws://127.0.0.1:{port}/signaling")
+    await deliver(client, meeting)
+    await eventually(lambda: client.app[keys.RTMS].runner(SESSION).state == "failed")
+    assert "cannot reach the RTMS server" in client.app[keys.RTMS].runner(SESSION).problem
+    assert any("giving up after 6 attempts" in r.getMessage() for r in caplog.records)  # 1 + 5 retries
 
 
 async def test_a_restarted_service_resumes_the_stream_of_a_live_meeting(aiohttp_client, make_settings, rtms_server):

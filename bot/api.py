@@ -72,6 +72,7 @@ async def get_session(request: web.Request) -> web.Response:
     view = await request.app[keys.TRACKER].view(row)
     detail = _listing(row, view.summary)
     detail.update(participants=view.summary["participants"], client_video=view.summary["client_video"])
+    detail["frames"] = request.app[keys.FRAMES].session_json(row.id)
     return web.json_response(detail)
 
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from integrations.zoom.client import ZoomApi
 from integrations.zoom.const import MAX_WEBHOOK_BYTES
+from integrations.zoom.rtms import RtmsTiming, StreamManager
 from integrations.zoom.signature import SignatureVerifier
 from integrations.zoom.sync import MEETING_SYNC, MeetingSync
 from integrations.zoom.webhook import VERIFIER, zoom_webhook
 
 from . import api, checklist_api, keys
+from .dispatch import StoredEvents
 from .due_store import DueStore
 from .evaluation import EvaluationQueue
+from .frames import FramePipeline
 from .notices import NoticeBoard
 from .scheduler import DueWorkScheduler
 from .settings import Settings
@@ -77,15 +81,38 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     await queue.stop()
 
 
+async def _frames(app: web.Application) -> AsyncIterator[None]:
+    pipeline = FramePipeline()
+    app[keys.FRAMES] = pipeline
+    pipeline.start()
+    yield
+    await pipeline.stop()
+
+
+async def _rtms(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as http:
+        timing = app.get(keys.RTMS_TIMING, RtmsTiming())
+        streams = StreamManager(app[keys.SETTINGS].zoom, app[keys.TRACKER], app[keys.EVALUATION], app[keys.FRAMES], http, timing)
+        app[keys.RTMS] = streams
+        app[keys.STORED].subscribe(streams.stored)
+        await streams.start()
+        yield
+        app[keys.STORED].unsubscribe(streams.stored)
+        await streams.stop()
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
     app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock
     app[VERIFIER] = SignatureVerifier(settings.zoom.webhook_secret_token)
+    app[keys.STORED] = StoredEvents()
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_timers)
     app.cleanup_ctx.append(_evaluation)
+    app.cleanup_ctx.append(_frames)
+    app.cleanup_ctx.append(_rtms)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zoom", zoom_webhook)
     app.router.add_routes(api.routes)

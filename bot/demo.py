@@ -12,6 +12,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from integrations.zoom.rtms import protocol as rtms
+from integrations.zoom.rtms_script import RtmsScriptServer, ScriptedStream, demo_frame
 from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
 from integrations.zoom.signature import sign
 
@@ -19,12 +21,36 @@ from . import keys
 from .app import create_app
 from .settings import Settings, parse_settings
 from .store import NoticeRow, session_id_for
+from .events import MeetingRef, VideoStateChanged
 from .timefmt import from_iso, local_text
 
 HOST_ID = "DemoHost7xQ2mL0vB9kR4w"
 TOKEN = secrets.token_urlsafe(24)
 ZONE = "Europe/London"
 SECONDS_PER_STEP = 0.4  # a fifty-minute meeting replays in a few seconds
+RTMS_APP_ID = "DemoRtmsApp0000"
+STREAM_ID = "d3m0a7e5c0ffee0000000000000000aa"
+THERAPIST = ScriptedPerson("16778240", "Demo Therapist", "0001-THERAPIST", account_id=HOST_ID)
+CLIENT = ScriptedPerson("16779264", "Client Person", "0002-CLIENT", email="client@example.invalid")
+CLIENT_AGAIN = CLIENT.rejoined("16780288")
+VISITOR = ScriptedPerson("16781312", "Unknown Visitor", "0003-VISITOR")
+# What the scripted RTMS server reports: (seconds from start, RTMS event type, who).
+DEMO_CAMERA = [
+    (25, rtms.PARTICIPANT_JOIN, THERAPIST),
+    (95, rtms.PARTICIPANT_JOIN, CLIENT),
+    (600, rtms.PARTICIPANT_VIDEO_OFF, CLIENT),
+    (780, rtms.PARTICIPANT_VIDEO_ON, CLIENT),
+    (1260, rtms.PARTICIPANT_LEAVE, CLIENT),
+    (1310, rtms.PARTICIPANT_JOIN, CLIENT_AGAIN),
+    (2100, rtms.PARTICIPANT_VIDEO_OFF, CLIENT_AGAIN),
+    (2190, rtms.PARTICIPANT_VIDEO_ON, CLIENT_AGAIN),
+]
+RTMS_WORDS = {
+    rtms.PARTICIPANT_JOIN: "joined the stream",
+    rtms.PARTICIPANT_LEAVE: "left the stream",
+    rtms.PARTICIPANT_VIDEO_OFF: "camera off",
+    rtms.PARTICIPANT_VIDEO_ON: "camera on",
+}
 
 
 class ScriptClock:
@@ -37,12 +63,12 @@ class ScriptClock:
         return self.now
 
 
-def demo_settings(folder: Path, secret: str) -> Settings:
+def demo_settings(folder: Path, secret: str, rtms_secret: str) -> Settings:
     """Return settings for one demo therapist and client, storing in `folder`."""
     return parse_settings(
         {
             "storage": {"url": f"sqlite+aiosqlite:///{folder / 'companion.db'}"},
-            "zoom": {"webhook_secret_token": secret},
+            "zoom": {"webhook_secret_token": secret, "rtms_client_id": RTMS_APP_ID, "rtms_client_secret": rtms_secret},
             "therapists": [{"id": "demo", "name": "Demo Therapist", "api_token": TOKEN, "zoom_user_id": HOST_ID, "timezone": ZONE}],
             "clients": [{"code": "C-17", "therapist": "demo", "zoom_meeting_ids": ["81234567890"]}],
         },
@@ -50,25 +76,42 @@ def demo_settings(folder: Path, secret: str) -> Settings:
     )
 
 
-def demo_meeting(start: datetime) -> ScriptedMeeting:
-    """Return the scripted session: a dropout and rejoin, a recording, a brief third person."""
+def demo_meeting(start: datetime, rtms_url: str) -> ScriptedMeeting:
+    """Return the scripted session: a dropout and rejoin, a recording, a brief third person, a live stream."""
     meeting = ScriptedMeeting(start, "81234567890", "Dm0+Sess1onUuid00000A==", HOST_ID, topic="Weekly session")
-    therapist = ScriptedPerson("16778240", "Demo Therapist", "0001-THERAPIST", account_id=HOST_ID)
-    client = ScriptedPerson("16779264", "Client Person", "0002-CLIENT", email="client@example.invalid")
-    visitor = ScriptedPerson("16781312", "Unknown Visitor", "0003-VISITOR")
     meeting.started(0)
-    meeting.joined(20, therapist)
-    meeting.joined(95, client)
-    meeting.left(1260, client)
-    meeting.joined(1310, client.rejoined("16780288"))
+    meeting.joined(20, THERAPIST)
+    meeting.rtms_started(25, STREAM_ID, rtms_url)
+    meeting.joined(95, CLIENT)
+    meeting.left(1260, CLIENT)
+    meeting.joined(1310, CLIENT_AGAIN)
     meeting.recording(1800)
     meeting.recording(1900, started=False)
-    meeting.joined(2400, visitor)
-    meeting.left(2475, visitor)
-    meeting.left(3000, client.rejoined("16780288"))
-    meeting.left(3010, therapist)
+    meeting.joined(2400, VISITOR)
+    meeting.left(2475, VISITOR)
+    meeting.left(3000, CLIENT_AGAIN)
+    meeting.left(3010, THERAPIST)
     meeting.ended(3012)
     return meeting
+
+
+async def _camera_changes(app: web.Application, meeting: ScriptedMeeting) -> int:
+    events = await app[keys.STORE].session_events(MeetingRef("zoom", meeting.uuid))
+    return sum(isinstance(e, VideoStateChanged) for e in events)
+
+
+async def _rtms_step(app: web.Application, meeting: ScriptedMeeting, stream: ScriptedStream, offset: float, kind: int, who: ScriptedPerson) -> None:
+    """Have the scripted RTMS server report one event, and wait until the service has acted on it."""
+    await stream.wait_for(lambda s: s.ready)
+    before = await _camera_changes(app, meeting)
+    at_ms = int((meeting.start + timedelta(seconds=offset)).timestamp() * 1000)
+    await stream.send_event(kind, at_ms, int(who.user_id), who.name)
+    if kind in (rtms.PARTICIPANT_VIDEO_ON, rtms.PARTICIPANT_VIDEO_OFF):
+        async with asyncio.timeout(5):
+            while await _camera_changes(app, meeting) == before:
+                await asyncio.sleep(0.02)
+    elif kind == rtms.PARTICIPANT_JOIN and who.participant_uuid == CLIENT.participant_uuid:
+        await stream.wait_for(lambda s: s.following == int(who.user_id))
 
 
 def _print_notice(row: NoticeRow) -> None:
@@ -81,39 +124,56 @@ async def _print_notices(queue: asyncio.Queue[NoticeRow]) -> None:
 
 
 async def run_demo(out_dir: Path | None = None) -> int:
-    """Replay the script over HTTP against the service and write the summary; return an exit code."""
+    """Replay the script over HTTP and RTMS against the service and write the summary; return an exit code."""
     folder = Path(tempfile.mkdtemp(prefix="companion-demo-"))
     out_dir = out_dir or folder
     start = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(second=0, microsecond=0)
     clock = ScriptClock(start)
-    secret = secrets.token_hex(16)
-    app = create_app(demo_settings(folder, secret), clock=clock)
+    secret, rtms_secret = secrets.token_hex(16), secrets.token_hex(16)
+    rtms_server = RtmsScriptServer(RTMS_APP_ID, rtms_secret, keep_alive_seconds=1.0)
+    await rtms_server.start()
+    app = create_app(demo_settings(folder, secret, rtms_secret), clock=clock)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
     base = f"http://127.0.0.1:{port}"
-    print(f"Session Companion demo: service on {base}, data in {folder}", flush=True)
+    print(f"Session Companion demo: service on {base}, RTMS on {rtms_server.base}, data in {folder}", flush=True)
     printer = asyncio.create_task(_print_notices(app[keys.BOARD].listen()))
-    meeting = demo_meeting(start)
+    meeting = demo_meeting(start, rtms_server.open_stream("Dm0+Sess1onUuid00000A==", STREAM_ID))
+    stream = rtms_server.streams[STREAM_ID]
+    steps = sorted([(o, 0, body) for o, body in meeting.steps] + [(o, 1, (kind, who)) for o, kind, who in DEMO_CAMERA], key=lambda s: s[:2])
+    frame = demo_frame()
     try:
         async with aiohttp.ClientSession() as http:
-            for offset, body in meeting.steps:
+            for offset, source, step in steps:
                 clock.now = start + timedelta(seconds=offset)
-                raw = json.dumps(body).encode()  # the exact bytes we sign and send
-                stamp = str(int(datetime.now(timezone.utc).timestamp()))
-                headers = {"x-zm-request-timestamp": stamp, "x-zm-signature": sign(secret, stamp, raw), "Content-Type": "application/json"}
-                async with http.post(f"{base}/webhooks/zoom", data=raw, headers=headers) as response:
-                    response.raise_for_status()
-                print(f"{local_text(clock.now, ZONE)}  {body['event']}", flush=True)
+                if source == 0:
+                    raw = json.dumps(step).encode()  # the exact bytes we sign and send
+                    stamp = str(int(datetime.now(timezone.utc).timestamp()))
+                    headers = {"x-zm-request-timestamp": stamp, "x-zm-signature": sign(secret, stamp, raw), "Content-Type": "application/json"}
+                    async with http.post(f"{base}/webhooks/zoom", data=raw, headers=headers) as response:
+                        response.raise_for_status()
+                    print(f"{local_text(clock.now, ZONE)}  {step['event']}", flush=True)
+                else:
+                    kind, who = step
+                    await _rtms_step(app, meeting, stream, offset, kind, who)
+                    role = "therapist" if who is THERAPIST else "client"
+                    print(f"{local_text(clock.now, ZONE)}  rtms: {role} {RTMS_WORDS[kind]}", flush=True)
+                await stream.send_frame(frame, int(clock.now.timestamp() * 1000))  # sent only while followed and on
+                await app[keys.RTMS].settle()
                 await app[keys.EVALUATION].drain()
                 await asyncio.sleep(SECONDS_PER_STEP)
             session_id = session_id_for("zoom", meeting.uuid)
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            async with http.get(f"{base}/api/sessions/{session_id}", headers=auth) as response:
+                response.raise_for_status()
+                frames = (await response.json())["frames"] or {"count": 0}
             paths = []
             for fmt in ("md", "html"):
                 url = f"{base}/api/sessions/{session_id}/summary?format={fmt}"
-                async with http.get(url, headers={"Authorization": f"Bearer {TOKEN}"}) as response:
+                async with http.get(url, headers=auth) as response:
                     response.raise_for_status()
                     path = out_dir / f"summary-{session_id}.{fmt}"
                     path.write_text(await response.text(), encoding="utf-8")
@@ -121,6 +181,9 @@ async def run_demo(out_dir: Path | None = None) -> int:
     finally:
         printer.cancel()
         await runner.cleanup()
+        await rtms_server.stop()
+    size = f" at {frames['width']}x{frames['height']}" if frames["count"] else ""
+    print(f"Client video frames received over RTMS: {frames['count']}{size} (counted, never stored)")
     print("Summary written:")
     for path in paths:
         print(f"  {path}")

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from integrations.zoom.rtms import RtmsTiming, StreamManager
+
+from .dispatch import StoredEvents
 from .evaluation import EvaluationQueue
+from .frames import FramePipeline
 from .notices import NoticeBoard
 from .scheduler import DueWorkScheduler
 from .settings import Settings
@@ -19,3 +23,7 @@ TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)
 SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
 TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
+STORED = web.AppKey("stored_events", StoredEvents)
+FRAMES = web.AppKey("frames", FramePipeline)
+RTMS = web.AppKey("rtms_streams", StreamManager)
+RTMS_TIMING = web.AppKey("rtms_timing", RtmsTiming)  # set before start-up to shrink delays in tests

@@ -160,6 +160,20 @@ class Store:
         loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
         return [event for event, _ in loaded]
 
+    async def open_stream_occurrences(self, platform: str) -> list[str]:
+        """Return the meeting occurrences that have a stream started and no end stored."""
+        t = schema.events
+        ended = select(t.c.occurrence_id).where(t.c.platform == platform).where(t.c.kind == "meeting_ended")
+        query = (
+            select(t.c.occurrence_id)
+            .where(t.c.platform == platform)
+            .where(t.c.kind == "stream_started")
+            .where(t.c.occurrence_id.not_in(ended))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
     async def session(self, session_id: str, therapist_id: str | None = None) -> SessionRow | None:
         """Return a session, or None if it does not exist or is not this therapist's."""
         query = select(schema.sessions).where(schema.sessions.c.id == session_id)

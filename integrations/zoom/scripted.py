@@ -81,3 +81,9 @@ class ScriptedMeeting:
     def rtms_started(self, offset: float, stream_id: str, server_url: str) -> None:
         stream = {"meeting_uuid": self.uuid, "operator_id": self.host_id, "rtms_stream_id": stream_id, "server_urls": server_url}
         self._add(offset, "meeting.rtms_started", stream, flat=True)
+
+    def rtms_stopped(self, offset: float, stream_id: str, reason: int) -> None:
+        self._add(offset, "meeting.rtms_stopped", {"meeting_uuid": self.uuid, "rtms_stream_id": stream_id, "stop_reason": reason}, flat=True)
+
+    def rtms_interrupted(self, offset: float, stream_id: str) -> None:
+        self._add(offset, "meeting.rtms_interrupted", {"meeting_uuid": self.uuid, "rtms_stream_id": stream_id}, flat=True)

@@ -63,4 +63,5 @@ async def zoom_webhook(request: web.Request) -> web.Response:
     session_id = await request.app[keys.TRACKER].record(parsed.meeting, keyed)
     if session_id is not None:
         request.app[keys.EVALUATION].submit(session_id)
+        request.app[keys.STORED].publish(parsed.meeting, parsed.events)
     return web.json_response({"status": "stored" if session_id else "ignored"})

@@ -14,3 +14,16 @@ async def test_the_demo_replays_a_meeting_prints_alerts_and_writes_the_summary(t
     assert str(md[0]) in out and str(html[0]) in out
     text = md[0].read_text()
     assert "Client: C-17" in text and "(client):" in text and "; " in text  # the client's two presence intervals
+
+
+async def test_the_demo_shows_real_video_off_intervals_and_alerts_from_rtms(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
+    assert await demo.run_demo(out_dir=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "rtms: client camera off" in out and "rtms: client camera on" in out
+    assert "Client video frames received over RTMS: 14 at 640x360" in out
+    (summary,) = tmp_path.glob("summary-*.md")
+    text = summary.read_text(encoding="utf-8")
+    assert "2 interval(s), 4 min 30 s in all, longest 3 min 00 s" in text
+    assert text.count("The client's video has been off for 1 min.") == 2
+    assert "Client Person" not in out  # the demo's own lines never name the client

@@ -1,0 +1,172 @@
+"""One meeting's RTMS stream: reconnect with backoff, record camera changes in order, follow the client's video."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from typing import TYPE_CHECKING
+
+from bot import events as ev
+from bot.store import SessionRow
+
+from . import protocol as p
+from .connection import Listener, RtmsConnection, RtmsRefused, StreamAddress, StreamLost
+from .lifecycle import StreamPlan
+
+if TYPE_CHECKING:
+    from .streams import StreamManager
+
+_LOGGER = logging.getLogger(__name__)
+VIDEO_EVENTS = {p.PARTICIPANT_VIDEO_ON: True, p.PARTICIPANT_VIDEO_OFF: False}
+
+
+def event_key(meeting: ev.MeetingRef, update: p.ParticipantUpdate) -> str:
+    """Return the storage key of a camera change: the same when a reconnect replays it."""
+    basis = f"{meeting.occurrence_id}:{update.event_type}:{update.at_ms}:{update.rtms_id}"
+    return "rtms:" + hashlib.sha256(basis.encode()).hexdigest()
+
+
+_CHECK_CLIENT = None
+
+
+class StreamRunner:
+    """One meeting's stream: reconnects with backoff, records camera changes in order, follows the client."""
+
+    def __init__(self, manager: StreamManager, row: SessionRow, plan: StreamPlan) -> None:
+        self.m = manager
+        self.row = row
+        self.plan = plan
+        self.state = "starting"
+        self.problem = ""
+        self._connection: RtmsConnection | None = None
+        self._updates: asyncio.Queue[list[p.ParticipantUpdate] | None] = asyncio.Queue()
+        self._present: dict[str, int | str] = {}  # RTMS ids of who is in the meeting, by their text form
+        self._following: str | None = None
+        self._connects = 0
+        self._link: asyncio.Task[None] | None = None
+        self._worker = asyncio.create_task(self._work(), name=f"rtms-events-{row.id}")
+
+    def start(self, wait_first: bool) -> None:
+        self._link = asyncio.create_task(self._connect_loop(wait_first), name=f"rtms-link-{self.row.id}")
+
+    async def restart(self, plan: StreamPlan) -> None:
+        """Drop the current connection and reconnect with backoff to the (possibly new) server."""
+        await self._stop_link()
+        self.plan = plan
+        self.start(wait_first=True)
+
+    async def stop(self) -> None:
+        """Close the connection, store the camera changes already received, then stop."""
+        await self._stop_link()
+        try:
+            async with asyncio.timeout(5):
+                await self._updates.join()
+        except TimeoutError:
+            _LOGGER.warning("RTMS stream %s of session %s: stopped with camera changes unstored", self.plan.stream.stream_id, self.row.id)
+        self._worker.cancel()
+        await asyncio.gather(self._worker, return_exceptions=True)
+        self.state = "closed"
+
+    def _connected(self) -> None:
+        self.state, self.problem = "connected", ""
+        self.follow_client()
+
+    def follow_client(self) -> None:
+        """Check soon whether the video subscription still points at the client."""
+        self._updates.put_nowait(_CHECK_CLIENT)
+
+    async def _stop_link(self) -> None:
+        if self._link is not None:
+            self._link.cancel()
+            await asyncio.gather(self._link, return_exceptions=True)
+            self._link = None
+
+    async def _connect_loop(self, wait_first: bool) -> None:
+        stream = self.plan.stream
+        address = StreamAddress(self.row.occurrence_id, stream.stream_id, stream.server_url)
+        delays = self.m.timing.backoff.delays()
+        if wait_first and not await self._wait(next(delays, None)):
+            return
+        while True:
+            self._connects += 1
+            listener = Listener(self._connected, self._updates.put_nowait, self.m.frames.put)
+            connection = RtmsConnection(self.m.http, self.m.credentials, address, self.row.id, self.m.fps, self.m.timing, listener, self._connects)
+            self._connection, self.state = connection, "connecting"
+            try:
+                await connection.run()
+                self.state = "closed"
+                _LOGGER.info("RTMS stream %s of session %s closed by Zoom", stream.stream_id, self.row.id)
+                return
+            except RtmsRefused as err:
+                self.state, self.problem = "refused", str(err)
+                _LOGGER.error("RTMS stream %s of session %s: %s", stream.stream_id, self.row.id, err)
+                return
+            except StreamLost as err:
+                self.problem = str(err)
+                _LOGGER.warning("RTMS stream %s of session %s lost: %s", stream.stream_id, self.row.id, err)
+            finally:
+                self._connection, self._following = None, None
+            if connection.was_ready:
+                delays = self.m.timing.backoff.delays()  # it worked: the next failure starts the backoff afresh
+            if not await self._wait(next(delays, None)):
+                return
+
+    async def _wait(self, delay: float | None) -> bool:
+        if delay is None:
+            self.state = "failed"
+            _LOGGER.error("RTMS stream %s of session %s: giving up after %d attempts", self.plan.stream.stream_id, self.row.id, self._connects)
+            return False
+        self.state = "reconnecting"
+        await asyncio.sleep(delay)
+        return True
+
+    async def _work(self) -> None:
+        while True:
+            updates = await self._updates.get()
+            try:
+                if updates is not _CHECK_CLIENT:
+                    await self._record(updates)
+                await self._follow_client()
+            except Exception:  # a storage hiccup must not end the stream; the next event tries again
+                _LOGGER.exception("RTMS stream %s of session %s: handling an event failed", self.plan.stream.stream_id, self.row.id)
+            finally:
+                self._updates.task_done()
+
+    async def _record(self, updates: list[p.ParticipantUpdate]) -> None:
+        for update in updates:
+            if update.event_type == p.PARTICIPANT_JOIN:
+                self._present[str(update.rtms_id)] = update.rtms_id
+            elif update.event_type == p.PARTICIPANT_LEAVE:
+                self._present.pop(str(update.rtms_id), None)
+        meeting = self.row.meeting
+        keyed = [
+            (event_key(meeting, u), ev.VideoStateChanged(meeting=meeting, at=u.at, participant=u.ref, on=VIDEO_EVENTS[u.event_type]))
+            for u in updates
+            if u.event_type in VIDEO_EVENTS
+        ]
+        if keyed:
+            session_id = await self.m.tracker.record(meeting, keyed)
+            if session_id is not None:
+                self.m.evaluation.submit(session_id)
+
+    async def _follow_client(self) -> None:
+        connection = self._connection
+        if connection is None or not connection.ready:
+            return
+        target = await self._client_rtms_id()
+        if target is None or str(target) == self._following:
+            return
+        if await connection.subscribe_video(target):
+            self._following = str(target)
+            self.state = "following"
+            _LOGGER.info("RTMS stream %s of session %s: following the client's video (RTMS user %s)", self.plan.stream.stream_id, self.row.id, target)
+
+    async def _client_rtms_id(self) -> int | str | None:
+        """Return the client's current RTMS user id: their latest join that RTMS also reports present."""
+        client = (await self.m.tracker.view(self.row)).state.roster.client
+        ids = [ref.user_id for ref in client.refs if ref.user_id] if client else []
+        if not ids:
+            return None
+        chosen = next((i for i in reversed(ids) if i in self._present), ids[-1])
+        # RTMS names people by number in meetings; send the server's own type back when we have seen it.
+        return self._present.get(chosen, int(chosen) if chosen.isdigit() else chosen)

@@ -1,0 +1,122 @@
+"""Keep one RTMS stream open per meeting that wants one, as the meeting's stored events say."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Sequence
+
+import aiohttp
+
+from bot import events as ev
+from bot.evaluation import EvaluationQueue
+from bot.frames import FramePipeline
+from bot.settings import ZoomSettings
+from bot.tracking import SessionTracker
+
+from ..const import PLATFORM
+from .connection import Credentials
+from .lifecycle import RtmsTiming, stream_plan
+from .runner import StreamRunner
+
+_LOGGER = logging.getLogger(__name__)
+# Stored events after which a meeting's stream, or whose video to follow, may have to change.
+RELEVANT = (ev.MeetingStarted, ev.MeetingEnded, ev.ParticipantJoined, ev.ParticipantLeft, ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)
+
+
+class StreamManager:
+    """The app's RTMS streams: opened, restarted and closed as each meeting's stored events say."""
+
+    def __init__(
+        self,
+        settings: ZoomSettings,
+        tracker: SessionTracker,
+        evaluation: EvaluationQueue,
+        frames: FramePipeline,
+        http: aiohttp.ClientSession,
+        timing: RtmsTiming = RtmsTiming(),
+    ) -> None:
+        self.credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
+        self.fps = settings.rtms_fps
+        self.tracker = tracker
+        self.evaluation = evaluation
+        self.frames = frames
+        self.http = http
+        self.timing = timing
+        self._runners: dict[str, StreamRunner] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._waiting: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.credentials.client_id and self.credentials.client_secret)
+
+    async def start(self) -> None:
+        """Start reconciling, and resume the streams of meetings that were live when the service stopped."""
+        if not self.enabled:
+            _LOGGER.warning(
+                "[zoom] rtms_client_id or rtms_client_secret is not set: the client's video is NOT tracked "
+                "(RTMS webhooks are still stored)"
+            )
+            return
+        self._task = asyncio.create_task(self._run(), name="rtms-streams")
+        for occurrence_id in await self.tracker.store.open_stream_occurrences(PLATFORM):
+            self.reconcile(occurrence_id)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*(runner.stop() for runner in self._runners.values()))
+        self._runners.clear()
+
+    def stored(self, meeting: ev.MeetingRef, events: Sequence[ev.MeetingEvent]) -> None:
+        """React to a webhook's stored events (a StoredEvents listener); never waits."""
+        if self.enabled and meeting.platform == PLATFORM and any(isinstance(e, RELEVANT) for e in events):
+            self.reconcile(meeting.occurrence_id)
+
+    def reconcile(self, occurrence_id: str) -> None:
+        """Ask for the meeting's stream to be brought in line with its stored events."""
+        if occurrence_id not in self._waiting:
+            self._waiting.add(occurrence_id)
+            self._queue.put_nowait(occurrence_id)
+
+    async def settle(self) -> None:
+        """Wait until every reconcile asked for so far has been applied."""
+        await self._queue.join()
+
+    def runner(self, session_id: str) -> StreamRunner | None:
+        return next((r for r in self._runners.values() if r.row.id == session_id), None)
+
+    async def _run(self) -> None:
+        while True:
+            occurrence_id = await self._queue.get()
+            self._waiting.discard(occurrence_id)
+            try:
+                await self._apply(occurrence_id)
+            except Exception:  # keep serving other meetings; the next event retries this one
+                _LOGGER.exception("reconciling the RTMS stream of Zoom meeting occurrence %s failed", occurrence_id)
+            finally:
+                self._queue.task_done()
+
+    async def _apply(self, occurrence_id: str) -> None:
+        row = await self.tracker.store.session_for_occurrence(PLATFORM, occurrence_id)
+        if row is None:  # no therapist's session (yet): nothing to watch
+            return
+        plan = stream_plan(await self.tracker.store.session_events(row.meeting))
+        runner = self._runners.get(occurrence_id)
+        if plan is None or (runner is not None and runner.plan.stream.stream_id != plan.stream.stream_id):
+            if runner is not None:
+                _LOGGER.info("closing RTMS stream %s of session %s", runner.plan.stream.stream_id, row.id)
+                await self._runners.pop(occurrence_id).stop()
+                runner = None
+        if plan is None:
+            return
+        if runner is None:
+            self._runners[occurrence_id] = StreamRunner(self, row, plan)
+            self._runners[occurrence_id].start(wait_first=False)
+        elif plan.asked_at > runner.plan.asked_at:
+            _LOGGER.info("RTMS stream %s of session %s asked to reconnect", plan.stream.stream_id, row.id)
+            await runner.restart(plan)
+        else:
+            runner.follow_client()

@@ -1,0 +1,57 @@
+"""The fake Zoom RTMS server for tests: the shipped scripted server on loopback, plus real JPEGs and a broken client."""
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+import pytest
+from PIL import Image
+
+from integrations.zoom.rtms import protocol as p
+from integrations.zoom.rtms_script import RtmsScriptServer
+
+RTMS_CLIENT_ID = "rtms-app-Q7c2"
+RTMS_SECRET = "rtms-secret-x9Lm4"
+KEEP_ALIVE_SECONDS = 0.05  # Zoom sends one every 10 s; the tests run the same rule 200 times faster
+
+
+def jpeg(width: int = 640, height: int = 360, colour: tuple[int, int, int] = (90, 120, 150)) -> bytes:
+    """Return a real baseline JPEG of the given size."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+@pytest.fixture
+async def rtms_server() -> AsyncIterator[RtmsScriptServer]:
+    """A running fake RTMS server that expects the test RTMS credentials."""
+    server = RtmsScriptServer(RTMS_CLIENT_ID, RTMS_SECRET, keep_alive_seconds=KEEP_ALIVE_SECONDS)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float = 5.0) -> None:
+    """Poll `check` until it holds; fail the test after `timeout` seconds of real time."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if await result if asyncio.iscoroutine(result) else result:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def broken_client(url: str, meeting_uuid: str, stream_id: str, seconds: float) -> bool:
+    """Complete the signaling handshake, then ignore keep-alives; return whether the server dropped us."""
+    signature = p.sign(RTMS_CLIENT_ID, RTMS_SECRET, meeting_uuid, stream_id)
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        await ws.send_json(p.signaling_handshake(meeting_uuid, stream_id, signature, 1))
+        try:
+            async with asyncio.timeout(seconds):
+                async for _ in ws:  # read, never answer
+                    pass
+        except TimeoutError:
+            return False
+        return ws.closed

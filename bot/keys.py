@@ -1,10 +1,14 @@
 """The typed keys of everything the web application owns."""
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
+from .delivery import Deliveries
 from .evaluation import EvaluationQueue
 from .notices import NoticeBoard
+from .outbox import Outbox
 from .scheduler import DueWorkScheduler
 from .settings import Settings
 from .store import Store
@@ -19,3 +23,7 @@ TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)
 SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
 TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
+OUTBOX = web.AppKey("outbox", Outbox)
+DELIVERIES = web.AppKey("deliveries", Deliveries)
+STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
+STREAMS = web.AppKey("streams", set[asyncio.Task[None]])

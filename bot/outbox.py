@@ -54,10 +54,13 @@ class Outbox:
             earlier.c.state.in_(UNFINISHED),
         )
         due = select(D.c.id).where(D.c.channel == channel, _claimable(stamp), ~waits_behind).order_by(D.c.notice_id).limit(limit)
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
             ids = list((await conn.execute(due)).scalars())
+        if not ids:
+            return []
+        async with self._engine.begin() as conn:  # starts with a write, so SQLite waits for its lock
             claimed = []
-            for delivery_id in ids:  # another instance may win a row between the select and here
+            for delivery_id in ids:  # another worker or instance may have won the row since the select
                 result = await conn.execute(
                     update(D)
                     .where(D.c.id == delivery_id, _claimable(stamp))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
@@ -32,24 +32,30 @@ class Fault:
     retry_after: str | None = None
     drop: bool = False
     delay: float = 0.0
+    only_if: bytes | None = None  # applies only to requests whose body contains this
 
 
 @dataclass
 class FakeService:
-    """Routes are named; `fail(route, ...)` queues faults for the next calls, `down(route)` fails them all."""
+    """Routes are named; `fail(route, ...)` queues faults for the next calls, `down(route)` fails them all.
+
+    `hits` counts every call to a route, faulted or not; `received` keeps the calls answered normally.
+    """
 
     app: web.Application = field(default_factory=web.Application)
     received: list[Received] = field(default_factory=list)
     faults: dict[str, deque[Fault]] = field(default_factory=lambda: defaultdict(deque))
     always: dict[str, Fault] = field(default_factory=dict)
     urls: list[str] = field(default_factory=list)
+    hits: Counter[str] = field(default_factory=Counter)
     _runner: web.AppRunner | None = None
 
     def route(self, method: str, path: str, name: str, handler: Handler) -> None:
         """Serve `handler` at `path`, applying the route's faults first."""
 
         async def faulty(request: web.Request) -> web.StreamResponse:
-            fault = self.faults[name].popleft() if self.faults[name] else self.always.get(name)
+            self.hits[name] += 1
+            fault = self._next_fault(name, await request.read())
             if fault is not None and fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault is not None and fault.drop:
@@ -62,6 +68,13 @@ class FakeService:
             return await handler(request)
 
         self.app.router.add_route(method, path, faulty)
+
+    def _next_fault(self, route: str, body: bytes) -> Fault | None:
+        for fault in self.faults[route]:
+            if fault.only_if is None or fault.only_if in body:
+                self.faults[route].remove(fault)
+                return fault
+        return self.always.get(route)
 
     async def record(self, name: str, request: web.Request, body: Any) -> None:
         """Keep a request that the fake answered normally."""
@@ -83,7 +96,7 @@ class FakeService:
 
     async def start(self, *contexts: ssl.SSLContext | None) -> list[str]:
         """Listen on one loopback port per context (None: plain HTTP); return each base URL."""
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         for context in contexts or (None,):
             site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=context)
@@ -93,5 +106,7 @@ class FakeService:
         return self.urls
 
     async def stop(self) -> None:
+        """Stop listening and drop open connections (twice is harmless)."""
         if self._runner is not None:
-            await self._runner.cleanup()
+            runner, self._runner = self._runner, None
+            await runner.cleanup()

@@ -212,3 +212,26 @@ async def test_a_delivery_that_keeps_failing_is_marked_failed_after_the_bound(ai
     assert by_channel["zoom_chat"] == ("failed", 1, "http_400")
     assert by_channel["teams_activity"] == ("failed", 8, "http_502")
     assert fake_graph.hits["activity"] == 8
+
+
+async def test_no_message_names_the_client_or_gives_their_email(aiohttp_client, alert_settings, fake_zoom, fake_graph, meeting_deliveries):
+    profile = {
+        "code": "C-17", "therapist": "t1", "zoom_meeting_ids": ["85746065432"],
+        "display_names": ["Sam Client"], "emails": ["sam.client@example.net"],
+    }
+    client = await aiohttp_client(create_app(alert_settings(clients=[profile])))
+    for body in meeting_deliveries:
+        raw = json.dumps(body).encode()
+        assert (await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw))).status == 200
+    await client.app[keys.EVALUATION].drain()
+    (session,) = await client.app[keys.STORE].sessions("t1")
+    # A notice worded carelessly upstream (say, a reminder) is cleaned on the way out.
+    await raise_notice(client.app, "t1", session.id, "start_reminder", 0, "Sam Client (SAM.CLIENT@example.net) is in the meeting.")
+    await client.app[keys.DELIVERIES].drain()
+
+    sent = [json.dumps(b) for b in fake_zoom.bodies("message") + fake_graph.bodies("activity")]
+    assert len(sent) == 2 * 4  # third party, recording, screen share, start reminder; on two channels
+    for body in sent:
+        assert "sam" not in body.lower() and "example.net" not in body
+        assert "C-17" in body and f"{PUBLIC_URL}/sessions/{session.id}" in body
+    assert any("C-17 (C-17) is in the meeting." in body and f"/sessions/{session.id}/checklist" in body for body in sent)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import aiohttp
 import msal
+import msal.exceptions
 import requests
 
 from bot.message import AlertMessage
@@ -63,7 +64,7 @@ class GraphToken:
             result = await asyncio.wait_for(asyncio.to_thread(self._acquire), TOKEN_TIMEOUT_SECONDS)
         except asyncio.TimeoutError:
             raise DeliveryError("token_timeout", True) from None
-        except (requests.RequestException, ValueError, RuntimeError):  # discovery or token endpoint unreachable or broken
+        except (requests.RequestException, msal.exceptions.MsalError, ValueError, RuntimeError):  # Entra unreachable or broken
             raise DeliveryError("token_unavailable", True) from None
         if "access_token" not in result:
             error = str(result.get("error") or "unknown")

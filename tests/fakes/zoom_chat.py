@@ -56,6 +56,10 @@ class FakeZoom(FakeService):
             "robot_jid": ROBOT_JID,
         }
 
+    def received_grants(self, grant: str) -> list[str]:
+        """Return the token requests of one grant type that were answered."""
+        return [r.body["grant_type"] for r in self.received if r.route == "token" and r.body["grant_type"] == grant]
+
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
         grant = request.query.get("grant_type") or form.get("grant_type")

@@ -1,6 +1,7 @@
 """Own what sends notices out: the HTTP sessions, each platform's channel, and the delivery workers."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import AsyncIterator
 
 import aiohttp
@@ -16,6 +17,29 @@ from .message import AlertMessage, compose, private_words
 from .outbox import Outbox
 from .settings import Settings
 from .store import NoticeRow
+from .tracking import SessionTracker
+
+
+class ClientCodes:
+    """Each session's client pseudonym, remembered once known: a matched profile does not change."""
+
+    def __init__(self, tracker: SessionTracker, size: int = 4096) -> None:
+        self._tracker = tracker
+        self._size = size
+        self._known: OrderedDict[str, str] = OrderedDict()
+
+    async def code(self, session_id: str) -> str | None:
+        """Return the client's code in a session, or None while no profile matches."""
+        if session_id in self._known:
+            self._known.move_to_end(session_id)
+            return self._known[session_id]
+        row = await self._tracker.store.session(session_id)
+        code = (await self._tracker.view(row)).summary["client_code"] if row is not None else None
+        if code is not None:
+            self._known[session_id] = code
+            if len(self._known) > self._size:
+                self._known.popitem(last=False)
+        return code
 
 
 def channel_senders(settings: Settings, http: aiohttp.ClientSession, auth_http: TimeoutSession) -> dict[str, Send]:
@@ -35,11 +59,10 @@ async def outbound_ctx(app: web.Application) -> AsyncIterator[None]:
     outbox = Outbox(app[keys.STORE].engine)
     app[keys.OUTBOX] = outbox
 
+    codes = ClientCodes(tracker)
+
     async def message_for(notice: NoticeRow) -> AlertMessage:
-        code = None
-        row = await tracker.store.session(notice.session_id) if notice.session_id else None
-        if row is not None:
-            code = (await tracker.view(row)).summary["client_code"]
+        code = await codes.code(notice.session_id) if notice.session_id else None
         words = private_words(settings, notice.therapist_id)
         return compose(notice.id, notice.kind, notice.session_id, notice.message, code, settings.server.public_url, words)
 

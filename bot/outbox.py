@@ -59,21 +59,15 @@ class Outbox:
         if not ids:
             return []
         async with self._engine.begin() as conn:  # starts with a write, so SQLite waits for its lock
-            claimed = []
-            for delivery_id in ids:  # another worker or instance may have won the row since the select
-                result = await conn.execute(
+            # Re-checked row by row under the write: another worker or instance may have won some since.
+            claimed = (
+                await conn.execute(
                     update(D)
-                    .where(D.c.id == delivery_id, _claimable(stamp))
-                    .values(
-                        state="sending",
-                        claim=claim,
-                        claimed_until=to_stamp(now + lease),
-                        attempts=D.c.attempts + 1,
-                        updated_at=stamp,
-                    )
+                    .where(D.c.id.in_(ids), _claimable(stamp))
+                    .values(state="sending", claim=claim, claimed_until=to_stamp(now + lease), attempts=D.c.attempts + 1, updated_at=stamp)
+                    .returning(D.c.id)
                 )
-                if result.rowcount == 1:
-                    claimed.append(delivery_id)
+            ).scalars().all()
             if not claimed:
                 return []
             query = select(D.c.id, D.c.channel, D.c.attempts, N).join(N, N.c.id == D.c.notice_id).where(D.c.id.in_(claimed))

@@ -89,9 +89,11 @@ class FakeService:
         self.always[route] = Fault(**(fault or {"drop": True}))
 
     def up(self, route: str) -> None:
+        """Let a route answer normally again."""
         self.always.pop(route, None)
 
     def bodies(self, route: str) -> list[Any]:
+        """Return the bodies of a route's normally answered calls, in order."""
         return [r.body for r in self.received if r.route == route]
 
     async def start(self, *contexts: ssl.SSLContext | None) -> list[str]:

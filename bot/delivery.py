@@ -98,6 +98,8 @@ class ChannelWorker:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the row keeps its claim until the lease lapses
+            _LOGGER.error("recording a %s delivery failed: %s", self.channel, type(task.exception()).__name__)
         self.wake()  # a finished send may let the same session's next notice go
 
     async def _deliver(self, delivery: Delivery) -> None:

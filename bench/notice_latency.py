@@ -28,20 +28,21 @@ from integrations.zoom.events import parse_event  # noqa: E402
 from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson  # noqa: E402
 from tests.fakes.graph import FakeGraph  # noqa: E402
 from tests.fakes.tls import loopback_certificate  # noqa: E402
-from tests.fakes.zoom_chat import FakeZoom  # noqa: E402
+from tests.fakes.zoom_chat import FakeZoomChat  # noqa: E402
 
 HOST = "BenchHost0000000000000"
 ENTRA = "bench-entra-user"
 SECRET = "bench-webhook-secret"
 
 
-def bench_settings(storage_url: str, zoom: FakeZoom, graph: FakeGraph, sessions: int) -> Settings:
+def bench_settings(storage_url: str, zoom: FakeZoomChat, graph: FakeGraph, sessions: int) -> Settings:
     """Return settings for one therapist on every channel, with one client profile per meeting."""
     return parse_settings(
         {
             "server": {"public_url": "https://companion.bench"},
             "storage": {"url": storage_url},
             "zoom": {"webhook_secret_token": SECRET, **zoom.settings()},
+            "reminders": {"sync_interval_minutes": 0},
             "teams": graph.settings(),
             "therapists": [{
                 "id": "t1", "name": "Bench", "api_token": "bench-token", "zoom_user_id": HOST,
@@ -70,7 +71,7 @@ async def open_sessions(app: web.Application, count: int) -> list[str]:
     return ids
 
 
-def arrivals(zoom: FakeZoom, graph: FakeGraph) -> dict[str, dict[str, float]]:
+def arrivals(zoom: FakeZoomChat, graph: FakeGraph) -> dict[str, dict[str, float]]:
     """Return, per channel, when each notice's request arrived, keyed by the link it carries."""
     return {
         "zoom_chat": {r.body["content"]["body"][0]["text"].split("\n")[1]: r.at for r in zoom.received if r.route == "message"},
@@ -82,7 +83,7 @@ async def run(sessions: int, rounds: int, storage_url: str | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="notice-bench-"))
     tls, cafile = loopback_certificate(folder)
     os.environ["REQUESTS_CA_BUNDLE"] = str(cafile)  # msal's requests session trusts the fake Entra
-    zoom, graph = FakeZoom(jids={HOST: "bench@xmpp.zoom.us"}), FakeGraph()
+    zoom, graph = FakeZoomChat(jids={HOST: "bench@xmpp.zoom.us"}), FakeGraph()
     await zoom.start()
     await graph.start_both(tls)
     settings = bench_settings(storage_url or f"sqlite+aiosqlite:///{folder / 'bench.db'}", zoom, graph, sessions)

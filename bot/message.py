@@ -60,7 +60,9 @@ def compose(
 ) -> AlertMessage:
     """Return the channel message for a notice; the client appears by code or as "the client"."""
     client = client_code or "the client"
-    text = scrub(message.strip().splitlines()[0] if message.strip() else "", words, client)
+    lines = message.strip().splitlines() or [""]
+    first = lines[0].rstrip(":") + "…" if len(lines) > 1 else lines[0]  # the rest (a checklist) is behind the link
+    text = scrub(first, words, client)
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1].rstrip() + "…"
     title = TITLES.get(kind, "Session Companion")

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from integrations.teams.client import GraphToken, TeamsActivity, TimeoutSession
 from integrations.zoom.chat import ZoomChat
+from integrations.zoom.client import ZoomApi
 from integrations.zoom.directory import ZoomDirectory
 
 from . import keys
@@ -47,7 +48,8 @@ def channel_senders(settings: Settings, http: aiohttp.ClientSession, auth_http: 
     enabled = {channel for therapist in settings.therapists for channel in therapist.channels}
     senders: dict[str, Send] = {}
     if "zoom_chat" in enabled:
-        senders["zoom_chat"] = ZoomChat(settings.zoom, http, ZoomDirectory(settings.zoom)).send
+        # Its own API client, without in-call retries: the outbox decides when to try again.
+        senders["zoom_chat"] = ZoomChat(settings.zoom, http, ZoomDirectory(ZoomApi(settings.zoom, retries=0))).send
     if "teams_activity" in enabled:
         senders["teams_activity"] = TeamsActivity(settings.teams, http, GraphToken(settings.teams, auth_http)).send
     return senders

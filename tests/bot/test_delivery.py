@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta, timezone
 
 from bot import keys
 from bot.app import create_app
 from bot.delivery import LEASE
+from bot.due_work import DueWork
+from bot.reminders import CHECKLIST_REMINDER
 from bot.outbox import Outbox
 from bot.store import create_engine
-from bot.timefmt import from_iso
+from bot.timefmt import from_iso, to_iso
 from tests.conftest import TOKEN_A, signed_headers
 from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
     ALL_CHANNELS,
@@ -230,8 +233,26 @@ async def test_no_message_names_the_client_or_gives_their_email(aiohttp_client, 
     await client.app[keys.DELIVERIES].drain()
 
     sent = [json.dumps(b) for b in fake_zoom.bodies("message") + fake_graph.bodies("activity")]
-    assert len(sent) == 2 * 4  # third party, recording, screen share, start reminder; on two channels
+    raised = await client.app[keys.STORE].notices("t1")
+    assert {"third_party_joined", "recording_started", "client_screen_share", "start_reminder"} <= {n.kind for n in raised}
+    assert len(sent) == 2 * len(raised)  # every notice, on both outbound channels
     for body in sent:
         assert "sam" not in body.lower() and "example.net" not in body
         assert "C-17" in body and f"{PUBLIC_URL}/sessions/{session.id}" in body
     assert any("C-17 (C-17) is in the meeting." in body and f"/sessions/{session.id}/checklist" in body for body in sent)
+
+
+async def test_a_checklist_reminder_fired_from_due_work_reaches_the_channels_too(aiohttp_client, alert_settings, clock, fake_zoom):
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["dashboard", "zoom_chat"]), clock))
+    keeper = client.app[keys.TIMEKEEPER]
+    start = clock() + timedelta(minutes=10)
+    data = {"platform": "zoom", "meeting_id": "85746065432", "start": to_iso(start), "minutes": 50}
+    later = datetime.now(timezone.utc) + timedelta(hours=1)  # the real scheduler leaves it alone: the test fires it
+    await keeper.plan(DueWork("reminder:85746065432:1", CHECKLIST_REMINDER, later, "t1", None, data))
+    (row,) = await keeper.meeting_reminders("zoom", "85746065432")
+    await keeper.fire(row.id)
+    await client.app[keys.DELIVERIES].drain()
+    (body,) = fake_zoom.bodies("message")
+    assert body["content"]["head"]["text"] == "Checklist before your session"
+    assert body["content"]["body"][0]["text"] == f"Session with C-17 at 15:10 GMT. Pre-call checklist…\n{PUBLIC_URL}/"
+    assert {r.channel: r.state for r in await delivery_rows(client.app)} == {"dashboard": "pending", "zoom_chat": "sent"}

@@ -28,6 +28,8 @@ def test_names_and_emails_are_replaced_and_long_text_is_cut_to_one_short_line():
     words = private_words(parse_settings(raw, {}), "t1")
     assert words == ["Sam Client", "sam@example.net"]
     text = "SAM CLIENT wrote from Sam@Example.net and x.y@z.org\nsecond line with note text"
-    assert compose(1, "note_prompt", "s1", text, None, "https://c", words).text == "the client wrote from the client and the client"
+    assert compose(1, "note_prompt", "s1", text, None, "https://c", words).text == "the client wrote from the client and the client…"
+    reminder = "Session with C-17 at 14:50 GMT. Pre-call checklist:\n- Check the room\n- Phone on silent"
+    assert compose(1, "checklist_reminder", None, reminder, None, "https://c", words).text == "Session with C-17 at 14:50 GMT. Pre-call checklist…"
     long = compose(1, "framing_changed", "s1", "word " * 100, "C-17", "https://c", words).text
     assert len(long) == MAX_TEXT and long.endswith("…")

@@ -16,7 +16,7 @@ from tests.conftest import THERAPIST_A_HOST, settings_dict
 from .clock import ManualClock
 from .graph import FakeGraph
 from .tls import loopback_certificate
-from .zoom_chat import FakeZoom
+from .zoom_chat import FakeZoomChat
 
 PUBLIC_URL = "https://companion.test"
 T1_JID, T2_JID = "ruth.t1@xmpp.zoom.us", "bea.t2@xmpp.zoom.us"
@@ -33,8 +33,8 @@ def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
 
 
 @pytest.fixture
-async def fake_zoom() -> AsyncIterator[FakeZoom]:
-    fake = FakeZoom(jids={THERAPIST_A_HOST: T1_JID})
+async def fake_zoom() -> AsyncIterator[FakeZoomChat]:
+    fake = FakeZoomChat(jids={THERAPIST_A_HOST: T1_JID})
     await fake.start()
     yield fake
     await fake.stop()
@@ -54,11 +54,18 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def alert_settings(sqlite_url: str, fake_zoom: FakeZoom, fake_graph: FakeGraph) -> Callable[..., Settings]:
+def alert_settings(sqlite_url: str, fake_zoom: FakeZoomChat, fake_graph: FakeGraph) -> Callable[..., Settings]:
     """Return settings where t1 has every channel (JID looked up) and t2 has Zoom chat (JID configured)."""
 
     def make(storage_url: str | None = None, t1_channels: list[str] = ALL_CHANNELS, **extra: Any) -> Settings:
-        raw = settings_dict(storage_url or sqlite_url, server={"public_url": PUBLIC_URL}, zoom=fake_zoom.settings(), teams=fake_graph.settings(), **extra)
+        raw = settings_dict(
+            storage_url or sqlite_url,
+            server={"public_url": PUBLIC_URL},
+            zoom=fake_zoom.settings(),
+            teams=fake_graph.settings(),
+            reminders={"sync_interval_minutes": 0},  # no meeting sync against these fakes
+            **extra,
+        )
         t1, t2 = raw["therapists"]
         t1.update(channels=t1_channels, teams_user_id=T1_ENTRA)
         t2.update(channels=["dashboard", "zoom_chat"], zoom_jid=T2_JID)

@@ -9,26 +9,12 @@ from bot import keys
 from bot.app import create_app
 from bot.delivery import LEASE
 from bot.due_work import DueWork
-from bot.reminders import CHECKLIST_REMINDER
 from bot.outbox import Outbox
+from bot.reminders import CHECKLIST_REMINDER
 from bot.store import create_engine
 from bot.timefmt import from_iso, to_iso
 from tests.conftest import TOKEN_A, signed_headers
-from tests.fakes.fixtures import (  # noqa: F401  (fixtures)
-    ALL_CHANNELS,
-    PUBLIC_URL,
-    T1_ENTRA,
-    T1_JID,
-    T2_JID,
-    alert_settings,
-    clock,
-    delivery_rows,
-    fake_graph,
-    fake_zoom,
-    raise_notice,
-    settle,
-    tls,
-)
+from tests.fakes.fixtures import PUBLIC_URL, T1_ENTRA, T1_JID, T2_JID, delivery_rows, raise_notice, settle
 
 
 def states(rows, channel):

@@ -7,7 +7,7 @@ import json
 from bot import keys
 from bot.app import create_app
 from tests.conftest import TOKEN_A, TOKEN_B
-from tests.fakes.fixtures import alert_settings, clock, fake_graph, fake_zoom, raise_notice, tls  # noqa: F401
+from tests.fakes.fixtures import raise_notice
 
 STREAM = "/api/notices/stream"
 

@@ -8,7 +8,7 @@ from bot.message import AlertMessage
 from bot.retry import DeliveryError
 from bot.settings import TeamsSettings, Therapist
 from integrations.teams.client import GraphToken, TeamsActivity, TimeoutSession
-from tests.fakes.fixtures import T1_ENTRA, fake_graph, tls  # noqa: F401
+from tests.fakes.fixtures import T1_ENTRA
 from tests.fakes.graph import TENANT
 
 MESSAGE = AlertMessage(5, "client_video_off", "Client's video is off · C-17", "The client's video has been off for 1 min.", "https://c/sessions/s1")

@@ -11,7 +11,7 @@ from integrations.zoom.chat import ChatbotToken, ZoomChat
 from integrations.zoom.client import ZoomApi
 from integrations.zoom.directory import ZoomDirectory
 from tests.conftest import THERAPIST_A_HOST
-from tests.fakes.fixtures import T1_JID, fake_zoom  # noqa: F401
+from tests.fakes.fixtures import T1_JID
 
 MESSAGE = AlertMessage(5, "recording_started", "Recording started · C-17", "Someone started recording the meeting.", "https://c/sessions/s1")
 THERAPIST = Therapist("t1", "A", "token", zoom_user_id=THERAPIST_A_HOST)

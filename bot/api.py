@@ -25,10 +25,15 @@ def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPE
     return error(text=body, content_type="application/json", headers=headers or None)
 
 
-def therapist_for(request: web.Request) -> Therapist:
-    """Return the therapist whose bearer token the request carries, or answer 401."""
+def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:
+    """Return the therapist whose bearer token the request carries, or answer 401.
+
+    `allow_query_token` also accepts `?access_token=` (for EventSource, which cannot set headers).
+    """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    if allow_query_token and not header and request.query.get("access_token"):
+        scheme, token = "bearer", request.query["access_token"]
     if scheme.lower() == "bearer" and token:
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
@@ -107,15 +112,16 @@ async def add_note(request: web.Request) -> web.Response:
     return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)
 
 
-def notice_json(row: NoticeRow) -> dict[str, Any]:
-    """Return a notice as the API and the notice stream show it."""
+def notice_json(row: NoticeRow, delivery: dict[str, str]) -> dict[str, Any]:
+    """Return a notice as the API and the notice stream show it, with its state on each channel."""
     return {
         "id": row.id,
         "kind": row.kind,
         "session_id": row.session_id,
         "at": to_iso(from_iso(row.at)),
         "message": row.message,
-        "delivery": {"dashboard": "delivered"},
+        # The dashboard has no worker: its "sent" means written to one of the therapist's open streams.
+        "delivery": {c: "delivered" if c == "dashboard" and s == "sent" else s for c, s in sorted(delivery.items())},
     }
 
 
@@ -123,4 +129,5 @@ def notice_json(row: NoticeRow) -> dict[str, Any]:
 async def list_notices(request: web.Request) -> web.Response:
     therapist = therapist_for(request)
     rows = await request.app[keys.STORE].notices(therapist.id, request.query.get("session_id"), request.query.get("kind"))
-    return web.json_response([notice_json(row) for row in rows])
+    states = await request.app[keys.OUTBOX].states(row.id for row in rows)
+    return web.json_response([notice_json(row, states[row.id]) for row in rows])

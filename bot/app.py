@@ -14,12 +14,13 @@ from integrations.zoom.signature import SignatureVerifier
 from integrations.zoom.sync import MEETING_SYNC, MeetingSync
 from integrations.zoom.webhook import VERIFIER, zoom_webhook
 
-from . import api, checklist_api, keys
+from . import api, checklist_api, keys, stream
 from .dispatch import StoredEvents
 from .due_store import DueStore
 from .evaluation import EvaluationQueue
 from .frames import FramePipeline
 from .notices import NoticeBoard
+from .outbound import outbound_ctx
 from .scheduler import DueWorkScheduler
 from .settings import Settings
 from .store import Store, create_engine
@@ -41,7 +42,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[keys.SETTINGS].storage.url)
-    store = Store(engine)
+    store = Store(engine, app[keys.SETTINGS].channels_for)
     await store.upgrade()
     app[keys.STORE] = store
     app[keys.BOARD] = NoticeBoard(store)
@@ -113,8 +114,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.append(_evaluation)
     app.cleanup_ctx.append(_frames)
     app.cleanup_ctx.append(_rtms)
+    app.cleanup_ctx.append(outbound_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/webhooks/zoom", zoom_webhook)
     app.router.add_routes(api.routes)
     app.router.add_routes(checklist_api.routes)
+    stream.setup(app)
     return app

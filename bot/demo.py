@@ -20,6 +20,7 @@ from integrations.zoom.signature import sign
 from . import keys
 from .app import create_app
 from .settings import Settings, parse_settings
+from .notices import Published
 from .store import NoticeRow, session_id_for
 from .events import MeetingRef, VideoStateChanged
 from .timefmt import from_iso, local_text
@@ -118,9 +119,11 @@ def _print_notice(row: NoticeRow) -> None:
     print(f"  ALERT {local_text(from_iso(row.at), ZONE)}  {row.kind}: {row.message}", flush=True)
 
 
-async def _print_notices(queue: asyncio.Queue[NoticeRow]) -> None:
+async def _print_notices(queue: asyncio.Queue[Published]) -> None:
     while True:
-        _print_notice(await queue.get())
+        item = await queue.get()
+        if isinstance(item, NoticeRow):  # the board also publishes delivery changes
+            _print_notice(item)
 
 
 async def run_demo(out_dir: Path | None = None) -> int:

@@ -96,10 +96,33 @@ checklist_ticks = Table(
     UniqueConstraint("session_id", "item_id", name="uq_checklist_ticks_item"),
 )
 
+# One row per notice and channel the therapist enabled, written with the notice; the outbox.
+# `claim` and `claimed_until` mark a row being sent, so no two workers send it at once.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", Integer, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("ordering_key", String(80), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("claim", String(32)),
+    Column("claimed_until", String(32)),
+    Column("last_error", String(40)),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("notice_id", "channel", name="uq_deliveries_notice_channel"),
+    Index("ix_deliveries_due", "channel", "state", "next_attempt_at"),
+    Index("ix_deliveries_order", "channel", "ordering_key", "notice_id"),
+)
+
 # Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
 UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn),
     lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
+    lambda conn: metadata.create_all(conn, tables=[deliveries]),
 ]
 
 

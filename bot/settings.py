@@ -117,6 +117,11 @@ class Settings:
         """Return the therapist with this id, or None."""
         return next((t for t in self.therapists if t.id == therapist_id), None)
 
+    def channels_for(self, therapist_id: str) -> tuple[str, ...]:
+        """Return the channels a therapist's notices go to (none for an unknown therapist)."""
+        therapist = self.therapist(therapist_id)
+        return therapist.channels if therapist else ()
+
 
 SECTIONS: dict[str, type] = {
     "server": ServerSettings,
@@ -157,6 +162,7 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settin
     sections = {name: _section(name, cls, raw.get(name, {}), environ, problems) for name, cls in SECTIONS.items()}
     therapists = tuple(_therapists(raw.get("therapists", []), environ, problems))
     clients = tuple(_clients(raw.get("clients", []), {t.id for t in therapists}, problems))
+    problems += _channel_credentials(sections, therapists)
     if problems:
         raise SettingsError(problems)
     return Settings(therapists=therapists, clients=clients, **sections)
@@ -252,6 +258,34 @@ def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -
             problems.append(f"{where} api_token is the same as another therapist's")
         found.append(Therapist(**values))
     return found
+
+
+# What each outbound channel needs: keys of a settings section, then keys of the therapist.
+CHANNEL_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "zoom_chat": (("zoom", "chatbot_client_id"), ("zoom", "chatbot_client_secret"), ("zoom", "robot_jid"), ("zoom", "account_id")),
+    "teams_activity": (("teams", "tenant_id"), ("teams", "client_id"), ("teams", "client_secret"), ("therapist", "teams_user_id")),
+}
+
+
+def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+    """Name every key that a therapist's enabled channel needs and the settings lack."""
+    problems: list[str] = []
+    for n, therapist in enumerate(therapists):
+        where = f"[[therapists]] #{n + 1} ({therapist.id})"
+        outbound = [c for c in therapist.channels if c in CHANNEL_NEEDS]
+        if outbound and not sections["server"].public_url:
+            problems.append(f"[server] public_url is missing: {where} enables {', '.join(outbound)}, whose messages link to it")
+        for channel in outbound:
+            needs = [(section, key, "") for section, key in CHANNEL_NEEDS[channel]]
+            if channel == "zoom_chat" and not therapist.zoom_jid:  # then it is looked up with the Zoom API
+                lookup = ("zoom", "client_id"), ("zoom", "client_secret"), ("therapist", "zoom_user_id")
+                needs += [(section, key, " (or set the therapist's zoom_jid)") for section, key in lookup]
+            for section, key, alternative in needs:
+                if section == "therapist" and not getattr(therapist, key):
+                    problems.append(f"{where} {key} is missing: channel {channel} needs it{alternative}")
+                elif section != "therapist" and not getattr(sections[section], key):
+                    problems.append(f"[{section}] {key} is missing: {where} enables channel {channel}{alternative}")
+    return problems
 
 
 def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list[ClientProfile]:

@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
@@ -75,8 +75,9 @@ def create_engine(url: str) -> AsyncEngine:
 class Store:
     """The service's database: every write is committed before the caller acknowledges anything."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, channels_for: Callable[[str], Sequence[str]] = lambda _therapist_id: ()) -> None:
         self.engine = engine
+        self._channels_for = channels_for  # where a therapist's notices go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
         self._known_sessions: set[str] = set()
@@ -230,7 +231,7 @@ class Store:
         message: str,
         now: datetime,
     ) -> NoticeRow | None:
-        """Insert a notice inside the caller's transaction unless its key was raised before."""
+        """Insert a notice, and a pending delivery per enabled channel, in the caller's transaction (once per key)."""
         values = dict(
             therapist_id=therapist_id,
             session_id=session_id,
@@ -244,7 +245,26 @@ class Store:
             self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
         )
         new_id = result.scalar()
-        return None if new_id is None else NoticeRow(id=new_id, **values)
+        if new_id is None:
+            return None
+        if channels := self._channels_for(therapist_id):  # the outbox: in the same transaction
+            await conn.execute(
+                schema.deliveries.insert(),
+                [
+                    dict(
+                        notice_id=new_id,
+                        channel=channel,
+                        therapist_id=therapist_id,
+                        ordering_key=session_id or f"therapist:{therapist_id}",
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=values["raised_at"],
+                        updated_at=values["raised_at"],
+                    )
+                    for channel in channels
+                ],
+            )
+        return NoticeRow(id=new_id, **values)
 
     async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
         """Return the keys of the notices already raised for a session."""
@@ -263,6 +283,13 @@ class Store:
             query = query.where(t.c.session_id == session_id)
         if kind:
             query = query.where(t.c.kind == kind)
+        async with self.engine.connect() as conn:
+            return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def notices_after(self, therapist_id: str, after_id: int, limit: int = 500) -> list[NoticeRow]:
+        """Return a therapist's notices newer than `after_id`, oldest first (a stream resuming)."""
+        t = schema.notices
+        query = select(t).where(t.c.therapist_id == therapist_id, t.c.id > after_id).order_by(t.c.id).limit(limit)
         async with self.engine.connect() as conn:
             return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
 

@@ -21,6 +21,10 @@ PAGE_SIZE = 300
 class ZoomApiError(Exception):
     """A Zoom API call failed; the message names the call and the status, never a secret."""
 
+    def __init__(self, message: str, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable  # False: Zoom refused the call itself (a 4xx), trying again will not help
+
 
 class ZoomApi:
     """The few Zoom API calls the service makes, each run in a thread (zoomus is synchronous)."""
@@ -83,7 +87,7 @@ class ZoomApi:
                     return response.json() if response.content else {}
                 problem = f"HTTP {status}"
                 if status not in RETRIABLE:
-                    raise ZoomApiError(f"Zoom {name} failed: {problem}")
+                    raise ZoomApiError(f"Zoom {name} failed: {problem}", retriable=False)
             except (requests.RequestException, ValueError) as err:  # ValueError: a body that is not JSON
                 problem = err.__class__.__name__
             if attempt < self._retries:

@@ -7,3 +7,5 @@ SIGNATURE_VERSION = "v0"
 MAX_CLOCK_SKEW_SECONDS = 300
 MAX_WEBHOOK_BYTES = 256 * 1024
 URL_VALIDATION_EVENT = "endpoint.url_validation"
+CHAT_MESSAGES_PATH = "/im/chat/messages"
+TOKEN_EARLY_SECONDS = 60  # renew a cached token this long before Zoom says it expires

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fakes.fixtures import fake_zoom  # noqa: F401  (the chat fake, for the chat channel's tests)
 from tests.fakes.zoom_api import FakeZoom
 
 

@@ -1,0 +1,71 @@
+"""Word a notice as the short private message a channel carries: pseudonym only, no names, a link for detail."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+from .settings import Settings
+
+MAX_TEXT = 150  # Teams cuts its preview here; the other channels stay as short
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+CHECKLIST_KINDS = frozenset({"checklist_reminder", "start_reminder"})
+TITLES = {
+    "checklist_reminder": "Checklist before your session",
+    "start_reminder": "Your session has started",
+    "client_video_off": "Client's video is off",
+    "third_party_joined": "Someone else joined",
+    "recording_started": "Recording started",
+    "client_screen_share": "Client is sharing their screen",
+    "framing_changed": "Framing changed",
+    "note_prompt": "A note may be worth making",
+    "summary_ready": "Session summary ready",
+}
+
+
+@dataclass(frozen=True)
+class AlertMessage:
+    """What reaches the therapist on a channel: a title, one short line, and a link to their private page."""
+
+    notice_id: int
+    kind: str
+    title: str
+    text: str
+    url: str
+
+
+def private_words(settings: Settings, therapist_id: str) -> list[str]:
+    """Return the names and emails of a therapist's clients, which no message may carry."""
+    own = [c for c in settings.clients if c.therapist == therapist_id]
+    return [w for c in own for w in (*c.display_names, *c.emails) if w.strip()]
+
+
+def scrub(text: str, words: Iterable[str], client: str) -> str:
+    """Replace every client name, email and email-like text in `text` with `client`."""
+    for word in sorted(words, key=len, reverse=True):
+        text = re.sub(re.escape(word.strip()), client, text, flags=re.IGNORECASE)
+    return EMAIL.sub(client, text)
+
+
+def link(public_url: str, session_id: str | None, kind: str) -> str:
+    """Return the therapist's private page for a notice: the session, or its checklist."""
+    base = public_url.rstrip("/")
+    if session_id is None:
+        return base + "/"
+    return f"{base}/sessions/{session_id}" + ("/checklist" if kind in CHECKLIST_KINDS else "")
+
+
+def compose(
+    notice_id: int, kind: str, session_id: str | None, message: str, client_code: str | None, public_url: str, words: Iterable[str]
+) -> AlertMessage:
+    """Return the channel message for a notice; the client appears by code or as "the client"."""
+    client = client_code or "the client"
+    lines = message.strip().splitlines() or [""]
+    first = lines[0].rstrip(":") + "…" if len(lines) > 1 else lines[0]  # the rest (a checklist) is behind the link
+    text = scrub(first, words, client)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1].rstrip() + "…"
+    title = TITLES.get(kind, "Session Companion")
+    if client_code:
+        title = f"{title} · {client_code}"
+    return AlertMessage(notice_id, kind, title, text, link(public_url, session_id, kind))

@@ -1,0 +1,1 @@
+"""Microsoft Teams: private alerts through the Graph activity feed (more of Teams arrives later)."""

@@ -80,6 +80,7 @@ def demo_settings(folder: Path, secret: str, rtms_secret: str) -> Settings:
 def demo_meeting(start: datetime, rtms_url: str) -> ScriptedMeeting:
     """Return the scripted session: a dropout and rejoin, a recording, a brief third person, a live stream."""
     meeting = ScriptedMeeting(start, "81234567890", "Dm0+Sess1onUuid00000A==", HOST_ID, topic="Weekly session")
+    meeting.created(-600)  # as the checklist reminder falls due (lead_minutes before the start)
     meeting.started(0)
     meeting.joined(20, THERAPIST)
     meeting.rtms_started(25, STREAM_ID, rtms_url)
@@ -113,6 +114,19 @@ async def _rtms_step(app: web.Application, meeting: ScriptedMeeting, stream: Scr
                 await asyncio.sleep(0.02)
     elif kind == rtms.PARTICIPANT_JOIN and who.participant_uuid == CLIENT.participant_uuid:
         await stream.wait_for(lambda s: s.following == int(who.user_id))
+
+
+async def _tick_before_the_call(http: aiohttp.ClientSession, base: str, auth: dict[str, str]) -> None:
+    """Have the therapist confirm a few checklist points on the planned appointment, as a page would."""
+    async with http.get(f"{base}/api/appointments", headers=auth) as response:
+        response.raise_for_status()
+        (appointment,) = await response.json()
+    items = appointment["checklist"]["items"]
+    for item in items[:3]:
+        url = f"{base}/api/appointments/{appointment['appointment_id']}/checklist/{item['id']}"
+        async with http.post(url, headers=auth) as response:
+            response.raise_for_status()
+    print(f"  therapist confirmed 3 of {len(items)} checklist points before the call", flush=True)
 
 
 def _print_notice(row: NoticeRow) -> None:
@@ -159,6 +173,9 @@ async def run_demo(out_dir: Path | None = None) -> int:
                     async with http.post(f"{base}/webhooks/zoom", data=raw, headers=headers) as response:
                         response.raise_for_status()
                     print(f"{local_text(clock.now, ZONE)}  {step['event']}", flush=True)
+                    if step["event"] == "meeting.created":
+                        await asyncio.sleep(0.2)  # the checklist reminder falls due at once
+                        await _tick_before_the_call(http, base, {"Authorization": f"Bearer {TOKEN}"})
                 else:
                     kind, who = step
                     await _rtms_step(app, meeting, stream, offset, kind, who)

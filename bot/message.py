@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from .appointments import appointment_id_for
+from .due_work import CHECKLIST_REMINDER
 from .settings import Settings
 
 MAX_TEXT = 150  # Teams cuts its preview here; the other channels stay as short
@@ -47,16 +49,25 @@ def scrub(text: str, words: Iterable[str], client: str) -> str:
     return EMAIL.sub(client, text)
 
 
-def link(public_url: str, session_id: str | None, kind: str) -> str:
-    """Return the therapist's private page for a notice: the session, or its checklist."""
+def link(public_url: str, session_id: str | None, kind: str, key: str = "") -> str:
+    """Return the therapist's private page for a notice: the session, its checklist, or the appointment's."""
     base = public_url.rstrip("/")
+    if session_id is None and kind == CHECKLIST_REMINDER and key:
+        return f"{base}/appointments/{appointment_id_for(key)}/checklist"
     if session_id is None:
         return base + "/"
     return f"{base}/sessions/{session_id}" + ("/checklist" if kind in CHECKLIST_KINDS else "")
 
 
 def compose(
-    notice_id: int, kind: str, session_id: str | None, message: str, client_code: str | None, public_url: str, words: Iterable[str]
+    notice_id: int,
+    kind: str,
+    session_id: str | None,
+    message: str,
+    client_code: str | None,
+    public_url: str,
+    words: Iterable[str],
+    key: str = "",
 ) -> AlertMessage:
     """Return the channel message for a notice; the client appears by code or as "the client"."""
     client = client_code or "the client"
@@ -68,4 +79,4 @@ def compose(
     title = TITLES.get(kind, "Session Companion")
     if client_code:
         title = f"{title} · {client_code}"
-    return AlertMessage(notice_id, kind, title, text, link(public_url, session_id, kind))
+    return AlertMessage(notice_id, kind, title, text, link(public_url, session_id, kind, key))

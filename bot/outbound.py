@@ -66,7 +66,9 @@ async def outbound_ctx(app: web.Application) -> AsyncIterator[None]:
     async def message_for(notice: NoticeRow) -> AlertMessage:
         code = await codes.code(notice.session_id) if notice.session_id else None
         words = private_words(settings, notice.therapist_id)
-        return compose(notice.id, notice.kind, notice.session_id, notice.message, code, settings.server.public_url, words)
+        return compose(
+            notice.id, notice.kind, notice.session_id, notice.message, code, settings.server.public_url, words, notice.key
+        )
 
     async with aiohttp.ClientSession() as http:
         with TimeoutSession() as auth_http:

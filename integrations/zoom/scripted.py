@@ -62,6 +62,10 @@ class ScriptedMeeting:
             **extra,
         }
 
+    def created(self, offset: float) -> None:
+        """Zoom reports the meeting planned (its start is this script's start)."""
+        self._add(offset, "meeting.created", self._object())
+
     def started(self, offset: float = 0) -> None:
         self._add(offset, "meeting.started", self._object())
 

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from bot import keys
+from bot.appointments import appointment_id_for
 from bot.app import create_app
 from bot.delivery import LEASE
 from bot.due_work import DueWork
@@ -240,5 +241,6 @@ async def test_a_checklist_reminder_fired_from_due_work_reaches_the_channels_too
     await client.app[keys.DELIVERIES].drain()
     (body,) = fake_zoom.bodies("message")
     assert body["content"]["head"]["text"] == "Checklist before your session"
-    assert body["content"]["body"][0]["text"] == f"Session with C-17 at 15:10 GMT. Pre-call checklist…\n{PUBLIC_URL}/"
+    checklist = f"{PUBLIC_URL}/appointments/{appointment_id_for('reminder:85746065432:1')}/checklist"
+    assert body["content"]["body"][0]["text"] == f"Session with C-17 at 15:10 GMT. Pre-call checklist…\n{checklist}"
     assert {r.channel: r.state for r in await delivery_rows(client.app)} == {"dashboard": "pending", "zoom_chat": "sent"}

@@ -1,6 +1,7 @@
 """Channel messages: short, pseudonymous, scrubbed of client names and emails, with a private link."""
 from __future__ import annotations
 
+from bot.appointments import appointment_id_for
 from bot.message import MAX_TEXT, compose, private_words
 from tests.conftest import settings_dict
 from bot.settings import parse_settings
@@ -13,6 +14,12 @@ def test_the_client_appears_by_code_and_the_link_goes_to_the_session():
         "The client's video has been off for 1 min.",
         "https://c.example/sessions/s1",
     )
+
+
+def test_a_checklist_reminder_before_the_call_links_to_its_appointments_checklist():
+    key = "checklist_reminder:zoom:85746065432:20261120T100000"
+    url = compose(1, "checklist_reminder", None, "Checklist", None, "https://c.example", [], key).url
+    assert url == f"https://c.example/appointments/{appointment_id_for(key)}/checklist"
 
 
 def test_checklist_reminders_link_to_the_checklist_and_sessionless_notices_to_the_start_page():

@@ -22,7 +22,8 @@ from aiohttp import web  # noqa: E402
 
 from bot import keys  # noqa: E402
 from bot.app import create_app  # noqa: E402
-from bot.settings import Settings, parse_settings  # noqa: E402
+from bot.settings import Settings  # noqa: E402
+from bot.settings_file import parse_settings  # noqa: E402
 from bot.store import session_id_for  # noqa: E402
 from integrations.zoom.events import parse_event  # noqa: E402
 from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson  # noqa: E402

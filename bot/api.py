@@ -11,7 +11,8 @@ from aiohttp import web
 from . import keys
 from .render import RENDERERS
 from .settings import Therapist
-from .store import NoticeRow, SessionRow
+from .notice_records import NoticeRow
+from .store import SessionRow
 from .timefmt import from_iso, to_iso
 
 MAX_NOTE_CHARS = 4000

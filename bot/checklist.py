@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from .settings import CLIENT_MODES, ClientProfile, SettingsError, read_toml
+from .settings import CLIENT_MODES, ClientProfile, SettingsError
+from .settings_file import read_toml
 
 DEFAULT_CHECKLIST = Path(__file__).parent / "defaults" / "checklist.toml"
 POINT_KEYS = {"id", "group", "text", "modes", "flags"}

@@ -9,7 +9,8 @@ import os
 import sys
 from typing import Sequence
 
-from .settings import Settings, SettingsError, load_settings
+from .settings import Settings, SettingsError
+from .settings_file import load_settings
 
 EXIT_USAGE = 2
 

@@ -12,7 +12,7 @@ from .notices import DeliveryUpdate, NoticeBoard
 from .outbox import Delivery, Outbox
 from .retry import DeliveryError, RetryPolicy
 from .settings import Therapist
-from .store import NoticeRow
+from .notice_records import NoticeRow
 from .tracking import Clock
 
 _LOGGER = logging.getLogger(__name__)

@@ -19,9 +19,11 @@ from integrations.zoom.signature import sign
 
 from . import keys
 from .app import create_app
-from .settings import Settings, parse_settings
+from .settings import Settings
+from .settings_file import parse_settings
 from .notices import Published
-from .store import NoticeRow, session_id_for
+from .notice_records import NoticeRow
+from .store import session_id_for
 from .events import MeetingRef, VideoStateChanged
 from .timefmt import from_iso, local_text
 

@@ -10,7 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from . import schema
 from .due_work import DueRow, DueWork, NoticeSpec
 from .events import MeetingRef
-from .store import NoticeRow, Store
+from .notice_records import NoticeRow
+from .store import Store
 from .timefmt import from_iso, to_stamp
 
 

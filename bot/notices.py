@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from .store import NoticeRow, Store
+from .notice_records import NoticeRow
+from .store import Store
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from .delivery import ChannelWorker, Deliveries, Send
 from .message import AlertMessage, compose, private_words
 from .outbox import Outbox
 from .settings import Settings
-from .store import NoticeRow
+from .notice_records import NoticeRow
 from .tracking import SessionTracker
 
 

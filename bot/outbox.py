@@ -10,7 +10,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
-from .store import NoticeRow
+from .notice_records import NoticeRow
 from .timefmt import from_iso, to_stamp
 
 D, N = schema.deliveries, schema.notices

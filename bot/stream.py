@@ -12,7 +12,7 @@ from . import keys
 from .api import notice_json, therapist_for
 from .notices import DeliveryUpdate
 from .settings import Therapist
-from .store import NoticeRow
+from .notice_records import NoticeRow
 
 _LOGGER = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies

@@ -10,7 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.settings import Settings, parse_settings
+from bot.settings import Settings
+from bot.settings_file import parse_settings
 from integrations.zoom.signature import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import sqlite3
@@ -16,7 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from bot import events as ev
-from bot.store import Store, create_engine, session_id_for
+from bot.store import Store, create_engine
 from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
 from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from bot.appointments import appointment_id_for
 from bot.message import MAX_TEXT, compose, private_words
 from tests.conftest import settings_dict
-from bot.settings import parse_settings
+from bot.settings_file import parse_settings
 
 
 def test_the_client_appears_by_code_and_the_link_goes_to_the_session():

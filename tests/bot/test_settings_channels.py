@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.settings import SettingsError, parse_settings
+from bot.settings import SettingsError
+from bot.settings_file import parse_settings
 from tests.conftest import settings_dict
 
 ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": "s", "robot_jid": "r@xmpp.zoom.us"}

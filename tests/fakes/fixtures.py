@@ -10,7 +10,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import keys, schema
-from bot.settings import Settings, parse_settings
+from bot.settings import Settings
+from bot.settings_file import parse_settings
 from tests.conftest import THERAPIST_A_HOST, settings_dict
 
 from .clock import ManualClock

@@ -11,7 +11,7 @@ from bot.app import create_app
 from integrations.zoom.client import ZoomApi
 from integrations.zoom.sync import MEETING_SYNC, MeetingSync
 from tests.conftest import THERAPIST_A_HOST, signed_headers
-from tests.fakes.zoom_api import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
+from tests.fakes.zoom_api import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 

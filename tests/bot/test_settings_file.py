@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, parse_settings
+from bot.settings import SettingsError
+from bot.settings_file import load_settings, parse_settings
 from tests.conftest import settings_dict
 
 ROOT = Path(__file__).parent.parent.parent

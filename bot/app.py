@@ -63,7 +63,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     await timekeeper.reconcile()
     if minutes := settings.reminders.sync_interval_minutes:
         scheduler.every(minutes, "zoom-meeting-sync", sync.sync_all)
-        scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile)
+        scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # just done
     scheduler.resume()
     yield
     await sync.close()

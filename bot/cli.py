@@ -9,10 +9,20 @@ import os
 import sys
 from typing import Sequence
 
+from sqlalchemy.exc import DBAPIError
+
 from .settings import Settings, SettingsError
 from .settings_file import load_settings
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _reason(err: Exception) -> str:
+    """Say why, without the statement or its parameters (they may carry a client's name)."""
+    if isinstance(err, DBAPIError):
+        return f"the database did not answer ({type(err.orig).__name__})"
+    return (err.strerror if isinstance(err, OSError) else None) or type(err).__name__
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,12 +98,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config}: settings are valid ({len(settings.therapists)} therapist(s), {len(settings.clients)} client profile(s))")
         return 0
-    if args.command == "serve":
-        if args.port is not None and not 0 <= args.port <= 65535:
-            print("companion: --port must be between 0 and 65535", file=sys.stderr)
-            return EXIT_USAGE
-        return _serve(settings, args.port)
-    text = asyncio.run(_summary(settings, args.session_id, args.format))
+    if args.command == "serve" and args.port is not None and not 0 <= args.port <= 65535:
+        print("companion: --port must be between 0 and 65535", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command == "serve":
+            return _serve(settings, args.port)
+        text = asyncio.run(_summary(settings, args.session_id, args.format))
+    except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer
+        print(f"companion: {args.command} failed: {_reason(err)}", file=sys.stderr)
+        return EXIT_FAILURE
     if text is None:
         print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
         return EXIT_USAGE

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -70,12 +71,15 @@ class DueWorkScheduler:
     def _tracked(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Wrap a job so that shutting down can wait for it to finish."""
 
+        @functools.wraps(func)
         async def run(*args: Any) -> Any:
             task = asyncio.current_task()
             if task is not None:
                 self._running.add(task)
             try:
                 return await func(*args)
+            except asyncio.CancelledError:  # shutting down: the job ends quietly, its row stays pending
+                return None
             finally:
                 self._running.discard(task)  # type: ignore[arg-type]
 
@@ -125,11 +129,12 @@ class DueWorkScheduler:
             if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
                 job.remove()
 
-    def every(self, minutes: int, job_id: str, func: Callable[[], Awaitable[Any]]) -> None:
-        """Run `func` now and every `minutes`; kept in memory, as every start adds it again."""
+    def every(self, minutes: int, job_id: str, func: Callable[[], Awaitable[Any]], now: bool = True) -> None:
+        """Run `func` every `minutes` (and at once if `now`); kept in memory, as every start adds it again."""
+        first = datetime.now(timezone.utc) + (timedelta(0) if now else timedelta(minutes=minutes))
         self._scheduler.add_job(
-            self._tracked(func), "interval", minutes=minutes, id=job_id, jobstore="memory", replace_existing=True,
-            next_run_time=datetime.now(timezone.utc),
+            self._tracked(func), "interval", minutes=minutes, id=job_id, name=job_id, jobstore="memory",
+            replace_existing=True, next_run_time=first,
         )
 
     def pending_jobs(self) -> list[tuple[str, Any]]:

@@ -83,3 +83,30 @@ async def test_summary_prints_a_stored_session(tmp_path, fmt, expected):
 def test_summary_of_an_unknown_session_exits_2(tmp_path, capsys):
     assert main(["summary", "s-none", "--config", str(write_config(tmp_path, tmp_path / "x.db"))]) == 2
     assert "no session 's-none'" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits_1(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, tmp_path / "x.db")
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(port)],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert "companion: serve failed" in result.stderr and "address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_summary_when_the_database_does_not_answer_says_so_and_exits_1(tmp_path):
+    config = write_config(tmp_path, tmp_path / "x.db")
+    config.write_text(config.read_text().replace(f'sqlite+aiosqlite:///{tmp_path / "x.db"}', "postgresql+asyncpg://postgres@127.0.0.1:1/none"))
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "summary", "s1", "--config", str(config)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "companion: summary failed" in result.stderr and "Traceback" not in result.stderr

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
+from .batching import GroupCommit
 from .record import Note
 from .timefmt import from_iso, to_stamp
 
@@ -31,13 +32,16 @@ class NoticeRecords:
     engine: AsyncEngine
     _insert: Any
     _channels_for: Callable[[str], Sequence[str]]
+    _notice_writes: GroupCommit[Any]  # notices raised at once share a commit
 
     async def raise_notice(
         self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
     ) -> NoticeRow | None:
         """Store a notice once; return it if it is new, None if it was raised before."""
-        async with self.engine.begin() as conn:
-            return await self.insert_notice(conn, therapist_id, session_id, kind, key, at, message, now)
+        return await self._notice_writes.submit((therapist_id, session_id, kind, key, at, message, now))
+
+    async def _write_notices(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> list[NoticeRow | None]:
+        return [await self.insert_notice(conn, *args) for args in batch]
 
     async def insert_notice(
         self,

@@ -81,3 +81,4 @@ async def outbound_ctx(app: web.Application) -> AsyncIterator[None]:
             deliveries.start()
             yield
             await deliveries.stop()
+            await outbox.close()

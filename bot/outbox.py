@@ -4,12 +4,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import schema
+from .batching import GroupCommit
 from .notice_records import NoticeRow
 from .timefmt import from_iso, to_stamp
 
@@ -42,6 +43,12 @@ class Outbox:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Finished sends share commits: under a burst one transaction records many of them.
+        self._changes: GroupCommit[Any] = GroupCommit(engine, self._apply_changes)
+
+    async def close(self) -> None:
+        """Stop recording state changes (at shutdown)."""
+        await self._changes.close()
 
     async def claim_due(self, channel: str, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
         """Claim up to `limit` due deliveries for a channel, each the oldest unfinished of its session."""
@@ -92,8 +99,11 @@ class Outbox:
             .where(D.c.id == delivery.id, D.c.state == "sending", D.c.claim == delivery.claim)
             .values(claim=None, claimed_until=None, updated_at=to_stamp(now), **values)
         )
-        async with self._engine.begin() as conn:
-            return (await conn.execute(query)).rowcount == 1
+        return bool(await self._changes.submit(query))
+
+    @staticmethod
+    async def _apply_changes(conn: AsyncConnection, queries: list[Any]) -> list[bool]:
+        return [(await conn.execute(query)).rowcount == 1 for query in queries]
 
     async def coalesced(self, delivery: Delivery, window: timedelta) -> bool:
         """Return whether a burst already carries this notice: a like one sent just before, or one waiting after."""

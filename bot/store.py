@@ -68,6 +68,7 @@ class Store(NoticeRecords):
         self._channels_for = channels_for  # where a therapist's notices go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
+        self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
 
     async def upgrade(self) -> int:
@@ -93,8 +94,9 @@ class Store(NoticeRecords):
         return inserted
 
     async def close(self) -> None:
-        """Finish with the database: stop the writer."""
+        """Finish with the database: stop the writers."""
         await self._writes.close()
+        await self._notice_writes.close()
 
     async def _write_events(
         self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]

@@ -81,12 +81,17 @@ class ScriptedStream:
         await self.signaling.ws.send_json(message)
         return True
 
-    async def send_frame(self, jpeg: bytes, at_ms: int) -> bool:
-        """Send a frame of the followed participant if their camera is on, as RTMS does; return whether sent."""
-        key = str(self.following)
+    def turn_camera(self, user_id: int | str, on: bool) -> None:
+        """Turn a participant's camera on or off with no event reaching the client (one lost in a reconnect gap)."""
+        self.cameras[str(user_id)] = on
+
+    async def send_frame(self, jpeg: bytes, at_ms: int, user_id: int | str | None = None) -> bool:
+        """Send a frame of the followed participant (or `user_id`'s, in flight) if their camera is on; return whether sent."""
+        sender = self.following if user_id is None else user_id
+        key = str(sender)
         if self.media is None or not self.client_ready or self.following is None or not self.cameras.get(key, True):
             return False
-        content = {"user_id": self.following, "user_name": self.names.get(key, ""), "data": base64.b64encode(jpeg).decode(), "timestamp": at_ms}
+        content = {"user_id": sender, "user_name": self.names.get(key, ""), "data": base64.b64encode(jpeg).decode(), "timestamp": at_ms}
         await self.media.ws.send_json({"msg_type": p.MEDIA_DATA_VIDEO, "content": content})
         return True
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot import events as ev
+from bot.frames import Frame
+from bot.session import MeetingState
 from bot.store import SessionRow
 
 from . import protocol as p
+from .camera import CameraEvidence, CameraSeenOn
 from .connection import Listener, RtmsConnection, RtmsRefused, StreamAddress, StreamLost
 from .lifecycle import StreamPlan
 
@@ -39,9 +43,10 @@ class StreamRunner:
         self.state = "starting"
         self.problem = ""
         self._connection: RtmsConnection | None = None
-        self._updates: asyncio.Queue[list[p.ParticipantUpdate] | None] = asyncio.Queue()
+        self._updates: asyncio.Queue[list[p.ParticipantUpdate] | CameraSeenOn | None] = asyncio.Queue()
         self._present: dict[str, int | str] = {}  # RTMS ids of who is in the meeting, by their text form
         self._following: str | None = None
+        self._camera = CameraEvidence()
         self._connects = 0
         self._link: asyncio.Task[None] | None = None
         self._worker = asyncio.create_task(self._work(), name=f"rtms-events-{row.id}")
@@ -60,12 +65,16 @@ class StreamRunner:
         await self._stop_link()
         try:
             async with asyncio.timeout(5):
-                await self._updates.join()
+                await self.settle()
         except TimeoutError:
             _LOGGER.warning("RTMS stream %s of session %s: stopped with camera changes unstored", self.plan.stream.stream_id, self.row.id)
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
         self.state = "closed"
+
+    async def settle(self) -> None:
+        """Wait until the camera changes received so far (and those frames proved) are stored."""
+        await self._updates.join()
 
     def _connected(self) -> None:
         self.state, self.problem = "connected", ""
@@ -89,7 +98,7 @@ class StreamRunner:
             return
         while True:
             self._connects += 1
-            listener = Listener(self._connected, self._updates.put_nowait, self.m.frames.put)
+            listener = Listener(self._connected, self._updates.put_nowait, self._frame)
             connection = RtmsConnection(self.m.http, self.m.credentials, address, self.row.id, self.m.fps, self.m.timing, listener, self._connects)
             self._connection, self.state = connection, "connecting"
             try:
@@ -120,13 +129,28 @@ class StreamRunner:
         await asyncio.sleep(delay)
         return True
 
+    def _frame(self, frame: Frame) -> None:
+        """Pass the frame on; queue the 'video on' it proves if the client's camera is stored as off (never waits)."""
+        self.m.frames.put(frame)
+        if (seen := self._camera.frame(frame.user_id, frame.at)) is not None:
+            self._updates.put_nowait(seen)
+
     async def _work(self) -> None:
         while True:
-            updates = await self._updates.get()
+            item = await self._updates.get()
             try:
-                if updates is not _CHECK_CLIENT:
-                    await self._record(updates)
-                await self._follow_client()
+                if isinstance(item, CameraSeenOn):
+                    try:
+                        await self._record([item.update()])
+                    finally:
+                        self._camera.settled()
+                    _LOGGER.info("RTMS stream %s of session %s: a frame shows the client's camera on", self.plan.stream.stream_id, self.row.id)
+                elif item is not _CHECK_CLIENT:
+                    await self._record(item)
+                state = (await self.m.tracker.view(self.row)).state
+                if (seen := self._camera.stored(_off_since(state))) is not None:
+                    self._updates.put_nowait(seen)
+                await self._follow_client(state)
             except Exception:  # a storage hiccup must not end the stream; the next event tries again
                 _LOGGER.exception("RTMS stream %s of session %s: handling an event failed", self.plan.stream.stream_id, self.row.id)
             finally:
@@ -149,24 +173,31 @@ class StreamRunner:
             if session_id is not None:
                 self.m.evaluation.submit(session_id)
 
-    async def _follow_client(self) -> None:
+    async def _follow_client(self, state: MeetingState) -> None:
         connection = self._connection
         if connection is None or not connection.ready:
             return
-        target = await self._client_rtms_id()
+        target = self._client_rtms_id(state)
         if target is None or str(target) == self._following:
             return
         if await connection.subscribe_video(target):
             self._following = str(target)
+            self._camera.follow(self._following)
             self.state = "following"
             _LOGGER.info("RTMS stream %s of session %s: following the client's video (RTMS user %s)", self.plan.stream.stream_id, self.row.id, target)
 
-    async def _client_rtms_id(self) -> int | str | None:
+    def _client_rtms_id(self, state: MeetingState) -> int | str | None:
         """Return the client's current RTMS user id: their latest join that RTMS also reports present."""
-        client = (await self.m.tracker.view(self.row)).state.roster.client
+        client = state.roster.client
         ids = [ref.user_id for ref in client.refs if ref.user_id] if client else []
         if not ids:
             return None
         chosen = next((i for i in reversed(ids) if i in self._present), ids[-1])
         # RTMS names people by number in meetings; send the server's own type back when we have seen it.
         return self._present.get(chosen, int(chosen) if chosen.isdigit() else chosen)
+
+
+def _off_since(state: MeetingState) -> datetime | None:
+    """Return when the client's camera went off, as stored, or None while it is on."""
+    last = state.video_off[-1] if state.video_off else None
+    return last.start if last is not None and last.end is None else None

@@ -1,6 +1,7 @@
 """Build the web application: routes, and every resource it owns as a cleanup context."""
 from __future__ import annotations
 
+import gc
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
@@ -50,6 +51,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     yield
     await store.close()
     await engine.dispose()
+    if engine.dialect.name == "sqlite":
+        # A connection abandoned by a task cancelled at shutdown (aiosqlite) keeps SQLite's write
+        # lock until it is collected: collect now, so a service started again in-process can write.
+        gc.collect()
 
 
 async def _timers(app: web.Application) -> AsyncIterator[None]:

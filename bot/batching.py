@@ -19,32 +19,49 @@ class GroupCommit(Generic[Item]):
     def __init__(self, engine: AsyncEngine, apply: Apply) -> None:
         self._engine = engine
         self._apply = apply
-        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]] | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def submit(self, item: Item) -> Any:
         """Write `item` and return what applying it returned, once it is committed."""
+        if self._closed:
+            raise RuntimeError("storage is shutting down")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="group-commit")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
 
-    async def close(self) -> None:
-        """Stop the writer; callers still waiting get an error, nothing half-written is committed."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def close(self, grace_seconds: float = 10.0) -> None:
+        """Commit what was submitted (within the grace time), then stop the writer.
+
+        Cancelling the writer in the middle of a commit would leave its connection holding the
+        database's write lock (SQLite) until it is collected: it is stopped between batches instead.
+        """
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            await self._queue.put(None)
+            if not (await asyncio.wait({self._task}, timeout=grace_seconds))[0]:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         while not self._queue.empty():
-            _, future = self._queue.get_nowait()
-            if not future.done():
-                future.set_exception(RuntimeError("storage is shutting down"))
+            pair = self._queue.get_nowait()
+            if pair is not None and not pair[1].done():
+                pair[1].set_exception(RuntimeError("storage is shutting down"))
 
     async def _run(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+        stopping = False
+        while not stopping:
+            batch = []
+            while not batch or (len(batch) < MAX_BATCH and not self._queue.empty()):
+                pair = await self._queue.get()
+                if pair is None:
+                    stopping = True
+                    break
+                batch.append(pair)
+            if not batch:
+                continue
             try:
                 await self._commit(batch)
             except Exception:

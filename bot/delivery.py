@@ -49,6 +49,7 @@ class ChannelWorker:
         self._sending: set[asyncio.Task[None]] = set()
         self._passes = self._idle_pass = 0
         self._idle = asyncio.Condition()
+        self._stopping = False
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
@@ -62,8 +63,8 @@ class ChannelWorker:
             await self._idle.wait_for(lambda: self._idle_pass >= target)
 
     async def run(self) -> None:
-        """Claim and send due deliveries until cancelled."""
-        while True:
+        """Claim and send due deliveries until `stop` (between passes, never in the middle of a claim)."""
+        while not self._stopping:
             self._wake.clear()
             self._passes += 1
             this_pass, claimed = self._passes, 0
@@ -87,6 +88,11 @@ class ChannelWorker:
                 await asyncio.wait_for(self._wake.wait(), self._poll)
             except asyncio.TimeoutError:
                 pass
+
+    def stopping(self) -> None:
+        """Stop claiming after the pass under way."""
+        self._stopping = True
+        self._wake.set()
 
     async def stop(self, grace_seconds: float) -> None:
         """Let sends in flight finish (within the grace time), then cancel what is left."""
@@ -152,6 +158,11 @@ class Deliveries:
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop claiming, let sends in flight finish within the grace time, then stop."""
+        for worker in self.workers.values():
+            worker.stopping()
+        runners = self._tasks[:-1]  # the last task only wakes them
+        if runners:  # a worker in the middle of a claim finishes it: a cancelled write could keep a lock
+            await asyncio.wait(runners, timeout=grace_seconds)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -93,12 +93,15 @@ class DueWorkScheduler:
     def resume(self) -> None:
         self._scheduler.resume()
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, grace_seconds: float = 5.0) -> None:
         """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start."""
         self._scheduler.shutdown(wait=False)
         _SERVICES.pop(self.instance, None)
-        # A job still running must end before the database it uses is closed under it.
+        # A job still running must end before the database it uses is closed under it: let it finish
+        # (a job is a few statements), and cancel only one that is stuck.
         running = list(self._running)
+        if running:
+            await asyncio.wait(running, timeout=grace_seconds)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
@@ -43,6 +44,26 @@ class SessionRow:
         return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id, self.topic)
 
 
+def _use_wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch the database file to WAL (it stays so): readers then never block a writer.
+
+    The switch needs the file to itself and SQLite does not wait for that (no busy timeout), so a
+    process starting while another writes tries again for a few seconds.
+    """
+    for _ in range(attempts):
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as err:  # the driver's OperationalError: 'database is locked'
+            if "locked" not in str(err):
+                raise
+            time.sleep(0.05)
+    raise RuntimeError("could not switch the SQLite database to WAL: it stayed locked")
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
     # hide_parameters: an error message must never carry a participant's name from a statement.
@@ -52,9 +73,9 @@ def create_engine(url: str) -> AsyncEngine:
         @sa_event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cursor = dbapi_conn.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA busy_timeout=5000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 
     return engine

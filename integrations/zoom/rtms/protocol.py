@@ -58,16 +58,20 @@ def sign(client_id: str, client_secret: str, meeting_uuid: str, stream_id: str) 
     return hmac.new(client_secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signaling_handshake(meeting_uuid: str, stream_id: str, signature: str, sequence: int) -> dict[str, Any]:
-    """Return the first message on the signaling socket."""
+def _handshake(msg_type: int, meeting_uuid: str, stream_id: str, signature: str) -> dict[str, Any]:
+    """Return the fields both handshakes share: which stream, and the proof that we may open it."""
     return {
-        "msg_type": SIGNALING_HANDSHAKE_REQ,
+        "msg_type": msg_type,
         "protocol_version": PROTOCOL_VERSION,
-        "sequence": sequence,
         "meeting_uuid": meeting_uuid,
         "rtms_stream_id": stream_id,
         "signature": signature,
     }
+
+
+def signaling_handshake(meeting_uuid: str, stream_id: str, signature: str, sequence: int) -> dict[str, Any]:
+    """Return the first message on the signaling socket."""
+    return {**_handshake(SIGNALING_HANDSHAKE_REQ, meeting_uuid, stream_id, signature), "sequence": sequence}
 
 
 def video_params(fps: int) -> dict[str, int]:
@@ -80,11 +84,7 @@ def video_params(fps: int) -> dict[str, int]:
 def media_handshake(meeting_uuid: str, stream_id: str, signature: str, fps: int) -> dict[str, Any]:
     """Return the first message on the video media socket."""
     return {
-        "msg_type": MEDIA_HANDSHAKE_REQ,
-        "protocol_version": PROTOCOL_VERSION,
-        "meeting_uuid": meeting_uuid,
-        "rtms_stream_id": stream_id,
-        "signature": signature,
+        **_handshake(MEDIA_HANDSHAKE_REQ, meeting_uuid, stream_id, signature),
         "media_type": MEDIA_TYPE_VIDEO,
         "media_params": {"video": video_params(fps)},
     }

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
+from .record import ChecklistItem
 from .settings import CLIENT_MODES, ClientProfile, SettingsError
 from .settings_file import read_toml
 
@@ -37,6 +39,10 @@ class Checklist:
         """Return the points for this client (no profile: an online client with no flags)."""
         modes, flags = client_modes(profile), frozenset(profile.flags if profile else ())
         return [p for p in self.points if p.applies_to(modes, flags)]
+
+    def items(self, profile: ClientProfile | None, ticks: Mapping[str, datetime]) -> list[ChecklistItem]:
+        """Return this client's points, each with when it was first confirmed (None: not yet)."""
+        return [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in self.for_client(profile)]
 
 
 def client_modes(profile: ClientProfile | None) -> frozenset[str]:

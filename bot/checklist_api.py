@@ -8,7 +8,6 @@ from aiohttp import web
 from . import keys
 from .api import owned_session, refuse, therapist_for
 from .appointments import Appointment
-from .record import ChecklistItem
 from .reminders import profile_for_meeting
 from .summary import checklist_json
 from .timefmt import to_iso
@@ -46,7 +45,7 @@ async def _appointment_json(request: web.Request, appointment: Appointment) -> d
     tracker = request.app[keys.TRACKER]
     profile = profile_for_meeting(tracker.settings, appointment.therapist_id, appointment.meeting_id)
     ticks = await tracker.ticks.ticks(appointment.id)
-    items = [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in tracker.checklist_points.for_client(profile)]
+    items = tracker.checklist_points.items(profile, ticks)
     return {
         "appointment_id": appointment.id,
         "platform": appointment.platform,

@@ -46,12 +46,16 @@ def _appointment(row: DueRow) -> Appointment:
 class AppointmentBook:
     """Look appointments up from the due-work rows: they are planned there, and nowhere else."""
 
-    def __init__(self, due: DueStore) -> None:
+    def __init__(self, due: DueStore, horizon: timedelta) -> None:
         self._due = due
+        # A reminder falls due before its start, and no earlier than the horizon before it: so only
+        # rows due within a window around a time can belong to an appointment near that time.
+        self._horizon = horizon
 
     async def upcoming(self, therapist_id: str, now: datetime) -> list[Appointment]:
         """Return the therapist's appointments that have not long started, soonest first."""
-        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id=therapist_id)
+        since = now - LATE_START - self._horizon
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id=therapist_id, due_from=since)
         found = [_appointment(r) for r in rows if r.outcome != CANCELLED]
         return sorted((a for a in found if a.start + LATE_START >= now), key=lambda a: a.start)
 
@@ -64,7 +68,8 @@ class AppointmentBook:
         """Return the appointment a session fulfils: same meeting, planned nearest its start."""
         if not meeting_id or started is None:
             return None
-        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id=therapist_id)
+        window = (started - LATE_START - self._horizon, started + EARLY_START)
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id, *window)
         near = [
             a
             for a in map(_appointment, rows)

@@ -88,10 +88,14 @@ class DueStore:
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
-    async def rows(self, kind: str, therapist_id: str) -> list[DueRow]:
-        """Return a therapist's rows of one kind, pending or done."""
+    async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
+        """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
         t = schema.due_work
         query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
+        if due_from is not None:
+            query = query.where(t.c.due_at >= to_stamp(due_from))
+        if due_to is not None:
+            query = query.where(t.c.due_at <= to_stamp(due_to))
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Sequence
 
 from .alerts import Alert, find_alerts
@@ -50,7 +50,7 @@ class SessionTracker:
         self.clock = clock
         self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
         self.ticks = TickStore(store.engine)
-        self.appointments = AppointmentBook(DueStore(store))
+        self.appointments = AppointmentBook(DueStore(store), timedelta(hours=settings.reminders.horizon_hours))
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 

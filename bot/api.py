@@ -16,6 +16,7 @@ from .store import SessionRow
 from .timefmt import from_iso, to_iso
 
 MAX_NOTE_CHARS = 4000
+DEFAULT_LISTING, MAX_LISTING = 50, 200
 routes = web.RouteTableDef()
 
 
@@ -67,7 +68,11 @@ def _listing(row: SessionRow, summary: dict[str, Any]) -> dict[str, Any]:
 async def list_sessions(request: web.Request) -> web.Response:
     therapist = therapist_for(request)
     platform = request.query.get("platform")
-    rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"))
+    limit = request.query.get("limit", str(DEFAULT_LISTING))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LISTING:
+        raise refuse(web.HTTPBadRequest, f"limit must be a whole number from 1 to {MAX_LISTING}")
+    # Each listed session is judged afresh from its events: the listing is bounded.
+    rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"), int(limit))
     tracker = request.app[keys.TRACKER]
     return web.json_response([_listing(row, (await tracker.view(row)).summary) for row in rows])
 

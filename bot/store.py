@@ -212,11 +212,11 @@ class Store(NoticeRecords):
         return await self.session(session_id_for(platform, occurrence_id))
 
     async def sessions(
-        self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None
+        self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None, limit: int | None = None
     ) -> list[SessionRow]:
         """Return a therapist's sessions, newest first, optionally for one meeting occurrence."""
         t = schema.sessions
-        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.created_at.desc(), t.c.id)
+        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
         if platform:
             query = query.where(t.c.platform == platform)
         if occurrence_id:

@@ -94,3 +94,10 @@ async def test_notices_are_listed_newest_first_and_filter(client):
     assert notices[0]["kind"] == "summary_ready"  # raised last, when the meeting ended
     only = await (await client.get("/api/notices?kind=recording_started", headers=bearer(TOKEN_A))).json()
     assert [n["kind"] for n in only] == ["recording_started"]
+
+
+async def test_the_session_listing_is_bounded(client):
+    assert len(await (await client.get("/api/sessions?limit=1", headers=bearer(TOKEN_A))).json()) == 1
+    for bad in ("0", "201", "x"):
+        response = await client.get(f"/api/sessions?limit={bad}", headers=bearer(TOKEN_A))
+        assert response.status == 400 and "limit" in (await response.json())["reason"]

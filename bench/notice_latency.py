@@ -20,13 +20,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web  # noqa: E402
 
-from bot import keys  # noqa: E402
-from bot.app import create_app  # noqa: E402
-from bot.settings import Settings  # noqa: E402
-from bot.settings_file import parse_settings  # noqa: E402
-from bot.store import session_id_for  # noqa: E402
+from bot.config.settings_file import parse_settings  # noqa: E402
+from bot.core.settings import Settings  # noqa: E402
+from bot.storage.store import session_id_for  # noqa: E402
+from bot.web import keys  # noqa: E402
+from bot.web.app import create_app  # noqa: E402
 from integrations.zoom.events import parse_event  # noqa: E402
-from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson  # noqa: E402
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson  # noqa: E402
 from tests.fakes.graph import FakeGraph  # noqa: E402
 from tests.fakes.tls import loopback_certificate  # noqa: E402
 from tests.fakes.zoom_chat import FakeZoomChat  # noqa: E402

@@ -14,11 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
-from bot.frames import Frame, FramePipeline  # noqa: E402
+from bot.tracking.frames import Frame, FramePipeline  # noqa: E402
 from integrations.zoom.rtms import Credentials, RtmsTiming, StreamAddress  # noqa: E402
 from integrations.zoom.rtms import protocol as p  # noqa: E402
 from integrations.zoom.rtms.connection import Listener, RtmsConnection  # noqa: E402
-from integrations.zoom.rtms_script import RtmsScriptServer, demo_frame  # noqa: E402
+from integrations.zoom.scripted.rtms_server import RtmsScriptServer, demo_frame  # noqa: E402
 
 FRAMES = 20_000
 LOOPBACK_FRAMES = 5_000

@@ -24,7 +24,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson  # noqa: E402
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson  # noqa: E402
 from integrations.zoom.signature import sign  # noqa: E402
 
 SECRET = "bench-secret-4f1c"

@@ -11,8 +11,8 @@ from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from .settings import Settings, SettingsError
-from .settings_file import load_settings
+from bot.config.settings_file import load_settings
+from bot.core.settings import Settings, SettingsError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(path: str) -> Settings:
-    from .checklist import load_checklist
+    from bot.core.checklist import load_checklist
 
     settings = load_settings(path, os.environ)
     load_checklist(settings.reminders.checklist_file)  # a bad checklist stops start-up, like bad settings
@@ -52,7 +52,7 @@ def _settings(path: str) -> Settings:
 def _serve(settings: Settings, port: int | None) -> int:
     from aiohttp import web
 
-    from .app import create_app
+    from bot.web.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     web.run_app(create_app(settings), host=settings.server.host, port=port if port is not None else settings.server.port)
@@ -60,11 +60,11 @@ def _serve(settings: Settings, port: int | None) -> int:
 
 
 async def _summary(settings: Settings, session_id: str, fmt: str) -> str | None:
-    from .notices import NoticeBoard
-    from .render import RENDERERS
-    from .store import Store, create_engine
-    from .tracking import SessionTracker
-    from .app import utc_now
+    from bot.core.render import RENDERERS
+    from bot.storage.store import Store, create_engine
+    from bot.tracking.notice_board import NoticeBoard
+    from bot.tracking.tracker import SessionTracker
+    from bot.web.app import utc_now
 
     engine = create_engine(settings.storage.url)
     try:

@@ -12,20 +12,24 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bot.config.settings_file import parse_settings
+from bot.core.events import MeetingRef, VideoStateChanged
+from bot.core.settings import Settings
+from bot.core.timefmt import from_iso, local_text
+from bot.storage.notices import NoticeRow
+from bot.storage.store import session_id_for
+from bot.tracking.notice_board import Published
+from bot.web.app import create_app
 from integrations.zoom.rtms import protocol as rtms
-from integrations.zoom.rtms_script import RtmsScriptServer, ScriptedStream, demo_frame
-from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
+from integrations.zoom.scripted.rtms_server import (
+    RtmsScriptServer,
+    ScriptedStream,
+    demo_frame,
+)
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from integrations.zoom.signature import sign
 
-from . import keys
-from .app import create_app
-from .settings import Settings
-from .settings_file import parse_settings
-from .notices import Published
-from .notice_records import NoticeRow
-from .store import session_id_for
-from .events import MeetingRef, VideoStateChanged
-from .timefmt import from_iso, local_text
+from .web import keys
 
 HOST_ID = "DemoHost7xQ2mL0vB9kR4w"
 TOKEN = secrets.token_urlsafe(24)

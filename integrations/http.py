@@ -6,7 +6,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
-from bot.retry import DeliveryError, error_for_status
+from bot.delivery.retry import DeliveryError, error_for_status
 
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 

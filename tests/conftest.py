@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import pytest
 
-from bot.settings import Settings
-from bot.settings_file import parse_settings
+from bot.config.settings_file import parse_settings
+from bot.core.settings import Settings
 from integrations.zoom.signature import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"

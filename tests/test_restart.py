@@ -14,9 +14,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot import events as ev
-from bot.store import Store, create_engine
-from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
+from bot.core import events as ev
+from bot.storage.store import Store, create_engine
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
 
 ROOT = Path(__file__).parent.parent

@@ -12,12 +12,19 @@ import msal
 import msal.exceptions
 import requests
 
-from bot.message import AlertMessage
-from bot.retry import DeliveryError
-from bot.settings import TeamsSettings, Therapist
+from bot.core.message import AlertMessage
+from bot.core.settings import TeamsSettings, Therapist
+from bot.delivery.retry import DeliveryError
 from integrations.http import post
 
-from .const import ACTIVITY_PATH, ACTIVITY_TYPE, HTTP_TIMEOUT_SECONDS, PREVIEW_MAX_CHARS, SYSTEM_DEFAULT_TEXT, TOKEN_TIMEOUT_SECONDS
+from .const import (
+    ACTIVITY_PATH,
+    ACTIVITY_TYPE,
+    HTTP_TIMEOUT_SECONDS,
+    PREVIEW_MAX_CHARS,
+    SYSTEM_DEFAULT_TEXT,
+    TOKEN_TIMEOUT_SECONDS,
+)
 
 _LOGGER = logging.getLogger(__name__)
 

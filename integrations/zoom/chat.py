@@ -9,9 +9,9 @@ from typing import Callable
 
 import aiohttp
 
-from bot.message import AlertMessage
-from bot.retry import DeliveryError
-from bot.settings import Therapist, ZoomSettings
+from bot.core.message import AlertMessage
+from bot.core.settings import Therapist, ZoomSettings
+from bot.delivery.retry import DeliveryError
 from integrations.http import post
 
 from .const import CHAT_MESSAGES_PATH, TOKEN_EARLY_SECONDS

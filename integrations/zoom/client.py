@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Callable
 import requests
 from zoomus import ZoomClient
 
-from bot.settings import ZoomSettings
+from bot.core.settings import ZoomSettings
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_LIFETIME_SECONDS = 3300  # Zoom's tokens last an hour; renew a little before

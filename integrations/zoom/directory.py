@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.retry import DeliveryError
+from bot.delivery.retry import DeliveryError
 
 from .client import ZoomApi, ZoomApiError
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from bot import events as ev
-from bot.timefmt import from_epoch_ms, from_iso
+from bot.core import events as ev
+from bot.core.timefmt import from_epoch_ms, from_iso
 
 from .const import PLATFORM
 from .meetings import is_recurring, listed_occurrences, occurrences, plan_is_complete

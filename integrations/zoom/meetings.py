@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from bot.events import Occurrence
+from bot.core.events import Occurrence
 
 SCHEDULED = 2
 RECURRING_NO_FIXED_TIME = 3

@@ -6,7 +6,12 @@ import hmac
 import time
 from typing import Callable, Mapping
 
-from .const import MAX_CLOCK_SKEW_SECONDS, SIGNATURE_HEADER, SIGNATURE_VERSION, TIMESTAMP_HEADER
+from .const import (
+    MAX_CLOCK_SKEW_SECONDS,
+    SIGNATURE_HEADER,
+    SIGNATURE_VERSION,
+    TIMESTAMP_HEADER,
+)
 
 
 class SignatureError(Exception):

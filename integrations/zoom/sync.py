@@ -7,12 +7,12 @@ from typing import Any, Mapping, Sequence
 
 from aiohttp import web
 
-from bot import events as ev
-from bot.clients import therapist_for_meeting
-from bot.reminders import Appointment, appointments
-from bot.settings import Settings, Therapist
-from bot.timefmt import from_iso, to_iso
-from bot.timekeeper import Timekeeper
+from bot.core import events as ev
+from bot.core.clients import therapist_for_meeting
+from bot.core.reminders import Appointment, appointments
+from bot.core.settings import Settings, Therapist
+from bot.core.timefmt import from_iso, to_iso
+from bot.timekeeping.timekeeper import Timekeeper
 
 from .client import ZoomApi, ZoomApiError
 from .const import PLATFORM

@@ -7,8 +7,8 @@ import logging
 
 from aiohttp import web
 
-from bot import keys
-from bot.events import SchedulingEvent
+from bot.core.events import SchedulingEvent
+from bot.web import keys
 
 from .const import URL_VALIDATION_EVENT
 from .events import WebhookFormatError, event_name, parse_event

@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.store import Store, create_engine, session_id_for
-
-from .builders import CLIENT, MEETING, THERAPIST, at, ended, joined, started
+from bot.storage.store import Store, create_engine, session_id_for
+from tests.bot.core.builders import (
+    CLIENT,
+    MEETING,
+    THERAPIST,
+    at,
+    ended,
+    joined,
+    started,
+)
 
 ROOT = Path(__file__).parent.parent.parent
 

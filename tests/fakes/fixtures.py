@@ -9,9 +9,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import keys, schema
-from bot.settings import Settings
-from bot.settings_file import parse_settings
+from bot.config.settings_file import parse_settings
+from bot.core.settings import Settings
+from bot.storage import schema
+from bot.web import keys
 from tests.conftest import THERAPIST_A_HOST, settings_dict
 
 from .clock import ManualClock

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from integrations.zoom.rtms import protocol as p
-from integrations.zoom.rtms_script import RtmsScriptServer
+from integrations.zoom.scripted.rtms_server import RtmsScriptServer
 
 RTMS_CLIENT_ID = "rtms-app-Q7c2"
 RTMS_SECRET = "rtms-secret-x9Lm4"

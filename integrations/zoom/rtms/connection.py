@@ -8,7 +8,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import aiohttp
 
-from bot.frames import Frame
+from bot.tracking.frames import Frame
 
 from . import protocol as p
 from .lifecycle import RtmsTiming

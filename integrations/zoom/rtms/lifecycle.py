@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from bot import events as ev
+from bot.core import events as ev
 
 # stop_reason values of meeting.rtms_stopped that call for a full restart; 1-9 are normal ends.
 RESTART_REASONS = frozenset(range(10, 20)) | {24}

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
-from bot.events import ParticipantRef
-from bot.frames import Frame
-from bot.timefmt import from_epoch_ms
+from bot.core.events import ParticipantRef
+from bot.core.timefmt import from_epoch_ms
+from bot.tracking.frames import Frame
 
 PROTOCOL_VERSION = 1
 

@@ -7,10 +7,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from bot import events as ev
-from bot.frames import Frame
-from bot.session import MeetingState
-from bot.store import SessionRow
+from bot.core import events as ev
+from bot.core.session import MeetingState
+from bot.storage.store import SessionRow
+from bot.tracking.frames import Frame
 
 from . import protocol as p
 from .camera import CameraEvidence, CameraSeenOn

@@ -7,11 +7,11 @@ from typing import Sequence
 
 import aiohttp
 
-from bot import events as ev
-from bot.evaluation import EvaluationQueue
-from bot.frames import FramePipeline
-from bot.settings import ZoomSettings
-from bot.tracking import SessionTracker
+from bot.core import events as ev
+from bot.core.settings import ZoomSettings
+from bot.tracking.evaluation import EvaluationQueue
+from bot.tracking.frames import FramePipeline
+from bot.tracking.tracker import SessionTracker
 
 from ..const import PLATFORM
 from .connection import Credentials

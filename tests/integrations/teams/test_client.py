@@ -4,9 +4,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bot.message import AlertMessage
-from bot.retry import DeliveryError
-from bot.settings import TeamsSettings, Therapist
+from bot.core.message import AlertMessage
+from bot.core.settings import TeamsSettings, Therapist
+from bot.delivery.retry import DeliveryError
 from integrations.teams.client import GraphToken, TeamsActivity, TimeoutSession
 from tests.fakes.fixtures import T1_ENTRA
 from tests.fakes.graph import TENANT

@@ -4,9 +4,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bot.message import AlertMessage
-from bot.retry import DeliveryError
-from bot.settings import Therapist, ZoomSettings
+from bot.core.message import AlertMessage
+from bot.core.settings import Therapist, ZoomSettings
+from bot.delivery.retry import DeliveryError
 from integrations.zoom.chat import ChatbotToken, ZoomChat
 from integrations.zoom.client import ZoomApi
 from integrations.zoom.directory import ZoomDirectory

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from bot.settings import ZoomSettings
+from bot.core.settings import ZoomSettings
 from integrations.zoom.client import TOKEN_LIFETIME_SECONDS, ZoomApi, ZoomApiError
 from tests.fakes.zoom_api import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET, FakeZoom
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot import events as ev
+from bot.core import events as ev
 from integrations.zoom.events import WebhookFormatError, parse_event
 from tests.conftest import load_fixture
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import keys
-from bot.app import create_app
+from bot.web import keys
+from bot.web.app import create_app
 from integrations.zoom.client import ZoomApi
 from integrations.zoom.sync import MEETING_SYNC, MeetingSync
 from tests.conftest import THERAPIST_A_HOST, signed_headers

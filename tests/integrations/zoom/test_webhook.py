@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from bot import keys
-from bot.app import create_app
-from bot.events import MeetingRef
+from bot.core.events import MeetingRef
+from bot.web import keys
+from bot.web.app import create_app
 from tests.conftest import SECRET, TOKEN_A, signed_headers
 
 
@@ -179,7 +179,7 @@ async def test_an_acknowledged_event_is_already_stored(aiohttp_client, settings,
 
 
 async def test_events_stored_but_never_judged_are_judged_when_the_service_starts(aiohttp_client, settings, meeting_deliveries):
-    from bot.clients import therapist_for_meeting
+    from bot.core.clients import therapist_for_meeting
     from integrations.zoom.events import parse_event
     from integrations.zoom.webhook import delivery_key
 

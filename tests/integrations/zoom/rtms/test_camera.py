@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from bot import events as ev
-from bot import keys
-from bot.app import create_app
+from bot.core import events as ev
+from bot.web import keys
+from bot.web.app import create_app
 from integrations.zoom.rtms import protocol as p
 from integrations.zoom.rtms.camera import CameraEvidence
 from integrations.zoom.rtms.runner import event_key

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot import events as ev
+from bot.core import events as ev
 from integrations.zoom.rtms.lifecycle import Backoff, stream_plan
 
 M = ev.MeetingRef("zoom", "u==")

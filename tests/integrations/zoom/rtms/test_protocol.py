@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.events import ParticipantRef
+from bot.core.events import ParticipantRef
 from integrations.zoom.rtms import protocol as p
 
 MEETING = "4444AAAiAAAAAiAiAiiAii=="

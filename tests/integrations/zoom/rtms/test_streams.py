@@ -10,17 +10,23 @@ from typing import Any
 
 import pytest
 
-from bot import keys
-from bot.app import create_app
-from bot.events import VideoStateChanged
-from bot.frames import Frame
-from bot.store import session_id_for
+from bot.core.events import VideoStateChanged
+from bot.storage.store import session_id_for
+from bot.tracking.frames import Frame
+from bot.web import keys
+from bot.web.app import create_app
 from integrations.zoom.rtms import Backoff, RtmsTiming
 from integrations.zoom.rtms import protocol as p
-from integrations.zoom.rtms_script import RtmsScriptServer
-from integrations.zoom.scripted import ScriptedMeeting, ScriptedPerson
+from integrations.zoom.scripted.rtms_server import RtmsScriptServer
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import THERAPIST_A_HOST, TOKEN_A, signed_headers
-from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, broken_client, eventually, jpeg
+from tests.fakes.rtms_server import (
+    RTMS_CLIENT_ID,
+    RTMS_SECRET,
+    broken_client,
+    eventually,
+    jpeg,
+)
 
 START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 UUID = "mN4x+Qz8TgW0b1Kc9vYp2A=="

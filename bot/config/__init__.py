@@ -1,0 +1,1 @@
+"""Read the operator's files: the settings and the checklist."""

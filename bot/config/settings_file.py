@@ -1,0 +1,216 @@
+"""Read the TOML settings, apply environment overrides, and validate them, naming every bad key."""
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core.alerts import AlertSettings
+from bot.core.settings import (
+    CHANNELS,
+    CLIENT_MODES,
+    ClientProfile,
+    ReminderSettings,
+    ServerSettings,
+    Settings,
+    SettingsError,
+    StorageSettings,
+    TeamsSettings,
+    Therapist,
+    WatchdogSettings,
+    ZoomSettings,
+)
+
+ENV_PREFIX = "COMPANION_"
+SECTIONS: dict[str, type] = {
+    "server": ServerSettings,
+    "storage": StorageSettings,
+    "zoom": ZoomSettings,
+    "teams": TeamsSettings,
+    "reminders": ReminderSettings,
+    "alerts": AlertSettings,
+    "watchdog": WatchdogSettings,
+}
+# Keys without which the service must not start: a webhook secret that is missing fails closed.
+REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
+POSITIVE_INTS = {("zoom", "rtms_fps")}
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read `path`, apply `COMPANION_*` overrides from `environ`, and validate."""
+    return parse_settings(read_toml(path, "config file"), environ or {})
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """Return a TOML file's contents, or raise SettingsError saying why it cannot be read."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError([f"{what} {path} does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise SettingsError([f"{what} {path} cannot be read: {err.__class__.__name__}"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError([f"{what} {path} is not valid TOML: {err}"]) from None
+
+
+def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+    """Validate a settings mapping, collecting every problem before failing."""
+    problems: list[str] = []
+    unknown = set(raw) - set(SECTIONS) - {"therapists", "clients"}
+    problems += [f"[{name}] is not a known section" for name in sorted(unknown)]
+    sections = {name: _section(name, cls, raw.get(name, {}), environ, problems) for name, cls in SECTIONS.items()}
+    therapists = tuple(_therapists(raw.get("therapists", []), environ, problems))
+    clients = tuple(_clients(raw.get("clients", []), {t.id for t in therapists}, problems))
+    problems += _channel_credentials(sections, therapists)
+    if problems:
+        raise SettingsError(problems)
+    return Settings(therapists=therapists, clients=clients, **sections)
+
+
+def _env_name(*parts: str) -> str:
+    return ENV_PREFIX + "_".join(re.sub(r"[^A-Za-z0-9]", "_", p).upper() for p in parts)
+
+
+def _coerce(where: str, value: Any, default: Any, problems: list[str]) -> Any:
+    if isinstance(default, bool) or not isinstance(default, (int, str)):
+        return value
+    if isinstance(default, int):
+        try:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        except (TypeError, ValueError):
+            problems.append(f"{where} must be a whole number, not {value!r}")
+            return default
+    if not isinstance(value, str):
+        problems.append(f"{where} must be a string")
+        return default
+    return value
+
+
+def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], problems: list[str]) -> Any:
+    if not isinstance(table, dict):
+        problems.append(f"[{name}] must be a table")
+        table = {}
+    fields = {f.name: f.default for f in dataclasses.fields(cls)}
+    problems += [f"[{name}] {key} is not a known key" for key in sorted(set(table) - set(fields))]
+    values = {}
+    for key, default in fields.items():
+        value = environ.get(_env_name(name, key), table.get(key, default))
+        value = _coerce(f"[{name}] {key}", value, default, problems)
+        if (name, key) in REQUIRED and not value:
+            problems.append(f"[{name}] {key} is missing (or set {_env_name(name, key)})")
+        if isinstance(value, int) and value < (1 if (name, key) in POSITIVE_INTS else 0):
+            problems.append(f"[{name}] {key} must be {'positive' if (name, key) in POSITIVE_INTS else 'zero or more'}")
+        values[key] = value
+    if name == "server" and values["port"] > 65535:
+        problems.append("[server] port must be at most 65535")
+    if name == "zoom" and not 1 <= values["rtms_fps"] <= 5:
+        problems.append("[zoom] rtms_fps must be between 1 and 5")
+    if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    return cls(**values)
+
+
+def _strings(where: str, value: Any, problems: list[str]) -> tuple[str, ...]:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
+        problems.append(f"{where} must be a list of strings")
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -> list[Therapist]:
+    if not isinstance(entries, list) or not entries:
+        problems.append("[[therapists]] needs at least one therapist")
+        return []
+    found: list[Therapist] = []
+    fields = {f.name: f for f in dataclasses.fields(Therapist)}
+    for n, entry in enumerate(entries):
+        where = f"[[therapists]] #{n + 1}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        problems += [f"{where} {key} is not a known key" for key in sorted(set(entry) - set(fields))]
+        tid = str(entry.get("id", "")).strip()
+        values: dict[str, Any] = {}
+        for key, f in fields.items():
+            value = entry.get(key, f.default)
+            if tid:
+                value = environ.get(_env_name("therapist", tid, key), value)
+            if value is dataclasses.MISSING or value == "":
+                if f.default is dataclasses.MISSING:
+                    problems.append(f"{where} {key} is missing")
+                value = ""
+            values[key] = _strings(f"{where} {key}", value, problems) if key == "channels" else str(value)
+        try:
+            ZoneInfo(values["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"{where} timezone {values['timezone']!r} is not a known time zone")
+        problems += [f"{where} channels: {c!r} is not one of {', '.join(CHANNELS)}" for c in values["channels"] if c not in CHANNELS]
+        if tid and any(t.id == tid for t in found):
+            problems.append(f"{where} id {tid!r} is used twice")
+        if values["api_token"] and any(t.api_token == values["api_token"] for t in found):
+            problems.append(f"{where} api_token is the same as another therapist's")
+        found.append(Therapist(**values))
+    return found
+
+
+# What each outbound channel needs: keys of a settings section, then keys of the therapist.
+CHANNEL_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "zoom_chat": (("zoom", "chatbot_client_id"), ("zoom", "chatbot_client_secret"), ("zoom", "robot_jid"), ("zoom", "account_id")),
+    "teams_activity": (("teams", "tenant_id"), ("teams", "client_id"), ("teams", "client_secret"), ("therapist", "teams_user_id")),
+}
+
+
+def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+    """Name every key that a therapist's enabled channel needs and the settings lack."""
+    problems: list[str] = []
+    for n, therapist in enumerate(therapists):
+        where = f"[[therapists]] #{n + 1} ({therapist.id})"
+        outbound = [c for c in therapist.channels if c in CHANNEL_NEEDS]
+        if outbound and not sections["server"].public_url:
+            problems.append(f"[server] public_url is missing: {where} enables {', '.join(outbound)}, whose messages link to it")
+        for channel in outbound:
+            needs = [(section, key, "") for section, key in CHANNEL_NEEDS[channel]]
+            if channel == "zoom_chat" and not therapist.zoom_jid:  # then it is looked up with the Zoom API
+                lookup = ("zoom", "client_id"), ("zoom", "client_secret"), ("therapist", "zoom_user_id")
+                needs += [(section, key, " (or set the therapist's zoom_jid)") for section, key in lookup]
+            for section, key, alternative in needs:
+                if section == "therapist" and not getattr(therapist, key):
+                    problems.append(f"{where} {key} is missing: channel {channel} needs it{alternative}")
+                elif section != "therapist" and not getattr(sections[section], key):
+                    problems.append(f"[{section}] {key} is missing: {where} enables channel {channel}{alternative}")
+    return problems
+
+
+def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list[ClientProfile]:
+    if not isinstance(entries, list):
+        problems.append("[[clients]] must be an array of tables")
+        return []
+    found: list[ClientProfile] = []
+    list_keys = ("flags", "zoom_meeting_ids", "emails", "display_names")
+    for n, entry in enumerate(entries):
+        where = f"[[clients]] #{n + 1}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where} must be a table")
+            continue
+        known = {f.name for f in dataclasses.fields(ClientProfile)}
+        problems += [f"{where} {key} is not a known key" for key in sorted(set(entry) - known)]
+        code, therapist = str(entry.get("code", "")), str(entry.get("therapist", ""))
+        if not code:
+            problems.append(f"{where} code is missing")
+        if therapist not in therapist_ids:
+            problems.append(f"{where} therapist {therapist!r} is not a configured therapist id")
+        mode = str(entry.get("mode", "online"))
+        if mode not in CLIENT_MODES:
+            problems.append(f"{where} mode must be one of {', '.join(CLIENT_MODES)}")
+        lists = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
+        found.append(ClientProfile(code=code, therapist=therapist, mode=mode, **lists))
+    return found

@@ -1,0 +1,112 @@
+"""Fold a meeting's events, in the order of their own time, into the state of one session."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterable
+
+from . import events as ev
+from .participants import CLIENT, Person, RoleRules, Roster
+from .video import VideoOffInterval, VideoOffTracker
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    event: str
+    person: Person | None = None
+
+
+@dataclass
+class MeetingState:
+    """Everything the alert rules and the summary need about one meeting occurrence."""
+
+    meeting: ev.MeetingRef
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    scheduled_start: str = ""
+    scheduled_minutes: int = 0
+    roster: Roster = field(default_factory=Roster)
+    video_off: list[VideoOffInterval] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    client_shares: list[datetime] = field(default_factory=list)
+    recordings: list[datetime] = field(default_factory=list)
+    last_event_at: datetime | None = None
+    closed_by_watchdog: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+
+_PRESENCE = {
+    ev.ParticipantJoined.kind: Person.join,
+    ev.ParticipantLeft.kind: Person.leave,
+}
+
+
+def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules: RoleRules) -> MeetingState:
+    """Return the session's state after `events` (already in their own time order)."""
+    ordered = list(events)
+    state = MeetingState(meeting=meeting)
+    closed_at: datetime | None = None
+    # First pass: who was there and when, so roles are known before anything is judged.
+    for event in ordered:
+        if isinstance(event, ev.SessionClosed):
+            closed_at = event.at if closed_at is None else min(closed_at, event.at)
+            continue
+        state.last_event_at = event.at if state.last_event_at is None else max(state.last_event_at, event.at)
+        if isinstance(event, ev.MeetingStarted):
+            state.started_at = event.at if state.started_at is None else min(state.started_at, event.at)
+            state.scheduled_start = event.scheduled_start or state.scheduled_start
+            state.scheduled_minutes = event.scheduled_minutes or state.scheduled_minutes
+        elif isinstance(event, ev.MeetingEnded):
+            state.ended_at = event.at if state.ended_at is None else max(state.ended_at, event.at)
+        elif isinstance(event, ev.ParticipantEvent) and not isinstance(event, ev.VideoStateChanged):
+            person = state.roster.person(event.participant)
+            if event.kind in _PRESENCE:
+                _PRESENCE[event.kind](person, event.at, event.participant.user_id)
+    if state.started_at is None:
+        joins = [p.first_joined for p in state.roster.people if p.first_joined is not None]
+        state.started_at = min(joins) if joins else None
+    if state.ended_at is None and closed_at is not None:  # a real end, however late, wins
+        state.ended_at, state.closed_by_watchdog = closed_at, True
+    if state.ended_at is not None:
+        for person in state.roster.people:
+            person.close(state.ended_at)
+    state.roster.assign_roles(rules)
+    _second_pass(state, ordered)
+    return state
+
+
+def _second_pass(state: MeetingState, ordered: list[ev.MeetingEvent]) -> None:
+    """Judge what happened, now that everyone's role is known."""
+    client = state.roster.client
+    video = VideoOffTracker(client)
+    for event in ordered:
+        person = None
+        if isinstance(event, ev.ParticipantEvent):
+            person = state.roster.find(event.participant)
+        if isinstance(event, ev.VideoStateChanged):
+            if person is None or person is not client:
+                continue
+            video.report(event.at, event.on)
+        elif isinstance(event, ev.ParticipantLeft) and person is client:
+            video.client_left(event.at)
+        elif isinstance(event, ev.SharingStarted) and person is not None and person.role == CLIENT:
+            state.client_shares.append(event.at)
+        elif isinstance(event, ev.RecordingStarted):
+            state.recordings.append(event.at)
+        if isinstance(event, ev.SessionClosed) and not state.closed_by_watchdog:
+            continue
+        if not isinstance(event, (ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)):
+            state.timeline.append(TimelineEntry(event.at, _timeline_name(event), person))
+    if state.ended_at is not None:
+        video.meeting_ended(state.ended_at)
+    state.video_off = video.intervals
+
+
+def _timeline_name(event: ev.MeetingEvent) -> str:
+    if isinstance(event, ev.VideoStateChanged):
+        return "video_on" if event.on else "video_off"
+    return event.kind

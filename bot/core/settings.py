@@ -1,0 +1,116 @@
+"""The service's settings as frozen objects: every section, therapist and client profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .alerts import AlertSettings
+
+CHANNELS = ("dashboard", "zoom_chat", "teams_activity")
+CLIENT_MODES = ("online", "face_to_face")
+
+
+class SettingsError(Exception):
+    """The settings are unusable; `problems` names each bad key."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "invalid settings:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    url: str = "sqlite+aiosqlite:///companion.db"
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    webhook_secret_token: str = ""
+    account_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    api_base_url: str = "https://api.zoom.us/v2"
+    oauth_url: str = "https://zoom.us/oauth/token"
+    rtms_client_id: str = ""
+    rtms_client_secret: str = ""
+    rtms_fps: int = 1
+    chatbot_client_id: str = ""
+    chatbot_client_secret: str = ""
+    robot_jid: str = ""
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_base_url: str = "https://graph.microsoft.com"
+
+
+@dataclass(frozen=True)
+class ReminderSettings:
+    lead_minutes: int = 10
+    sync_interval_minutes: int = 10
+    horizon_hours: int = 24
+    checklist_file: str = ""  # empty: the checklist packaged in bot/config/defaults/checklist.toml
+
+
+@dataclass(frozen=True)
+class WatchdogSettings:
+    end_grace_minutes: int = 30
+    idle_minutes: int = 90
+
+
+@dataclass(frozen=True)
+class Therapist:
+    id: str
+    name: str
+    api_token: str
+    timezone: str = "UTC"
+    zoom_user_id: str = ""
+    zoom_jid: str = ""
+    teams_user_id: str = ""
+    channels: tuple[str, ...] = ("dashboard",)
+
+
+@dataclass(frozen=True)
+class ClientProfile:
+    code: str
+    therapist: str
+    mode: str = "online"
+    flags: tuple[str, ...] = ()
+    zoom_meeting_ids: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    display_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    storage: StorageSettings
+    zoom: ZoomSettings
+    teams: TeamsSettings
+    reminders: ReminderSettings
+    alerts: AlertSettings
+    watchdog: WatchdogSettings
+    therapists: tuple[Therapist, ...]
+    clients: tuple[ClientProfile, ...] = ()
+
+    def therapist(self, therapist_id: str) -> Therapist | None:
+        """Return the therapist with this id, or None."""
+        return next((t for t in self.therapists if t.id == therapist_id), None)
+
+    def channels_for(self, therapist_id: str) -> tuple[str, ...]:
+        """Return the channels a therapist's notices go to (none for an unknown therapist)."""
+        therapist = self.therapist(therapist_id)
+        return therapist.channels if therapist else ()

@@ -1,0 +1,1 @@
+"""The database: sessions and their events, due work, notices, deliveries, checklist ticks."""

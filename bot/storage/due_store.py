@@ -1,0 +1,127 @@
+"""Keep due work in the service's database: the source of truth the scheduler reconciles from."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.core.due_work import DueRow, DueWork, NoticeSpec
+from bot.core.events import MeetingRef
+from bot.core.timefmt import from_iso, to_stamp
+
+from . import schema
+from .notices import NoticeRow
+from .store import Store
+
+
+def _row(row: Row) -> DueRow:
+    work = DueWork(
+        key=row.key,
+        kind=row.kind,
+        due_at=from_iso(row.due_at),
+        therapist_id=row.therapist_id,
+        session_id=row.session_id,
+        data=json.loads(row.data),
+    )
+    return DueRow(row.id, work, from_iso(row.done_at) if row.done_at else None, row.outcome)
+
+
+class DueStore:
+    """Due work rows: planned once by key, moved while pending, and finished exactly once."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._engine = store.engine
+        self._insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def put(self, work: DueWork, now: datetime) -> DueRow | None:
+        """Plan `work`, or move it if it is still pending; return the pending row, None if already done."""
+        t = schema.due_work
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                self._insert(t)
+                .values(
+                    key=work.key,
+                    kind=work.kind,
+                    due_at=to_stamp(work.due_at),
+                    therapist_id=work.therapist_id,
+                    session_id=work.session_id,
+                    data=json.dumps(dict(work.data), sort_keys=True),
+                    created_at=to_stamp(now),
+                )
+                .on_conflict_do_nothing()
+            )
+            await conn.execute(
+                update(t)
+                .where(t.c.key == work.key, t.c.done_at.is_(None))
+                .values(due_at=to_stamp(work.due_at), data=json.dumps(dict(work.data), sort_keys=True))
+            )
+            row = (await conn.execute(select(t).where(t.c.key == work.key))).one()
+        found = _row(row)
+        return found if found.pending else None
+
+    async def get(self, row_id: int) -> DueRow | None:
+        """Return one row, pending or done."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.id == row_id))).first()
+        return _row(row) if row else None
+
+    async def by_key(self, key: str) -> DueRow | None:
+        """Return the row planned under `key`, pending or done."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.key == key))).first()
+        return _row(row) if row else None
+
+    async def pending(
+        self, kind: str | None = None, session_id: str | None = None, therapist_id: str | None = None
+    ) -> list[DueRow]:
+        """Return pending rows, soonest first, optionally of one kind, session or therapist."""
+        t = schema.due_work
+        query = select(t).where(t.c.done_at.is_(None)).order_by(t.c.due_at, t.c.id)
+        if kind:
+            query = query.where(t.c.kind == kind)
+        if session_id:
+            query = query.where(t.c.session_id == session_id)
+        if therapist_id:
+            query = query.where(t.c.therapist_id == therapist_id)
+        async with self._engine.connect() as conn:
+            return [_row(row) for row in (await conn.execute(query)).all()]
+
+    async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
+        """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
+        t = schema.due_work
+        query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
+        if due_from is not None:
+            query = query.where(t.c.due_at >= to_stamp(due_from))
+        if due_to is not None:
+            query = query.where(t.c.due_at <= to_stamp(due_to))
+        async with self._engine.connect() as conn:
+            return [_row(row) for row in (await conn.execute(query)).all()]
+
+    async def last_heard(self, meeting: MeetingRef) -> datetime | None:
+        """Return when the service last received an event of this meeting occurrence."""
+        t = schema.events
+        query = select(func.max(t.c.received_at)).where(t.c.platform == meeting.platform, t.c.occurrence_id == meeting.occurrence_id)
+        async with self._engine.connect() as conn:
+            stamp = (await conn.execute(query)).scalar()
+        return from_iso(stamp) if stamp else None
+
+    async def finish(
+        self, row_id: int, outcome: str, now: datetime, notice: NoticeSpec | None = None
+    ) -> tuple[bool, NoticeRow | None]:
+        """Mark a pending row done and raise its notice in one transaction; return (was pending, new notice)."""
+        t = schema.due_work
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(t).where(t.c.id == row_id, t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=outcome)
+            )
+            if not result.rowcount:
+                return False, None
+            if notice is None:
+                return True, None
+            row = await self._store.insert_notice(
+                conn, notice.therapist_id, notice.session_id, notice.kind, notice.key, notice.at, notice.message, now
+            )
+            return True, row

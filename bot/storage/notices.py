@@ -1,0 +1,136 @@
+"""Keep the therapist's notices (with their deliveries) and notes: the part of the store they read."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.record import Note
+from bot.core.timefmt import from_iso, to_stamp
+
+from . import schema
+from .group_commit import GroupCommit
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    id: int
+    therapist_id: str
+    session_id: str | None
+    kind: str
+    key: str
+    at: str
+    message: str
+    raised_at: str
+
+
+class NoticeRecords:
+    """Notices, raised once per key, each with a pending delivery per channel; and the therapist's notes."""
+
+    engine: AsyncEngine
+    _insert: Any
+    _channels_for: Callable[[str], Sequence[str]]
+    _notice_writes: GroupCommit[Any]  # notices raised at once share a commit
+
+    async def raise_notice(
+        self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
+    ) -> NoticeRow | None:
+        """Store a notice once; return it if it is new, None if it was raised before."""
+        return await self._notice_writes.submit((therapist_id, session_id, kind, key, at, message, now))
+
+    async def _write_notices(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> list[NoticeRow | None]:
+        return [await self.insert_notice(conn, *args) for args in batch]
+
+    async def insert_notice(
+        self,
+        conn: AsyncConnection,
+        therapist_id: str,
+        session_id: str | None,
+        kind: str,
+        key: str,
+        at: datetime,
+        message: str,
+        now: datetime,
+    ) -> NoticeRow | None:
+        """Insert a notice, and a pending delivery per enabled channel, in the caller's transaction (once per key)."""
+        values = dict(
+            therapist_id=therapist_id,
+            session_id=session_id,
+            kind=kind,
+            key=key,
+            at=to_stamp(at),
+            message=message,
+            raised_at=to_stamp(now),
+        )
+        result = await conn.execute(
+            self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
+        )
+        new_id = result.scalar()
+        if new_id is None:
+            return None
+        if channels := self._channels_for(therapist_id):  # the outbox: in the same transaction
+            await conn.execute(
+                schema.deliveries.insert(),
+                [
+                    dict(
+                        notice_id=new_id,
+                        channel=channel,
+                        therapist_id=therapist_id,
+                        ordering_key=session_id or f"therapist:{therapist_id}",
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=values["raised_at"],
+                        updated_at=values["raised_at"],
+                    )
+                    for channel in channels
+                ],
+            )
+        return NoticeRow(id=new_id, **values)
+
+    async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
+        """Return the keys of the notices already raised for a session."""
+        t = schema.notices
+        query = select(t.c.key).where(t.c.therapist_id == therapist_id).where(t.c.session_id == session_id)
+        async with self.engine.connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    async def notices(
+        self, therapist_id: str, session_id: str | None = None, kind: str | None = None, limit: int = 200
+    ) -> list[NoticeRow]:
+        """Return a therapist's notices, newest first."""
+        t = schema.notices
+        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.id.desc()).limit(limit)
+        if session_id:
+            query = query.where(t.c.session_id == session_id)
+        if kind:
+            query = query.where(t.c.kind == kind)
+        async with self.engine.connect() as conn:
+            return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def notices_after(self, therapist_id: str, after_id: int, limit: int = 500) -> list[NoticeRow]:
+        """Return a therapist's notices newer than `after_id`, oldest first (a stream resuming)."""
+        t = schema.notices
+        query = select(t).where(t.c.therapist_id == therapist_id, t.c.id > after_id).order_by(t.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def add_note(self, session_id: str, at: datetime, text: str, prompt_id: str | None) -> int:
+        """Store a therapist's note and return its id."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                schema.notes.insert()
+                .values(session_id=session_id, at=to_stamp(at), text=text, prompt_id=prompt_id)
+                .returning(schema.notes.c.id)
+            )
+            return int(result.scalar_one())
+
+    async def notes(self, session_id: str) -> list[Note]:
+        """Return a session's notes in time order."""
+        t = schema.notes
+        query = select(t).where(t.c.session_id == session_id).order_by(t.c.at, t.c.id)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Note(from_iso(r.at), r.text, r.prompt_id) for r in rows]

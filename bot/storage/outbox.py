@@ -1,0 +1,147 @@
+"""The outbox: each notice's deliveries, claimed in the database before sending so none goes out twice."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.core.timefmt import from_iso, to_stamp
+
+from . import schema
+from .group_commit import GroupCommit
+from .notices import NoticeRow
+
+D, N = schema.deliveries, schema.notices
+UNFINISHED = ("pending", "sending")
+COALESCED_KINDS = frozenset({"client_video_off"})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notice on its way to one channel, claimed by this worker under `claim`."""
+
+    id: int
+    channel: str
+    attempts: int
+    claim: str
+    notice: NoticeRow
+
+
+def _claimable(now: str):  # type: ignore[no-untyped-def]
+    # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
+    return or_(
+        and_(D.c.state == "pending", D.c.next_attempt_at <= now),
+        and_(D.c.state == "sending", D.c.claimed_until < now),
+    )
+
+
+class Outbox:
+    """Claim, finish and reschedule deliveries; every state change is guarded by the row's claim."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        # Finished sends share commits: under a burst one transaction records many of them.
+        self._changes: GroupCommit[Any] = GroupCommit(engine, self._apply_changes)
+
+    async def close(self) -> None:
+        """Stop recording state changes (at shutdown)."""
+        await self._changes.close()
+
+    async def claim_due(self, channel: str, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
+        """Claim up to `limit` due deliveries for a channel, each the oldest unfinished of its session."""
+        stamp, claim = to_stamp(now), uuid.uuid4().hex
+        earlier = D.alias("earlier")
+        waits_behind = exists().where(
+            earlier.c.channel == D.c.channel,
+            earlier.c.ordering_key == D.c.ordering_key,
+            earlier.c.notice_id < D.c.notice_id,
+            earlier.c.state.in_(UNFINISHED),
+        )
+        due = select(D.c.id).where(D.c.channel == channel, _claimable(stamp), ~waits_behind).order_by(D.c.notice_id).limit(limit)
+        async with self._engine.connect() as conn:
+            ids = list((await conn.execute(due)).scalars())
+        if not ids:
+            return []
+        async with self._engine.begin() as conn:  # starts with a write, so SQLite waits for its lock
+            # Re-checked row by row under the write: another worker or instance may have won some since.
+            claimed = (
+                await conn.execute(
+                    update(D)
+                    .where(D.c.id.in_(ids), _claimable(stamp))
+                    .values(state="sending", claim=claim, claimed_until=to_stamp(now + lease), attempts=D.c.attempts + 1, updated_at=stamp)
+                    .returning(D.c.id)
+                )
+            ).scalars().all()
+            if not claimed:
+                return []
+            query = select(D.c.id, D.c.channel, D.c.attempts, N).join(N, N.c.id == D.c.notice_id).where(D.c.id.in_(claimed))
+            rows = (await conn.execute(query.order_by(D.c.notice_id))).all()
+        notice_columns = [c.name for c in N.columns]
+        return [
+            Delivery(r.id, r.channel, r.attempts, claim, NoticeRow(**{c: r._mapping[N.c[c]] for c in notice_columns}))
+            for r in rows
+        ]
+
+    async def finish(self, delivery: Delivery, state: str, now: datetime, error: str | None = None) -> bool:
+        """Mark a claimed delivery sent, failed or coalesced; False if the claim was lost."""
+        return await self._change(delivery, now, state=state, last_error=error)
+
+    async def retry_at(self, delivery: Delivery, at: datetime, now: datetime, error: str) -> bool:
+        """Put a claimed delivery back to wait until `at`; False if the claim was lost."""
+        return await self._change(delivery, now, state="pending", next_attempt_at=to_stamp(at), last_error=error)
+
+    async def _change(self, delivery: Delivery, now: datetime, **values: object) -> bool:
+        query = (
+            update(D)
+            .where(D.c.id == delivery.id, D.c.state == "sending", D.c.claim == delivery.claim)
+            .values(claim=None, claimed_until=None, updated_at=to_stamp(now), **values)
+        )
+        return bool(await self._changes.submit(query))
+
+    @staticmethod
+    async def _apply_changes(conn: AsyncConnection, queries: list[Any]) -> list[bool]:
+        return [(await conn.execute(query)).rowcount == 1 for query in queries]
+
+    async def coalesced(self, delivery: Delivery, window: timedelta) -> bool:
+        """Return whether a burst already carries this notice: a like one sent just before, or one waiting after."""
+        notice = delivery.notice
+        if notice.kind not in COALESCED_KINDS or notice.session_id is None:
+            return False
+        raised = from_iso(notice.raised_at)
+        alike = select(D.c.id).join(N, N.c.id == D.c.notice_id).where(
+            D.c.channel == delivery.channel, N.c.session_id == notice.session_id, N.c.kind == notice.kind
+        )
+        sent_before = alike.where(
+            D.c.notice_id < notice.id, D.c.state == "sent", N.c.raised_at >= to_stamp(raised - window)
+        )
+        waiting_after = alike.where(
+            D.c.notice_id > notice.id, D.c.state.in_(UNFINISHED), N.c.raised_at <= to_stamp(raised + window)
+        )
+        async with self._engine.connect() as conn:
+            return (await conn.execute(sent_before.union_all(waiting_after).limit(1))).first() is not None
+
+    async def mark_delivered(self, notice_id: int, channel: str, now: datetime) -> bool:
+        """Mark a notice delivered on a channel that needs no worker (the dashboard stream)."""
+        query = (
+            update(D)
+            .where(D.c.notice_id == notice_id, D.c.channel == channel, D.c.state == "pending")
+            .values(state="sent", attempts=D.c.attempts + 1, updated_at=to_stamp(now))
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(query)).rowcount == 1
+
+    async def states(self, notice_ids: Iterable[int]) -> dict[int, dict[str, str]]:
+        """Return each notice's delivery state per channel."""
+        ids = list(notice_ids)
+        found: dict[int, dict[str, str]] = {i: {} for i in ids}
+        if not ids:
+            return found
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(D.c.notice_id, D.c.channel, D.c.state).where(D.c.notice_id.in_(ids)))).all()
+        for row in rows:
+            found[row.notice_id][row.channel] = row.state
+        return found

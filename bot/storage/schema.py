@@ -1,0 +1,150 @@
+"""The database tables, and the schema upgrades applied in order at start-up."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("occurrence_id", String(255), nullable=False),
+    Column("meeting_id", String(64), nullable=False, default=""),
+    Column("topic", Text, nullable=False, default=""),
+    Column("host_id", String(255), nullable=False, default=""),
+    Column("therapist_id", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("platform", "occurrence_id", name="uq_sessions_occurrence"),
+    Index("ix_sessions_therapist", "therapist_id"),
+)
+
+# One row per domain event; `key` is derived from the delivery, so a redelivery inserts nothing.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("occurrence_id", String(255), nullable=False),
+    Column("key", String(80), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("data", Text, nullable=False),
+    Column("received_at", String(32), nullable=False),
+    UniqueConstraint("platform", "key", name="uq_events_key"),
+    Index("ix_events_occurrence", "platform", "occurrence_id"),
+)
+
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("session_id", String(40)),
+    Column("kind", String(40), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("raised_at", String(32), nullable=False),
+    UniqueConstraint("therapist_id", "key", name="uq_notices_key"),
+    Index("ix_notices_therapist", "therapist_id", "id"),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("prompt_id", String(80)),
+    Index("ix_notes_session", "session_id"),
+)
+
+# Work that falls due later (reminders, video-off timers, watchdogs): the scheduler's source of truth.
+# A row is pending while `done_at` is empty; `outcome` says whether it fired or was cancelled.
+due_work = Table(
+    "due_work",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("due_at", String(32), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("session_id", String(40)),
+    Column("data", Text, nullable=False, default="{}"),
+    Column("created_at", String(32), nullable=False),
+    Column("done_at", String(32)),
+    Column("outcome", String(16)),
+    UniqueConstraint("key", name="uq_due_work_key"),
+    Index("ix_due_work_pending", "done_at", "due_at"),
+    Index("ix_due_work_session", "session_id"),
+)
+
+checklist_ticks = Table(
+    "checklist_ticks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(40), nullable=False),
+    Column("item_id", String(80), nullable=False),
+    Column("confirmed_at", String(32), nullable=False),
+    UniqueConstraint("session_id", "item_id", name="uq_checklist_ticks_item"),
+)
+
+# One row per notice and channel the therapist enabled, written with the notice; the outbox.
+# `claim` and `claimed_until` mark a row being sent, so no two workers send it at once.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", Integer, nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("ordering_key", String(80), nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", String(32), nullable=False),
+    Column("claim", String(32)),
+    Column("claimed_until", String(32)),
+    Column("last_error", String(40)),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("notice_id", "channel", name="uq_deliveries_notice_channel"),
+    Index("ix_deliveries_due", "channel", "state", "next_attempt_at"),
+    Index("ix_deliveries_order", "channel", "ordering_key", "notice_id"),
+)
+
+# Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
+UPGRADES: list[Callable[[Connection], None]] = [
+    lambda conn: metadata.create_all(conn),
+    lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
+    lambda conn: metadata.create_all(conn, tables=[deliveries]),
+]
+
+
+def upgrade(conn: Connection) -> int:
+    """Bring the schema up to date and return its version."""
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        conn.execute(schema_version.insert().values(version=0))
+        current = 0
+    for version, step in enumerate(UPGRADES[current:], start=current + 1):
+        step(conn)
+        conn.execute(schema_version.update().values(version=version))
+    return len(UPGRADES)

@@ -1,0 +1,225 @@
+"""Keep sessions and their events in SQLite or PostgreSQL (SQLAlchemy, async); notices and notes beside them."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from bot.core.events import MeetingEvent, MeetingRef, event_from_record
+from bot.core.timefmt import to_stamp
+
+from . import schema
+from .group_commit import GroupCommit
+from .notices import NoticeRecords
+
+SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
+
+
+def session_id_for(platform: str, occurrence_id: str) -> str:
+    """Return the stable session id of a meeting occurrence (the same on every instance)."""
+    return "s" + hashlib.sha256(f"{platform}:{occurrence_id}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: str
+    platform: str
+    occurrence_id: str
+    meeting_id: str
+    topic: str
+    host_id: str
+    therapist_id: str
+    created_at: str
+
+    @property
+    def meeting(self) -> MeetingRef:
+        return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id, self.topic)
+
+
+def _use_wal(cursor: Any, attempts: int = 100) -> None:
+    """Switch the database file to WAL (it stays so): readers then never block a writer.
+
+    The switch needs the file to itself and SQLite does not wait for that (no busy timeout), so a
+    process starting while another writes tries again for a few seconds.
+    """
+    for _ in range(attempts):
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as err:  # the driver's OperationalError: 'database is locked'
+            if "locked" not in str(err):
+                raise
+            time.sleep(0.05)
+    raise RuntimeError("could not switch the SQLite database to WAL: it stayed locked")
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
+    # hide_parameters: an error message must never carry a participant's name from a statement.
+    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
+    if engine.dialect.name == "sqlite":
+
+        @sa_event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA busy_timeout=5000")
+            _use_wal(cursor)
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+    return engine
+
+
+class Store(NoticeRecords):
+    """The service's database: every write is committed before the caller acknowledges anything."""
+
+    def __init__(self, engine: AsyncEngine, channels_for: Callable[[str], Sequence[str]] = lambda _therapist_id: ()) -> None:
+        self.engine = engine
+        self._channels_for = channels_for  # where a therapist's notices go: a delivery row for each
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
+        self._notice_writes = GroupCommit(engine, self._write_notices)
+        self._known_sessions: set[str] = set()
+
+    async def upgrade(self) -> int:
+        """Create or upgrade the schema; return its version."""
+        async with self.engine.connect() as conn:
+            # Several processes may start at once: the first to lock upgrades, the others wait.
+            if self.engine.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            else:
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            version = await conn.run_sync(schema.upgrade)
+            await conn.commit()
+            return version
+
+    async def record_events(
+        self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime
+    ) -> int:
+        """Store a delivery's events (and its session, if a therapist owns it); return how many were new."""
+        inserted = await self._writes.submit((therapist_id, meeting, keyed, now))
+        if therapist_id is not None and meeting.topic and meeting.meeting_id:
+            # Committed with nothing left to fill in: later deliveries can skip the session row.
+            self._known_sessions.add(session_id_for(meeting.platform, meeting.occurrence_id))
+        return inserted
+
+    async def close(self) -> None:
+        """Finish with the database: stop the writers."""
+        await self._writes.close()
+        await self._notice_writes.close()
+
+    async def _write_events(
+        self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]
+    ) -> list[int]:
+        """Write a batch of deliveries with one statement per table; return each delivery's new events."""
+        sessions: dict[str, dict[str, Any]] = {}
+        rows: list[dict[str, Any]] = []
+        for therapist_id, meeting, keyed, now in batch:
+            stamp = to_stamp(now)
+            session_id = session_id_for(meeting.platform, meeting.occurrence_id)
+            if therapist_id is not None and session_id not in self._known_sessions:
+                sessions.setdefault(session_id, dict(
+                    id=session_id, platform=meeting.platform, occurrence_id=meeting.occurrence_id,
+                    meeting_id=meeting.meeting_id, topic=meeting.topic, host_id=meeting.host_id,
+                    therapist_id=therapist_id, created_at=stamp,
+                ))
+            for key, event in keyed:
+                record = event.to_record()
+                rows.append(dict(
+                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=key, at=record["at"],
+                    kind=event.kind, data=json.dumps(record, sort_keys=True), received_at=stamp,
+                ))
+        if sessions:
+            await conn.execute(self._insert(schema.sessions).on_conflict_do_nothing(), list(sessions.values()))
+            for values in sessions.values():  # a session first seen without its topic gets it later
+                if values["topic"] or values["meeting_id"]:
+                    t = schema.sessions
+                    await conn.execute(
+                        update(t)
+                        .where(t.c.id == values["id"])
+                        .where((t.c.topic == "") | (t.c.meeting_id == ""))
+                        .values(topic=values["topic"], meeting_id=values["meeting_id"])
+                    )
+        new_keys: set[tuple[str, str]] = set()
+        if rows:
+            insert = self._insert(schema.events).on_conflict_do_nothing()
+            result = await conn.execute(insert.returning(schema.events.c.platform, schema.events.c.key), rows)
+            new_keys = {(r.platform, r.key) for r in result}
+        return [sum((meeting.platform, key) in new_keys for key, _ in keyed) for _, meeting, keyed, _ in batch]
+
+    async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
+        """Return a meeting occurrence's events in the order of their own time."""
+        t = schema.events
+        query = (
+            select(t.c.key, t.c.data)
+            .where(t.c.platform == meeting.platform)
+            .where(t.c.occurrence_id == meeting.occurrence_id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        loaded = [(event_from_record(meeting, json.loads(row.data)), row.key) for row in rows]
+        loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
+        return [event for event, _ in loaded]
+
+    async def open_stream_occurrences(self, platform: str) -> list[str]:
+        """Return the meeting occurrences that have a stream started and no end stored."""
+        t = schema.events
+        ended = select(t.c.occurrence_id).where(t.c.platform == platform).where(t.c.kind == "meeting_ended")
+        query = (
+            select(t.c.occurrence_id)
+            .where(t.c.platform == platform)
+            .where(t.c.kind == "stream_started")
+            .where(t.c.occurrence_id.not_in(ended))
+            .distinct()
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def session(self, session_id: str, therapist_id: str | None = None) -> SessionRow | None:
+        """Return a session, or None if it does not exist or is not this therapist's."""
+        query = select(schema.sessions).where(schema.sessions.c.id == session_id)
+        if therapist_id is not None:
+            query = query.where(schema.sessions.c.therapist_id == therapist_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return SessionRow(**row._mapping) if row else None
+
+    async def sessions_heard_since(self, since: datetime) -> list[str]:
+        """Return the ids of sessions that received an event at or after `since`."""
+        s, e = schema.sessions, schema.events
+        query = (
+            select(s.c.id)
+            .distinct()
+            .join(e, (e.c.platform == s.c.platform) & (e.c.occurrence_id == s.c.occurrence_id))
+            .where(e.c.received_at >= to_stamp(since))
+        )
+        async with self.engine.connect() as conn:
+            return sorted((await conn.execute(query)).scalars())
+
+    async def session_for_occurrence(self, platform: str, occurrence_id: str) -> SessionRow | None:
+        """Return the session of a meeting occurrence, if one is stored."""
+        return await self.session(session_id_for(platform, occurrence_id))
+
+    async def sessions(
+        self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None, limit: int | None = None
+    ) -> list[SessionRow]:
+        """Return a therapist's sessions, newest first, optionally for one meeting occurrence."""
+        t = schema.sessions
+        query = select(t).where(t.c.therapist_id == therapist_id).order_by(t.c.created_at.desc(), t.c.id).limit(limit)
+        if platform:
+            query = query.where(t.c.platform == platform)
+        if occurrence_id:
+            query = query.where(t.c.occurrence_id == occurrence_id)
+        async with self.engine.connect() as conn:
+            return [SessionRow(**row._mapping) for row in (await conn.execute(query)).all()]

@@ -1,0 +1,1 @@
+"""Wake due work at its time: reminders, video-off checks, watchdogs."""

@@ -1,0 +1,64 @@
+"""Raise notices for the therapist exactly once, store them, and tell whoever is listening."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.storage.notices import NoticeRow
+from bot.storage.store import Store
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A notice's delivery to one channel changed state (sent, failed, ...)."""
+
+    notice_id: int
+    therapist_id: str
+    channel: str
+    state: str
+
+
+Published = NoticeRow | DeliveryUpdate
+
+
+class NoticeBoard:
+    """The one internal way a reminder, alert or notice reaches the therapist."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._listeners: set[asyncio.Queue[Published]] = set()
+
+    async def raise_notice(
+        self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
+    ) -> NoticeRow | None:
+        """Store the notice (with its deliveries) unless raised before (same key); publish it if new."""
+        row = await self._store.raise_notice(therapist_id, session_id, kind, key, at, message, now)
+        if row is not None:
+            self.publish(row)
+        return row
+
+    def publish(self, row: NoticeRow) -> None:
+        """Tell every listener about a notice just stored (by `raise_notice` or with due work)."""
+        _LOGGER.info("notice %s raised: kind=%s session=%s", row.id, row.kind, row.session_id)
+        self._tell(row)
+
+    def publish_delivery(self, update: DeliveryUpdate) -> None:
+        """Tell every listener that a notice's delivery to a channel changed state."""
+        self._tell(update)
+
+    def _tell(self, item: Published) -> None:
+        for queue in list(self._listeners):
+            queue.put_nowait(item)
+
+    def listen(self) -> asyncio.Queue[Published]:
+        """Return a queue that receives every new notice and delivery change until `unlisten`."""
+        queue: asyncio.Queue[Published] = asyncio.Queue()
+        self._listeners.add(queue)
+        return queue
+
+    def unlisten(self, queue: asyncio.Queue[Published]) -> None:
+        self._listeners.discard(queue)

@@ -1,0 +1,137 @@
+"""Record a meeting's events, judge the session as of now, and raise the alerts it has earned."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable, Sequence
+
+from bot.core.alerts import Alert, find_alerts
+from bot.core.appointments import AppointmentBook
+from bot.core.checklist import Checklist, load_checklist
+from bot.core.clients import client_code, role_rules, therapist_for_meeting
+from bot.core.events import MeetingEvent, MeetingRef
+from bot.core.participants import RoleRules
+from bot.core.record import ChecklistItem
+from bot.core.session import MeetingState, build_state
+from bot.core.settings import Settings
+from bot.core.summary import SessionRecord, build_summary
+from bot.storage.due_store import DueStore
+from bot.storage.store import SessionRow, Store, session_id_for
+from bot.storage.ticks import TickStore
+
+from .notice_board import NoticeBoard
+
+_LOGGER = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session judged at one instant: its state, the alerts earned, and the summary."""
+
+    row: SessionRow
+    state: MeetingState
+    alerts: list[Alert]
+    summary: dict[str, Any]
+
+
+EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
+
+
+class SessionTracker:
+    """The service's use of the core: events in, state and summaries out, alerts raised once."""
+
+    def __init__(
+        self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock, checklist: Checklist | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.board = board
+        self.clock = clock
+        self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
+        self.ticks = TickStore(store.engine)
+        self.appointments = AppointmentBook(DueStore(store), timedelta(hours=settings.reminders.horizon_hours))
+        # Called after every evaluation with the view judged (the timers plan their next work here).
+        self.after_evaluation: list[EvaluationHook] = []
+
+    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> str | None:
+        """Durably store a delivery's events; return the session id, or None if no therapist owns it."""
+        therapist = therapist_for_meeting(self.settings, meeting)
+        existing = None if therapist else await self.store.session_for_occurrence(meeting.platform, meeting.occurrence_id)
+        if therapist is None and existing is None and meeting.host_id:
+            _LOGGER.info("ignoring %s meeting %s: its host is not a configured therapist", meeting.platform, meeting.meeting_id)
+            return None
+        owner = therapist.id if therapist else (existing.therapist_id if existing else None)
+        new = await self.store.record_events(owner, meeting, keyed, self.clock())
+        _LOGGER.info(
+            "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
+        )
+        return session_id_for(meeting.platform, meeting.occurrence_id) if owner else None
+
+    async def view(self, row: SessionRow, now: datetime | None = None) -> SessionView:
+        """Return the session as of `now` (default: the clock)."""
+        now = now or self.clock()
+        therapist = self.settings.therapist(row.therapist_id)
+        meeting = row.meeting
+        events = await self.store.session_events(meeting)
+        if therapist is None:  # a therapist removed from the settings: judge with the host alone
+            rules = RoleRules(therapist_account_ids=frozenset({row.host_id}))
+            code = None
+        else:
+            rules = role_rules(self.settings, therapist, meeting)
+        state = build_state(meeting, events, rules)
+        if therapist is not None:
+            client = state.roster.client
+            refs = client.refs if client else []
+            code = client_code(
+                self.settings,
+                therapist,
+                meeting,
+                {r.email_hash for r in refs if r.email_hash},
+                {r.name.strip().lower() for r in refs if r.name},
+            )
+        judged_at = min(now, state.ended_at) if state.ended_at else now
+        alerts = find_alerts(state, self.settings.alerts, judged_at)
+        record = SessionRecord(
+            session_id=row.id,
+            therapist_id=row.therapist_id,
+            client_code=code,
+            checklist=await self.checklist(row, code, state.started_at),
+            notes=await self.store.notes(row.id),
+        )
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
+
+    async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
+        """Return the session's checklist, tailored to the client with profile `code`, with its ticks.
+
+        Points ticked before the call, on the appointment this session fulfils, count as confirmed.
+        """
+        profile = next((c for c in self.settings.clients if c.therapist == row.therapist_id and c.code == code), None)
+        ticks = await self.ticks.ticks(row.id)
+        appointment = await self.appointments.for_session(row.therapist_id, row.platform, row.meeting_id, started)
+        if appointment is not None:
+            for item_id, at in (await self.ticks.ticks(appointment.id)).items():
+                ticks[item_id] = min(at, ticks.get(item_id, at))
+        return self.checklist_points.items(profile, ticks)
+
+    async def evaluate(self, session_id: str) -> list[Alert]:
+        """Raise, once each, the alerts the session has earned by now; return the new ones."""
+        row = await self.store.session(session_id)
+        if row is None:
+            return []
+        now = self.clock()
+        view = await self.view(row, now)
+        raised = []
+        known = await self.store.notice_keys(row.therapist_id, row.id)
+        for alert in view.alerts:
+            if f"{row.id}:{alert.key}" in known:
+                continue
+            notice = await self.board.raise_notice(
+                row.therapist_id, row.id, alert.kind, f"{row.id}:{alert.key}", alert.at, alert.message, now
+            )
+            if notice is not None:
+                raised.append(alert)
+        for hook in self.after_evaluation:
+            await hook(view, now)
+        return raised

@@ -1,0 +1,140 @@
+"""The therapist's JSON API: every answer is scoped, in this module alone, to the caller's sessions."""
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.render import RENDERERS
+from bot.core.settings import Therapist
+from bot.core.timefmt import from_iso, to_iso
+from bot.storage.notices import NoticeRow
+from bot.storage.store import SessionRow
+
+from . import keys
+
+MAX_NOTE_CHARS = 4000
+DEFAULT_LISTING, MAX_LISTING = 50, 200
+routes = web.RouteTableDef()
+
+
+def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
+    """Return an HTTP error whose JSON body says why (raise it)."""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", error.__name__.removeprefix("HTTP")).lower()  # NotFound: not_found
+    body = json.dumps({"error": code, "reason": reason})
+    return error(text=body, content_type="application/json", headers=headers or None)
+
+
+def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:
+    """Return the therapist whose bearer token the request carries, or answer 401.
+
+    `allow_query_token` also accepts `?access_token=` (for EventSource, which cannot set headers).
+    """
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if allow_query_token and not header and request.query.get("access_token"):
+        scheme, token = "bearer", request.query["access_token"]
+    if scheme.lower() == "bearer" and token:
+        for therapist in request.app[keys.SETTINGS].therapists:
+            if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
+                return therapist
+    raise refuse(web.HTTPUnauthorized, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"})
+
+
+async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
+    """Return the caller and the session in the path; another therapist's session is a 404."""
+    therapist = therapist_for(request)
+    row = await request.app[keys.STORE].session(request.match_info["session_id"], therapist.id)
+    if row is None:
+        raise refuse(web.HTTPNotFound, "no such session")
+    return therapist, row
+
+
+def _listing(row: SessionRow, summary: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "session_id": row.id,
+        "platform": row.platform,
+        "meeting": summary["meeting"],
+        "client_code": summary["client_code"],
+        "status": summary["status"],
+        "started_at": summary["started_at"],
+        "ended_at": summary["ended_at"],
+    }
+
+
+@routes.get("/api/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    therapist = therapist_for(request)
+    platform = request.query.get("platform")
+    limit = request.query.get("limit", str(DEFAULT_LISTING))
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LISTING:
+        raise refuse(web.HTTPBadRequest, f"limit must be a whole number from 1 to {MAX_LISTING}")
+    # Each listed session is judged afresh from its events: the listing is bounded.
+    rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"), int(limit))
+    tracker = request.app[keys.TRACKER]
+    return web.json_response([_listing(row, (await tracker.view(row)).summary) for row in rows])
+
+
+@routes.get("/api/sessions/{session_id}")
+async def get_session(request: web.Request) -> web.Response:
+    _, row = await owned_session(request)
+    view = await request.app[keys.TRACKER].view(row)
+    detail = _listing(row, view.summary)
+    detail.update(participants=view.summary["participants"], client_video=view.summary["client_video"])
+    detail["frames"] = request.app[keys.FRAMES].session_json(row.id)
+    return web.json_response(detail)
+
+
+@routes.get("/api/sessions/{session_id}/summary")
+async def get_summary(request: web.Request) -> web.Response:
+    therapist, row = await owned_session(request)
+    summary = (await request.app[keys.TRACKER].view(row)).summary
+    fmt = request.query.get("format", "json")
+    if fmt == "json":
+        return web.json_response(summary)
+    if fmt not in RENDERERS:
+        raise refuse(web.HTTPBadRequest, "format must be json, md or html")
+    content_type = "text/markdown" if fmt == "md" else "text/html"
+    return web.Response(text=RENDERERS[fmt](summary, therapist.timezone), content_type=content_type)
+
+
+@routes.post("/api/sessions/{session_id}/notes")
+async def add_note(request: web.Request) -> web.Response:
+    _, row = await owned_session(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    text = body.get("text") if isinstance(body, dict) else None
+    prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
+        raise refuse(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE_CHARS} characters")
+    if prompt_id is not None and not isinstance(prompt_id, str):
+        raise refuse(web.HTTPBadRequest, "prompt_id must be a string")
+    now = request.app[keys.CLOCK]()
+    note_id = await request.app[keys.STORE].add_note(row.id, now, text.strip(), prompt_id)
+    return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)
+
+
+def notice_json(row: NoticeRow, delivery: dict[str, str]) -> dict[str, Any]:
+    """Return a notice as the API and the notice stream show it, with its state on each channel."""
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "session_id": row.session_id,
+        "at": to_iso(from_iso(row.at)),
+        "message": row.message,
+        # The dashboard has no worker: its "sent" means written to one of the therapist's open streams.
+        "delivery": {c: "delivered" if c == "dashboard" and s == "sent" else s for c, s in sorted(delivery.items())},
+    }
+
+
+@routes.get("/api/notices")
+async def list_notices(request: web.Request) -> web.Response:
+    therapist = therapist_for(request)
+    rows = await request.app[keys.STORE].notices(therapist.id, request.query.get("session_id"), request.query.get("kind"))
+    states = await request.app[keys.OUTBOX].states(row.id for row in rows)
+    return web.json_response([notice_json(row, states[row.id]) for row in rows])

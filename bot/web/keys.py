@@ -1,0 +1,36 @@
+"""The typed keys of everything the web application owns."""
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from bot.core.settings import Settings
+from bot.delivery.workers import Deliveries
+from bot.storage.outbox import Outbox
+from bot.storage.store import Store
+from bot.timekeeping.scheduler import DueWorkScheduler
+from bot.timekeeping.timekeeper import Timekeeper
+from bot.tracking.evaluation import EvaluationQueue
+from bot.tracking.frames import FramePipeline
+from bot.tracking.notice_board import NoticeBoard
+from bot.tracking.stored_events import StoredEvents
+from bot.tracking.tracker import Clock, SessionTracker
+from integrations.zoom.rtms import RtmsTiming, StreamManager
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+STORE = web.AppKey("store", Store)
+BOARD = web.AppKey("board", NoticeBoard)
+TRACKER = web.AppKey("tracker", SessionTracker)
+EVALUATION = web.AppKey("evaluation", EvaluationQueue)
+SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
+TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
+STORED = web.AppKey("stored_events", StoredEvents)
+FRAMES = web.AppKey("frames", FramePipeline)
+RTMS = web.AppKey("rtms_streams", StreamManager)
+RTMS_TIMING = web.AppKey("rtms_timing", RtmsTiming)  # set before start-up to shrink delays in tests
+OUTBOX = web.AppKey("outbox", Outbox)
+DELIVERIES = web.AppKey("deliveries", Deliveries)
+STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
+STREAMS = web.AppKey("streams", set[asyncio.Task[None]])

@@ -1,0 +1,107 @@
+"""The therapist's live notice stream (Server-Sent Events): scoped, resumable, and kept alive."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.core.settings import Therapist
+from bot.storage.notices import NoticeRow
+from bot.tracking.notice_board import DeliveryUpdate
+
+from . import keys
+from .api import notice_json, therapist_for
+
+_LOGGER = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies
+routes = web.RouteTableDef()
+
+
+def event(data: dict[str, Any], name: str, event_id: int | None = None) -> bytes:
+    """Return one Server-Sent Event."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _resume_from(request: web.Request) -> int | None:
+    value = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if value is None:
+        return None
+    if not value.strip().isdigit():
+        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "Last-Event-ID must be a notice id"}', content_type="application/json")
+    return int(value)
+
+
+class NoticeStream:
+    """One open stream: writes the therapist's notices once each, in order, and marks them delivered."""
+
+    def __init__(self, app: web.Application, therapist: Therapist, response: web.StreamResponse) -> None:
+        self._app, self._therapist, self._response = app, therapist, response
+        self.last_id = 0
+
+    async def notice(self, row: NoticeRow) -> None:
+        """Write a notice unless this stream has written it already."""
+        if row.id <= self.last_id:
+            return
+        self.last_id = row.id
+        outbox = self._app[keys.OUTBOX]
+        if "dashboard" in self._therapist.channels:
+            await outbox.mark_delivered(row.id, "dashboard", self._app[keys.CLOCK]())
+        states = await outbox.states([row.id])
+        await self._response.write(event(notice_json(row, states[row.id]), "notice", row.id))
+
+    async def delivery(self, update: DeliveryUpdate) -> None:
+        """Write a delivery change, e.g. a channel that failed for good."""
+        data = {"notice_id": update.notice_id, "channel": update.channel, "state": update.state}
+        await self._response.write(event(data, "delivery"))
+
+
+@routes.get("/api/notices/stream")
+async def notice_stream(request: web.Request) -> web.StreamResponse:
+    """Handle `GET /api/notices/stream`: replay after Last-Event-ID, then push notices as raised."""
+    therapist = therapist_for(request, allow_query_token=True)
+    resume_from = _resume_from(request)
+    board = request.app[keys.BOARD]
+    queue = board.listen()  # listen before replaying, so nothing raised meanwhile is missed
+    task = asyncio.current_task()
+    assert task is not None
+    request.app[keys.STREAMS].add(task)
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    heartbeat = request.app.get(keys.STREAM_HEARTBEAT_SECONDS, HEARTBEAT_SECONDS)
+    try:
+        await response.prepare(request)
+        stream = NoticeStream(request.app, therapist, response)
+        if resume_from is not None:
+            stream.last_id = resume_from
+            for row in await request.app[keys.STORE].notices_after(therapist.id, resume_from):
+                await stream.notice(row)
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), heartbeat)
+            except asyncio.TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            if item.therapist_id != therapist.id:
+                continue
+            await (stream.notice(item) if isinstance(item, NoticeRow) else stream.delivery(item))
+    except ConnectionResetError:
+        _LOGGER.debug("notice stream of therapist %s closed by the client", therapist.id)
+    finally:
+        board.unlisten(queue)
+        request.app[keys.STREAMS].discard(task)
+    return response
+
+
+async def _close_streams(app: web.Application) -> None:
+    for task in list(app[keys.STREAMS]):
+        task.cancel()
+
+
+def setup(app: web.Application) -> None:
+    """Add the stream route, and end open streams when the app shuts down."""
+    app[keys.STREAMS] = set()
+    app.router.add_routes(routes)
+    app.on_shutdown.append(_close_streams)

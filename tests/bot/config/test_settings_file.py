@@ -1,0 +1,89 @@
+"""Settings: one TOML file, environment overrides for secrets, every bad key named at once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config.settings_file import load_settings, parse_settings
+from bot.core.settings import SettingsError
+from tests.conftest import settings_dict
+
+ROOT = Path(__file__).parents[3]
+
+
+def test_the_example_config_is_valid_and_documents_every_key():
+    settings = load_settings(ROOT / "config" / "companion.example.toml", {})
+    assert settings.therapists[0].timezone == "Europe/London"
+    text = (ROOT / "config" / "companion.example.toml").read_text()
+    import dataclasses
+
+    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog"):
+        for f in dataclasses.fields(type(getattr(settings, section))):
+            assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
+
+
+def test_defaults_fill_what_is_left_out():
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db", server={}), {})
+    assert settings.alerts.video_off_alert_seconds == 60
+    assert settings.zoom.api_base_url == "https://api.zoom.us/v2"
+    assert settings.therapists[0].channels == ("dashboard",)
+
+
+def test_every_problem_is_named_at_once():
+    raw = settings_dict(
+        "mysql://nope",
+        zoom={"webhook_secret_token": "", "rtms_fps": 9},
+        server={"port": "eighty"},
+        surprise={"x": 1},
+    )
+    raw["therapists"][1]["timezone"] = "Mars/Olympus"
+    raw["therapists"][1]["channels"] = ["pager"]
+    del raw["therapists"][0]["api_token"]
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {})
+    text = str(caught.value)
+    for expected in (
+        "[storage] url must start with",
+        "[zoom] webhook_secret_token is missing",
+        "[zoom] rtms_fps must be between 1 and 5",
+        "[server] port must be a whole number",
+        "[surprise] is not a known section",
+        "#2 timezone 'Mars/Olympus'",
+        "'pager' is not one of",
+        "#1 api_token is missing",
+    ):
+        assert expected in text, expected
+
+
+def test_a_client_of_an_unknown_therapist_is_refused():
+    raw = settings_dict("sqlite+aiosqlite:///x.db", clients=[{"code": "C-1", "therapist": "nobody"}])
+    with pytest.raises(SettingsError, match="'nobody' is not a configured therapist"):
+        parse_settings(raw, {})
+
+
+def test_secrets_come_from_the_environment_and_win_over_the_file():
+    raw = settings_dict("sqlite+aiosqlite:///x.db", zoom={"webhook_secret_token": ""})
+    raw["therapists"][0]["api_token"] = ""
+    settings = parse_settings(
+        raw,
+        {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": "from-env", "COMPANION_THERAPIST_T1_API_TOKEN": "t1-env", "COMPANION_SERVER_PORT": "9090"},
+    )
+    assert settings.zoom.webhook_secret_token == "from-env"
+    assert settings.therapists[0].api_token == "t1-env"
+    assert settings.server.port == 9090
+
+
+def test_the_settings_are_frozen():
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
+    with pytest.raises(Exception):
+        settings.zoom.webhook_secret_token = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, message", [("not = [toml", "not valid TOML"), (None, "does not exist")])
+def test_unreadable_files_are_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "c.toml"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(path, {})

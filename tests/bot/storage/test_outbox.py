@@ -1,0 +1,101 @@
+"""The outbox in the database (SQLite and PostgreSQL): written with the notice, claimed once, guarded."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.storage import schema
+from bot.storage.outbox import Outbox
+from bot.storage.store import Store, create_engine
+
+NOW = datetime(2025, 3, 4, 15, 0, tzinfo=timezone.utc)
+LEASE = timedelta(minutes=2)
+
+
+@pytest.fixture
+async def store(storage_url):
+    store = Store(create_engine(storage_url), lambda _therapist_id: ("dashboard", "zoom_chat"))
+    await store.upgrade()
+    yield store
+    await store.engine.dispose()
+
+
+async def notice(store, n, session="s1", kind="third_party_joined", at=NOW):
+    return await store.raise_notice("t1", session, kind, f"{session}:{n}", at, f"notice {n}", at)
+
+
+async def count(store, table):
+    async with store.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+
+
+async def test_a_notice_and_its_deliveries_are_written_together_or_not_at_all(store):
+    row = await notice(store, 1)
+    assert await Outbox(store.engine).states([row.id]) == {row.id: {"dashboard": "pending", "zoom_chat": "pending"}}
+    assert await notice(store, 1) is None and await count(store, schema.deliveries) == 2
+    broken = Store(store.engine, lambda _therapist_id: ("zoom_chat", "zoom_chat"))
+    with pytest.raises(IntegrityError):  # a delivery that cannot be written takes its notice with it
+        await notice(broken, 2)
+    assert await count(store, schema.notices) == 1 and await count(store, schema.deliveries) == 2
+
+
+async def test_concurrent_claims_never_share_a_delivery(store):
+    for n in range(30):
+        await notice(store, n, session=f"s{n}")
+    outbox = Outbox(store.engine)
+    batches = await asyncio.gather(*(outbox.claim_due("zoom_chat", NOW, 30, LEASE) for _ in range(4)))
+    claimed = [d.notice.id for batch in batches for d in batch]
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 30
+    assert await outbox.claim_due("zoom_chat", NOW, 30, LEASE) == []
+
+
+async def test_claims_go_one_at_a_time_per_session_in_order_and_a_lost_claim_changes_nothing(store):
+    first, second, other = await notice(store, 1), await notice(store, 2), await notice(store, 3, session="s2")
+    outbox = Outbox(store.engine)
+    claimed = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert [d.notice.id for d in claimed] == [first.id, other.id] and claimed[0].attempts == 1
+    assert await outbox.claim_due("zoom_chat", NOW, 10, LEASE) == []
+    assert await outbox.finish(claimed[1], "sent", NOW)
+    # The lease lapses (the worker died): another worker takes the row; the first one's claim is void.
+    (again,) = await outbox.claim_due("zoom_chat", NOW + LEASE + timedelta(seconds=1), 1, LEASE)
+    assert again.notice.id == first.id and again.attempts == 2
+    assert not await outbox.finish(claimed[0], "sent", NOW)
+    assert await outbox.finish(again, "sent", NOW)
+    (nxt,) = await outbox.claim_due("zoom_chat", NOW + LEASE + timedelta(seconds=1), 10, LEASE)
+    assert nxt.notice.id == second.id
+
+
+async def test_a_retry_waits_for_its_time_and_holds_back_the_sessions_later_notices(store):
+    first, second = await notice(store, 1), await notice(store, 2)
+    outbox = Outbox(store.engine)
+    (claimed,) = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert await outbox.retry_at(claimed, NOW + timedelta(seconds=30), NOW, "http_429")
+    assert await outbox.claim_due("zoom_chat", NOW + timedelta(seconds=29), 10, LEASE) == []
+    (retried,) = await outbox.claim_due("zoom_chat", NOW + timedelta(seconds=30), 10, LEASE)
+    assert retried.notice.id == first.id and retried.attempts == 2
+    assert await outbox.finish(retried, "failed", NOW, "http_429")
+    (after,) = await outbox.claim_due("zoom_chat", NOW + timedelta(seconds=30), 10, LEASE)
+    assert after.notice.id == second.id
+
+
+async def test_the_dashboard_is_marked_delivered_once(store):
+    row = await notice(store, 1)
+    outbox = Outbox(store.engine)
+    assert await outbox.mark_delivered(row.id, "dashboard", NOW)
+    assert not await outbox.mark_delivered(row.id, "dashboard", NOW)
+    assert (await outbox.states([row.id]))[row.id]["dashboard"] == "sent"
+
+
+async def test_a_database_from_before_the_outbox_gains_it_on_upgrade(storage_url):
+    engine = create_engine(storage_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: [t.create(c) for t in schema.metadata.sorted_tables if t is not schema.deliveries])
+        await conn.execute(schema.schema_version.insert().values(version=2))
+    store = Store(engine, lambda _therapist_id: ("dashboard",))
+    assert await store.upgrade() == 3
+    assert await Outbox(engine).states([(await notice(store, 1)).id])
+    await engine.dispose()

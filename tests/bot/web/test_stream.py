@@ -1,0 +1,99 @@
+"""The therapist's live notice stream: authentication, scoping, resuming, heartbeats and delivery states."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from bot.web import keys
+from bot.web.app import create_app
+from tests.conftest import TOKEN_A, TOKEN_B
+from tests.fakes.fixtures import raise_notice
+
+STREAM = "/api/notices/stream"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def next_event(response, timeout: float = 5.0) -> dict:
+    """Read one event (skipping comments) and return its fields, with `data` parsed."""
+    fields: dict = {}
+    while True:
+        line = (await asyncio.wait_for(response.content.readline(), timeout)).decode().rstrip("\n")
+        if not line:
+            if fields:
+                fields["data"] = json.loads(fields["data"])
+                return fields
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(": ")
+        fields[name] = value
+
+
+async def test_the_stream_needs_a_token_in_the_header_or_the_query_and_a_numeric_last_event_id(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    assert (await client.get(STREAM)).status == 401
+    assert (await client.get(STREAM, params={"access_token": "nope"})).status == 401
+    response = await client.get(STREAM, params={"access_token": TOKEN_A})
+    assert (response.status, response.headers["Content-Type"]) == (200, "text/event-stream")
+    response.close()
+    bad = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": "x1"})
+    assert bad.status == 400 and "Last-Event-ID" in (await bad.json())["reason"]
+
+
+async def test_each_therapist_sees_only_their_own_notices_as_they_are_raised(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    stream_a = await client.get(STREAM, headers=bearer(TOKEN_A))
+    stream_b = await client.get(STREAM, params={"access_token": TOKEN_B})
+    a1 = await raise_notice(client.app, "t1", "s-a", "recording_started", 1, "Someone started recording the meeting.")
+    b1 = await raise_notice(client.app, "t2", "s-b", "third_party_joined", 1, "Another person joined the meeting.")
+    a2 = await raise_notice(client.app, "t1", "s-a", "third_party_joined", 2, "Another person joined the meeting.")
+    first, second = await next_event(stream_a), await next_event(stream_a)
+    assert [(e["id"], e["event"], e["data"]["session_id"]) for e in (first, second)] == [(str(a1), "notice", "s-a"), (str(a2), "notice", "s-a")]
+    assert first["data"]["message"] == "Someone started recording the meeting."
+    assert first["data"]["delivery"] == {"dashboard": "delivered"}
+    only_b = await next_event(stream_b)
+    assert (only_b["id"], only_b["data"]["session_id"]) == (str(b1), "s-b")
+    stream_a.close()
+    stream_b.close()
+    listed = await (await client.get("/api/notices", headers=bearer(TOKEN_A))).json()
+    assert [n["delivery"] for n in listed] == [{"dashboard": "delivered"}] * 2
+
+
+async def test_a_stream_resumes_after_the_last_event_id_without_gaps_or_repeats(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    ids = [await raise_notice(client.app, "t1", "s-a", "third_party_joined", n, f"Another person joined ({n}).") for n in range(3)]
+    await raise_notice(client.app, "t2", "s-b", "third_party_joined", 9, "Not yours.")
+    stream = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": str(ids[0])})
+    later = await raise_notice(client.app, "t1", "s-a", "recording_started", 3, "Someone started recording the meeting.")
+    seen = [await next_event(stream) for _ in range(3)]
+    assert [int(e["id"]) for e in seen] == [ids[1], ids[2], later]
+    from_query = await client.get(STREAM, params={"access_token": TOKEN_A, "last_event_id": str(ids[2])})
+    assert int((await next_event(from_query))["id"]) == later
+    stream.close()
+    from_query.close()
+
+
+async def test_an_idle_stream_sends_heartbeat_comments(aiohttp_client, settings):
+    app = create_app(settings)
+    app[keys.STREAM_HEARTBEAT_SECONDS] = 0.05
+    client = await aiohttp_client(app)
+    stream = await client.get(STREAM, headers=bearer(TOKEN_A))
+    lines = [(await asyncio.wait_for(stream.content.readline(), 5)).decode() for _ in range(4)]
+    assert ": heartbeat\n" in lines
+    stream.close()
+
+
+async def test_a_channel_that_fails_for_good_is_shown_failed_on_the_stream(aiohttp_client, alert_settings, clock, fake_zoom):
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["dashboard", "zoom_chat"]), clock))
+    stream = await client.get(STREAM, headers=bearer(TOKEN_A))
+    fake_zoom.fail("message", status=403)
+    notice_id = await raise_notice(client.app, "t1", "s-a", "recording_started")
+    notice = await next_event(stream)
+    assert notice["data"]["delivery"]["dashboard"] == "delivered"
+    update = await next_event(stream)
+    assert update["event"] == "delivery" and "id" not in update
+    assert update["data"] == {"notice_id": notice_id, "channel": "zoom_chat", "state": "failed"}
+    stream.close()

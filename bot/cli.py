@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(path: str) -> Settings:
-    from bot.core.checklist import load_checklist
+    from bot.config.checklist_file import load_checklist
 
     settings = load_settings(path, os.environ)
     load_checklist(settings.reminders.checklist_file)  # a bad checklist stops start-up, like bad settings
@@ -50,12 +50,10 @@ def _settings(path: str) -> Settings:
 
 
 def _serve(settings: Settings, port: int | None) -> int:
-    from aiohttp import web
-
-    from bot.web.app import create_app
+    from bot.web.app import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    web.run_app(create_app(settings), host=settings.server.host, port=port if port is not None else settings.server.port)
+    serve(settings, port if port is not None else settings.server.port)
     return 0
 
 
@@ -63,8 +61,7 @@ async def _summary(settings: Settings, session_id: str, fmt: str) -> str | None:
     from bot.core.render import RENDERERS
     from bot.storage.store import Store, create_engine
     from bot.tracking.notice_board import NoticeBoard
-    from bot.tracking.tracker import SessionTracker
-    from bot.web.app import utc_now
+    from bot.tracking.tracker import SessionTracker, utc_now
 
     engine = create_engine(settings.storage.url)
     try:
@@ -87,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input is a message and exit code 2, never a traceback."""
     args = _parser().parse_args(argv)
     if args.command == "demo":
-        from .demo import main as demo_main
+        from bot.demo import main as demo_main
 
         return demo_main()
     try:

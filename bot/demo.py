@@ -20,6 +20,7 @@ from bot.storage.notices import NoticeRow
 from bot.storage.store import session_id_for
 from bot.tracking.notice_board import Published
 from bot.web.app import create_app
+from integrations.zoom import keys as zoom_keys
 from integrations.zoom.rtms import protocol as rtms
 from integrations.zoom.scripted.rtms_server import (
     RtmsScriptServer,
@@ -188,7 +189,7 @@ async def run_demo(out_dir: Path | None = None) -> int:
                     role = "therapist" if who is THERAPIST else "client"
                     print(f"{local_text(clock.now, ZONE)}  rtms: {role} {RTMS_WORDS[kind]}", flush=True)
                 await stream.send_frame(frame, int(clock.now.timestamp() * 1000))  # sent only while followed and on
-                await app[keys.RTMS].settle()
+                await app[zoom_keys.RTMS].settle()
                 await app[keys.EVALUATION].drain()
                 await asyncio.sleep(SECONDS_PER_STEP)
             session_id = session_id_for("zoom", meeting.uuid)

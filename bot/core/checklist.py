@@ -3,15 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Mapping
-
-from bot.config.settings_file import read_toml
 
 from .record import ChecklistItem
 from .settings import CLIENT_MODES, ClientProfile, SettingsError
 
-DEFAULT_CHECKLIST = Path(__file__).parent.parent / "config" / "defaults" / "checklist.toml"
 POINT_KEYS = {"id", "group", "text", "modes", "flags"}
 
 
@@ -88,8 +84,3 @@ def parse_checklist(raw: Mapping[str, Any], source: str) -> Checklist:
         raise SettingsError(problems)
     return Checklist(tuple(points))
 
-
-def load_checklist(path: str = "") -> Checklist:
-    """Read the operator's checklist file, or the packaged one when `path` is empty."""
-    source = Path(path) if path else DEFAULT_CHECKLIST
-    return parse_checklist(read_toml(source, "checklist file"), str(source))

@@ -13,9 +13,7 @@ def therapist_for_meeting(settings: Settings, meeting: MeetingRef) -> Therapist 
     if not meeting.host_id:
         return None
     for therapist in settings.therapists:
-        if meeting.platform == "zoom" and therapist.zoom_user_id == meeting.host_id:
-            return therapist
-        if meeting.platform == "teams" and therapist.teams_user_id == meeting.host_id:
+        if therapist.account_on(meeting.platform) == meeting.host_id:
             return therapist
     return None
 
@@ -27,7 +25,7 @@ def _hash(email: str) -> str:
 def profiles_for(settings: Settings, therapist: Therapist, meeting: MeetingRef) -> list[ClientProfile]:
     """Return the therapist's client profiles that could be this meeting's client, best first."""
     own = [c for c in settings.clients if c.therapist == therapist.id]
-    by_meeting = [c for c in own if meeting.meeting_id and meeting.meeting_id in c.zoom_meeting_ids]
+    by_meeting = [c for c in own if meeting.meeting_id and meeting.meeting_id in c.meeting_ids]
     return by_meeting or own
 
 
@@ -35,7 +33,7 @@ def role_rules(settings: Settings, therapist: Therapist, meeting: MeetingRef) ->
     """Return how to recognise the therapist and this meeting's client."""
     profiles = profiles_for(settings, therapist, meeting)
     return RoleRules(
-        therapist_account_ids=frozenset({meeting.host_id, therapist.zoom_user_id, therapist.teams_user_id} - {""}),
+        therapist_account_ids=therapist.account_ids | ({meeting.host_id} - {""}),
         client_email_hashes=frozenset(_hash(e) for c in profiles for e in c.emails),
         client_names=frozenset(n.strip().lower() for c in profiles for n in c.display_names),
     )
@@ -47,7 +45,7 @@ def client_code(
     """Return the pseudonym of the profile matching the meeting id, or the client's email or name."""
     own = [c for c in settings.clients if c.therapist == therapist.id]
     for profile in own:
-        if meeting.meeting_id and meeting.meeting_id in profile.zoom_meeting_ids:
+        if meeting.meeting_id and meeting.meeting_id in profile.meeting_ids:
             return profile.code
     for profile in own:
         if email_hashes & {_hash(e) for e in profile.emails} or names & {n.strip().lower() for n in profile.display_names}:

@@ -58,7 +58,7 @@ def plan_reminders(planned: Iterable[Appointment], settings: ReminderSettings, n
 
 def profile_for_meeting(settings: Settings, therapist_id: str, meeting_id: str) -> ClientProfile | None:
     """Return the therapist's client profile that names this meeting id, if any."""
-    return next((c for c in settings.clients if c.therapist == therapist_id and meeting_id in c.zoom_meeting_ids), None)
+    return next((c for c in settings.clients if c.therapist == therapist_id and meeting_id in c.meeting_ids), None)
 
 
 def client_words(code: str | None) -> str:

@@ -82,6 +82,15 @@ class Therapist:
     teams_user_id: str = ""
     channels: tuple[str, ...] = ("dashboard",)
 
+    def account_on(self, platform: str) -> str:
+        """Return the therapist's own account id on a platform ("" when none is configured)."""
+        return {"zoom": self.zoom_user_id, "teams": self.teams_user_id}.get(platform, "")
+
+    @property
+    def account_ids(self) -> frozenset[str]:
+        """Return the therapist's account ids on every platform."""
+        return frozenset({self.zoom_user_id, self.teams_user_id} - {""})
+
 
 @dataclass(frozen=True)
 class ClientProfile:
@@ -92,6 +101,11 @@ class ClientProfile:
     zoom_meeting_ids: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     display_names: tuple[str, ...] = ()
+
+    @property
+    def meeting_ids(self) -> tuple[str, ...]:
+        """Return the ids of the client's meetings, on every platform."""
+        return self.zoom_meeting_ids
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,10 @@ class Settings:
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""
         return next((t for t in self.therapists if t.id == therapist_id), None)
+
+    def enabled_channels(self) -> frozenset[str]:
+        """Return every channel some therapist's notices go to."""
+        return frozenset(channel for therapist in self.therapists for channel in therapist.channels)
 
     def channels_for(self, therapist_id: str) -> tuple[str, ...]:
         """Return the channels a therapist's notices go to (none for an unknown therapist)."""

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable, Sequence
 
+from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
-from bot.core.appointments import AppointmentBook
-from bot.core.checklist import Checklist, load_checklist
+from bot.core.checklist import Checklist
 from bot.core.clients import client_code, role_rules, therapist_for_meeting
 from bot.core.events import MeetingEvent, MeetingRef
 from bot.core.participants import RoleRules
@@ -16,6 +16,7 @@ from bot.core.record import ChecklistItem
 from bot.core.session import MeetingState, build_state
 from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
+from bot.storage.appointments import AppointmentBook
 from bot.storage.due_store import DueStore
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
@@ -24,6 +25,11 @@ from .notice_board import NoticeBoard
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC (the service's clock; tests and the demo pass their own)."""
+    return datetime.now(timezone.utc)
 
 
 @dataclass(frozen=True)

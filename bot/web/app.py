@@ -2,38 +2,30 @@
 from __future__ import annotations
 
 import gc
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
 from bot.core.settings import Settings
-from bot.delivery.channels import outbound_ctx
+from bot.delivery.messages import MessageWriter
+from bot.delivery.workers import ChannelWorker, Deliveries
+from bot.services import Services
 from bot.storage.due_store import DueStore
+from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import FramePipeline
 from bot.tracking.notice_board import NoticeBoard
-from bot.tracking.stored_events import StoredEvents
-from bot.tracking.tracker import Clock, SessionTracker
-from integrations.zoom.client import ZoomApi
-from integrations.zoom.const import MAX_WEBHOOK_BYTES
-from integrations.zoom.rtms import RtmsTiming, StreamManager
-from integrations.zoom.signature import SignatureVerifier
-from integrations.zoom.sync import MEETING_SYNC, MeetingSync
-from integrations.zoom.webhook import VERIFIER, zoom_webhook
+from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, keys, stream
+from .platforms import setup_platforms
 
+MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
 RECENT = timedelta(hours=24)
-
-
-def utc_now() -> datetime:
-    """Return the current time, aware, in UTC."""
-    return datetime.now(timezone.utc)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -46,7 +38,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await store.upgrade()
     app[keys.STORE] = store
     app[keys.BOARD] = NoticeBoard(store)
-    app[keys.TRACKER] = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
+    app[keys.TRACKER] = app[keys.SERVICES].tracker = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
     yield
     await store.close()
     await engine.dispose()
@@ -57,26 +49,24 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _timers(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
+    settings, services = app[keys.SETTINGS], app[keys.SERVICES]
     scheduler = DueWorkScheduler(settings.storage.url)
     timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler)
-    sync = MeetingSync(settings, ZoomApi(settings.zoom), timekeeper)
-    app[keys.SCHEDULER], app[keys.TIMEKEEPER], app[MEETING_SYNC] = scheduler, timekeeper, sync
+    app[keys.SCHEDULER] = services.scheduler = scheduler
+    app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
     scheduler.start(timekeeper.fire)  # paused until the stored jobs match the pending rows
     await timekeeper.reconcile()
     if minutes := settings.reminders.sync_interval_minutes:
-        scheduler.every(minutes, "zoom-meeting-sync", sync.sync_all)
         scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # just done
     scheduler.resume()
     yield
-    await sync.close()
     await scheduler.shutdown()
 
 
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     queue = EvaluationQueue(app[keys.TRACKER])
-    app[keys.EVALUATION] = queue
+    app[keys.EVALUATION] = app[keys.SERVICES].evaluation = queue
     queue.start()
     # An event acknowledged just before a crash may not have been judged: judge recent sessions again.
     since = app[keys.CLOCK]() - RECENT
@@ -88,40 +78,47 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 
 async def _frames(app: web.Application) -> AsyncIterator[None]:
     pipeline = FramePipeline()
-    app[keys.FRAMES] = pipeline
+    app[keys.FRAMES] = app[keys.SERVICES].frames = pipeline
     pipeline.start()
     yield
     await pipeline.stop()
 
 
-async def _rtms(app: web.Application) -> AsyncIterator[None]:
-    async with aiohttp.ClientSession() as http:
-        timing = app.get(keys.RTMS_TIMING, RtmsTiming())
-        streams = StreamManager(app[keys.SETTINGS].zoom, app[keys.TRACKER], app[keys.EVALUATION], app[keys.FRAMES], http, timing)
-        app[keys.RTMS] = streams
-        app[keys.STORED].subscribe(streams.stored)
-        await streams.start()
-        yield
-        app[keys.STORED].unsubscribe(streams.stored)
-        await streams.stop()
+async def _deliveries(app: web.Application) -> AsyncIterator[None]:
+    """Run the outbox: a worker for each channel the platforms offer; deliveries left pending resume at once."""
+    settings, services = app[keys.SETTINGS], app[keys.SERVICES]
+    outbox = Outbox(app[keys.STORE].engine)
+    app[keys.OUTBOX] = outbox
+    words = MessageWriter(settings, app[keys.TRACKER])
+    workers = [
+        ChannelWorker(channel, send, settings.therapist, words.message_for, outbox, app[keys.BOARD], app[keys.CLOCK])
+        for channel, send in services.channels.items()
+    ]
+    deliveries = Deliveries(workers, app[keys.BOARD])
+    app[keys.DELIVERIES] = deliveries
+    deliveries.start()
+    yield
+    await deliveries.stop()
+    await outbox.close()
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
-    app = web.Application(client_max_size=MAX_WEBHOOK_BYTES)
-    app[keys.SETTINGS] = settings
-    app[keys.CLOCK] = clock
-    app[VERIFIER] = SignatureVerifier(settings.zoom.webhook_secret_token)
-    app[keys.STORED] = StoredEvents()
-    app.cleanup_ctx.append(_storage)
-    app.cleanup_ctx.append(_timers)
-    app.cleanup_ctx.append(_evaluation)
-    app.cleanup_ctx.append(_frames)
-    app.cleanup_ctx.append(_rtms)
-    app.cleanup_ctx.append(outbound_ctx)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    services = Services(settings, clock)
+    app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
+    # In this order at start (and the reverse at shutdown): the platforms start once the service's
+    # parts exist, and the outbox once the platforms have offered their channels.
+    app.cleanup_ctx.extend([_storage, _timers, _evaluation, _frames])
+    setup_platforms(app, services)
+    app.cleanup_ctx.append(_deliveries)
     app.router.add_get("/healthz", healthz)
-    app.router.add_post("/webhooks/zoom", zoom_webhook)
     app.router.add_routes(api.routes)
     app.router.add_routes(checklist_api.routes)
     stream.setup(app)
     return app
+
+
+def serve(settings: Settings, port: int) -> None:
+    """Serve the app on `[server] host` and `port` until interrupted, then shut it down in order."""
+    web.run_app(create_app(settings), host=settings.server.host, port=port)

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.delivery.workers import Deliveries
+from bot.services import Services
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store
 from bot.timekeeping.scheduler import DueWorkScheduler
@@ -16,10 +17,10 @@ from bot.tracking.frames import FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
-from integrations.zoom.rtms import RtmsTiming, StreamManager
 
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
+SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
 BOARD = web.AppKey("board", NoticeBoard)
 TRACKER = web.AppKey("tracker", SessionTracker)
@@ -28,8 +29,6 @@ SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
 TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
 STORED = web.AppKey("stored_events", StoredEvents)
 FRAMES = web.AppKey("frames", FramePipeline)
-RTMS = web.AppKey("rtms_streams", StreamManager)
-RTMS_TIMING = web.AppKey("rtms_timing", RtmsTiming)  # set before start-up to shrink delays in tests
 OUTBOX = web.AppKey("outbox", Outbox)
 DELIVERIES = web.AppKey("deliveries", Deliveries)
 STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)

@@ -5,8 +5,6 @@ import asyncio
 import logging
 from typing import Any, Mapping, Sequence
 
-from aiohttp import web
-
 from bot.core import events as ev
 from bot.core.clients import therapist_for_meeting
 from bot.core.reminders import Appointment, appointments
@@ -106,5 +104,3 @@ class MeetingSync:
             task.cancel()
         await self.drain()
 
-
-MEETING_SYNC = web.AppKey("zoom_meeting_sync", MeetingSync)

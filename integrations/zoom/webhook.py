@@ -8,15 +8,14 @@ import logging
 from aiohttp import web
 
 from bot.core.events import SchedulingEvent
-from bot.web import keys
+from bot.services import Services
 
-from .const import URL_VALIDATION_EVENT
+from .const import MAX_WEBHOOK_BYTES, URL_VALIDATION_EVENT
 from .events import WebhookFormatError, event_name, parse_event
 from .signature import SignatureError, SignatureVerifier
-from .sync import MEETING_SYNC
+from .sync import MeetingSync
 
 _LOGGER = logging.getLogger(__name__)
-VERIFIER = web.AppKey("zoom_verifier", SignatureVerifier)
 
 
 def delivery_key(body: dict) -> str:
@@ -29,39 +28,50 @@ def _bad_request(reason: str) -> web.Response:
     return web.json_response({"error": "bad_request", "reason": reason}, status=400)
 
 
-async def zoom_webhook(request: web.Request) -> web.Response:
-    """Handle `POST /webhooks/zoom`."""
-    raw = await request.read()  # over client_max_size: aiohttp answers 413 before we see it
-    try:
-        request.app[VERIFIER].verify(request.headers, raw)
-    except SignatureError as err:
-        _LOGGER.warning("rejected Zoom webhook: %s", err)
-        return web.json_response({"error": "unauthorized", "reason": str(err)}, status=401)
-    try:
-        body = json.loads(raw)
-        name = event_name(body)
-    except (ValueError, WebhookFormatError) as err:
-        return _bad_request(str(err) if isinstance(err, WebhookFormatError) else "the body is not JSON")
-    if name == URL_VALIDATION_EVENT:
-        token = body["payload"].get("plainToken")
-        if not isinstance(token, str) or not token:
-            return _bad_request("payload.plainToken is missing")
-        return web.json_response(request.app[VERIFIER].url_validation(token))
-    try:
-        parsed = parse_event(body)
-    except WebhookFormatError as err:
-        _LOGGER.warning("malformed Zoom %s webhook: %s", name, err)
-        return _bad_request(str(err))
-    if parsed is None:
-        _LOGGER.debug("Zoom event %s not used", name)
-        return web.json_response({"status": "ignored"})
-    if all(isinstance(event, SchedulingEvent) for event in parsed.events):
-        await request.app[MEETING_SYNC].apply(parsed.events)
-        return web.json_response({"status": "planned"})
-    key = delivery_key(body)
-    keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
-    session_id = await request.app[keys.TRACKER].record(parsed.meeting, keyed)
-    if session_id is not None:
-        request.app[keys.EVALUATION].submit(session_id)
-        request.app[keys.STORED].publish(parsed.meeting, parsed.events)
-    return web.json_response({"status": "stored" if session_id else "ignored"})
+class ZoomWebhook:
+    """`POST /webhooks/zoom`: verified events are stored for the tracker, plan changes go to the meeting sync."""
+
+    sync: MeetingSync  # set as the platform starts, before the first request
+
+    def __init__(self, verifier: SignatureVerifier, services: Services) -> None:
+        self.verifier = verifier
+        self.services = services
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Verify on the raw bytes, answer the handshake, store, then acknowledge."""
+        raw = await request.read()  # over the app's client_max_size: aiohttp answers 413 before we see it
+        if len(raw) > MAX_WEBHOOK_BYTES:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_WEBHOOK_BYTES, actual_size=len(raw))
+        try:
+            self.verifier.verify(request.headers, raw)
+        except SignatureError as err:
+            _LOGGER.warning("rejected Zoom webhook: %s", err)
+            return web.json_response({"error": "unauthorized", "reason": str(err)}, status=401)
+        try:
+            body = json.loads(raw)
+            name = event_name(body)
+        except (ValueError, WebhookFormatError) as err:
+            return _bad_request(str(err) if isinstance(err, WebhookFormatError) else "the body is not JSON")
+        if name == URL_VALIDATION_EVENT:
+            token = body["payload"].get("plainToken")
+            if not isinstance(token, str) or not token:
+                return _bad_request("payload.plainToken is missing")
+            return web.json_response(self.verifier.url_validation(token))
+        try:
+            parsed = parse_event(body)
+        except WebhookFormatError as err:
+            _LOGGER.warning("malformed Zoom %s webhook: %s", name, err)
+            return _bad_request(str(err))
+        if parsed is None:
+            _LOGGER.debug("Zoom event %s not used", name)
+            return web.json_response({"status": "ignored"})
+        if all(isinstance(event, SchedulingEvent) for event in parsed.events):
+            await self.sync.apply(parsed.events)
+            return web.json_response({"status": "planned"})
+        key = delivery_key(body)
+        keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
+        session_id = await self.services.tracker.record(parsed.meeting, keyed)
+        if session_id is not None:
+            self.services.evaluation.submit(session_id)
+            self.services.stored.publish(parsed.meeting, parsed.events)
+        return web.json_response({"status": "stored" if session_id else "ignored"})

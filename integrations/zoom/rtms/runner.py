@@ -4,21 +4,29 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+
+import aiohttp
 
 from bot.core import events as ev
 from bot.core.session import MeetingState
 from bot.storage.store import SessionRow
-from bot.tracking.frames import Frame
+from bot.tracking.evaluation import EvaluationQueue
+from bot.tracking.frames import Frame, FramePipeline
+from bot.tracking.tracker import SessionTracker
 
 from . import protocol as p
 from .camera import CameraEvidence, CameraSeenOn
-from .connection import Listener, RtmsConnection, RtmsRefused, StreamAddress, StreamLost
-from .lifecycle import StreamPlan
-
-if TYPE_CHECKING:
-    from .streams import StreamManager
+from .connection import (
+    Credentials,
+    Listener,
+    RtmsConnection,
+    RtmsRefused,
+    StreamAddress,
+    StreamLost,
+)
+from .lifecycle import RtmsTiming, StreamPlan
 
 _LOGGER = logging.getLogger(__name__)
 VIDEO_EVENTS = {p.PARTICIPANT_VIDEO_ON: True, p.PARTICIPANT_VIDEO_OFF: False}
@@ -33,11 +41,24 @@ def event_key(meeting: ev.MeetingRef, update: p.ParticipantUpdate) -> str:
 _CHECK_CLIENT = None
 
 
+@dataclass(frozen=True)
+class StreamParts:
+    """What every meeting's stream works with: how to connect, and the service parts it reports to."""
+
+    http: aiohttp.ClientSession
+    credentials: Credentials
+    fps: int
+    timing: RtmsTiming
+    tracker: SessionTracker
+    evaluation: EvaluationQueue
+    frames: FramePipeline
+
+
 class StreamRunner:
     """One meeting's stream: reconnects with backoff, records camera changes in order, follows the client."""
 
-    def __init__(self, manager: StreamManager, row: SessionRow, plan: StreamPlan) -> None:
-        self.m = manager
+    def __init__(self, parts: StreamParts, row: SessionRow, plan: StreamPlan) -> None:
+        self.parts = parts
         self.row = row
         self.plan = plan
         self.state = "starting"
@@ -93,13 +114,13 @@ class StreamRunner:
     async def _connect_loop(self, wait_first: bool) -> None:
         stream = self.plan.stream
         address = StreamAddress(self.row.occurrence_id, stream.stream_id, stream.server_url)
-        delays = self.m.timing.backoff.delays()
+        delays = self.parts.timing.backoff.delays()
         if wait_first and not await self._wait(next(delays, None)):
             return
         while True:
             self._connects += 1
             listener = Listener(self._connected, self._updates.put_nowait, self._frame)
-            connection = RtmsConnection(self.m.http, self.m.credentials, address, self.row.id, self.m.fps, self.m.timing, listener, self._connects)
+            connection = RtmsConnection(self.parts.http, self.parts.credentials, address, self.row.id, self.parts.fps, self.parts.timing, listener, self._connects)
             self._connection, self.state = connection, "connecting"
             try:
                 await connection.run()
@@ -116,7 +137,7 @@ class StreamRunner:
             finally:
                 self._connection, self._following = None, None
             if connection.was_ready:
-                delays = self.m.timing.backoff.delays()  # it worked: the next failure starts the backoff afresh
+                delays = self.parts.timing.backoff.delays()  # it worked: the next failure starts the backoff afresh
             if not await self._wait(next(delays, None)):
                 return
 
@@ -131,7 +152,7 @@ class StreamRunner:
 
     def _frame(self, frame: Frame) -> None:
         """Pass the frame on; queue the 'video on' it proves if the client's camera is stored as off (never waits)."""
-        self.m.frames.put(frame)
+        self.parts.frames.put(frame)
         if (seen := self._camera.frame(frame.user_id, frame.at)) is not None:
             self._updates.put_nowait(seen)
 
@@ -147,7 +168,7 @@ class StreamRunner:
                     _LOGGER.info("RTMS stream %s of session %s: a frame shows the client's camera on", self.plan.stream.stream_id, self.row.id)
                 elif item is not _CHECK_CLIENT:
                     await self._record(item)
-                state = (await self.m.tracker.view(self.row)).state
+                state = (await self.parts.tracker.view(self.row)).state
                 if (seen := self._camera.stored(_off_since(state))) is not None:
                     self._updates.put_nowait(seen)
                 await self._follow_client(state)
@@ -169,9 +190,9 @@ class StreamRunner:
             if u.event_type in VIDEO_EVENTS
         ]
         if keyed:
-            session_id = await self.m.tracker.record(meeting, keyed)
+            session_id = await self.parts.tracker.record(meeting, keyed)
             if session_id is not None:
-                self.m.evaluation.submit(session_id)
+                self.parts.evaluation.submit(session_id)
 
     async def _follow_client(self, state: MeetingState) -> None:
         connection = self._connection

@@ -16,7 +16,7 @@ from bot.tracking.tracker import SessionTracker
 from ..const import PLATFORM
 from .connection import Credentials
 from .lifecycle import RtmsTiming, stream_plan
-from .runner import StreamRunner
+from .runner import StreamParts, StreamRunner
 
 _LOGGER = logging.getLogger(__name__)
 # Stored events after which a meeting's stream, or whose video to follow, may have to change.
@@ -35,13 +35,8 @@ class StreamManager:
         http: aiohttp.ClientSession,
         timing: RtmsTiming = RtmsTiming(),
     ) -> None:
-        self.credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
-        self.fps = settings.rtms_fps
-        self.tracker = tracker
-        self.evaluation = evaluation
-        self.frames = frames
-        self.http = http
-        self.timing = timing
+        credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
+        self.parts = StreamParts(http, credentials, settings.rtms_fps, timing, tracker, evaluation, frames)
         self._runners: dict[str, StreamRunner] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
@@ -49,7 +44,7 @@ class StreamManager:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.credentials.client_id and self.credentials.client_secret)
+        return bool(self.parts.credentials.client_id and self.parts.credentials.client_secret)
 
     async def start(self) -> None:
         """Start reconciling, and resume the streams of meetings that were live when the service stopped."""
@@ -60,7 +55,7 @@ class StreamManager:
             )
             return
         self._task = asyncio.create_task(self._run(), name="rtms-streams")
-        for occurrence_id in await self.tracker.store.open_stream_occurrences(PLATFORM):
+        for occurrence_id in await self.parts.tracker.store.open_stream_occurrences(PLATFORM):
             self.reconcile(occurrence_id)
 
     async def stop(self) -> None:
@@ -100,10 +95,10 @@ class StreamManager:
                 self._queue.task_done()
 
     async def _apply(self, occurrence_id: str) -> None:
-        row = await self.tracker.store.session_for_occurrence(PLATFORM, occurrence_id)
+        row = await self.parts.tracker.store.session_for_occurrence(PLATFORM, occurrence_id)
         if row is None:  # no therapist's session (yet): nothing to watch
             return
-        plan = stream_plan(await self.tracker.store.session_events(row.meeting))
+        plan = stream_plan(await self.parts.tracker.store.session_events(row.meeting))
         runner = self._runners.get(occurrence_id)
         if plan is None or (runner is not None and runner.plan.stream.stream_id != plan.stream.stream_id):
             if runner is not None:
@@ -113,7 +108,7 @@ class StreamManager:
         if plan is None:
             return
         if runner is None:
-            self._runners[occurrence_id] = StreamRunner(self, row, plan)
+            self._runners[occurrence_id] = StreamRunner(self.parts, row, plan)
             self._runners[occurrence_id].start(wait_first=False)
         elif plan.asked_at > runner.plan.asked_at:
             _LOGGER.info("RTMS stream %s of session %s asked to reconnect", plan.stream.stream_id, row.id)

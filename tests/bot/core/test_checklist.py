@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core.checklist import DEFAULT_CHECKLIST, load_checklist, parse_checklist
+from bot.config.checklist_file import DEFAULT_CHECKLIST, load_checklist
+from bot.core.checklist import parse_checklist
 from bot.core.settings import ClientProfile, SettingsError
 
 ONLINE_BASE = {

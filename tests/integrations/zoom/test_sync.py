@@ -9,7 +9,8 @@ import pytest
 from bot.web import keys
 from bot.web.app import create_app
 from integrations.zoom.client import ZoomApi
-from integrations.zoom.sync import MEETING_SYNC, MeetingSync
+from integrations.zoom.keys import MEETING_SYNC
+from integrations.zoom.sync import MeetingSync
 from tests.conftest import THERAPIST_A_HOST, signed_headers
 from tests.fakes.zoom_api import ACCOUNT_ID, CLIENT_ID, CLIENT_SECRET
 

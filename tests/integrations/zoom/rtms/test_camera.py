@@ -9,6 +9,7 @@ import pytest
 from bot.core import events as ev
 from bot.web import keys
 from bot.web.app import create_app
+from integrations.zoom.keys import RTMS, RTMS_TIMING
 from integrations.zoom.rtms import protocol as p
 from integrations.zoom.rtms.camera import CameraEvidence
 from integrations.zoom.rtms.runner import event_key
@@ -92,7 +93,7 @@ def test_the_on_a_frame_proves_has_the_storage_key_of_the_rtms_event_it_stands_f
 
 async def start(aiohttp_client: Any, settings: Any, clock: Clock) -> Any:
     app = create_app(settings, clock=clock)
-    app[keys.RTMS_TIMING] = FAST
+    app[RTMS_TIMING] = FAST
     return await aiohttp_client(app)
 
 
@@ -102,7 +103,7 @@ async def frames(client: Any, stream: Any, offsets: list[float], user_id: int | 
     for offset in offsets:
         assert await stream.send_frame(jpeg(), ms(offset), user_id=user_id)
     await eventually(lambda: (client.app[keys.FRAMES].session_json(SESSION) or {"count": 0})["count"] == before + len(offsets))
-    await client.app[keys.RTMS].runner(SESSION).settle()
+    await client.app[RTMS].runner(SESSION).settle()
     await client.app[keys.EVALUATION].drain()
 
 

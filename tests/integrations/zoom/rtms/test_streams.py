@@ -15,6 +15,7 @@ from bot.storage.store import session_id_for
 from bot.tracking.frames import Frame
 from bot.web import keys
 from bot.web.app import create_app
+from integrations.zoom.keys import RTMS, RTMS_TIMING
 from integrations.zoom.rtms import Backoff, RtmsTiming
 from integrations.zoom.rtms import protocol as p
 from integrations.zoom.scripted.rtms_server import RtmsScriptServer
@@ -56,7 +57,7 @@ def rtms_settings(make_settings: Any, secret: str = RTMS_SECRET, **zoom: Any) ->
 
 async def start_app(aiohttp_client: Any, settings: Any) -> Any:
     app = create_app(settings, clock=Clock())
-    app[keys.RTMS_TIMING] = FAST
+    app[RTMS_TIMING] = FAST
     return await aiohttp_client(app)
 
 
@@ -68,7 +69,7 @@ async def deliver(client: Any, meeting: ScriptedMeeting, again: bool = False) ->
         response = await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw))
         assert response.status == 200, await response.text()
     meeting.delivered = len(meeting.steps)  # type: ignore[attr-defined]
-    await client.app[keys.RTMS].settle()
+    await client.app[RTMS].settle()
     await client.app[keys.EVALUATION].drain()
 
 
@@ -176,8 +177,8 @@ async def test_a_wrong_signature_is_refused_by_the_server_and_reported_clearly(a
     client = await start_app(aiohttp_client, rtms_settings(make_settings, secret="not-the-secret"))
     caplog.set_level(logging.ERROR, logger="integrations.zoom.rtms")
     await deliver(client, scripted_meeting(rtms_server))
-    await eventually(lambda: client.app[keys.RTMS].runner(SESSION).state == "refused")
-    runner = client.app[keys.RTMS].runner(SESSION)
+    await eventually(lambda: client.app[RTMS].runner(SESSION).state == "refused")
+    runner = client.app[RTMS].runner(SESSION)
     assert "refused the signaling handshake (status_code 11: invalid signature)" in runner.problem
     assert "rtms_client_secret" in runner.problem
     assert any("invalid signature" in r.getMessage() and SESSION in r.getMessage() for r in caplog.records)
@@ -201,11 +202,11 @@ async def test_a_silent_server_counts_as_missed_keep_alives_and_we_reconnect(aio
     await server.start()
     try:
         app = create_app(rtms_settings(make_settings), clock=Clock())
-        app[keys.RTMS_TIMING] = RtmsTiming(backoff=FAST.backoff, silence_seconds=0.1, connect_seconds=2.0)
+        app[RTMS_TIMING] = RtmsTiming(backoff=FAST.backoff, silence_seconds=0.1, connect_seconds=2.0)
         client = await aiohttp_client(app)
         await deliver(client, scripted_meeting(server))
         await server.streams[STREAM].wait_for(lambda s: s.handshakes >= 2)
-        assert "silent" in client.app[keys.RTMS].runner(SESSION).problem
+        assert "silent" in client.app[RTMS].runner(SESSION).problem
     finally:
         await server.stop()
 
@@ -232,10 +233,10 @@ async def test_webhooks_close_or_restart_the_stream(aiohttp_client, make_setting
     await deliver(client, meeting)
     if reconnects:
         await stream.wait_for(lambda s: s.handshakes == 2 and s.ready)
-        assert client.app[keys.RTMS].runner(SESSION) is not None
+        assert client.app[RTMS].runner(SESSION) is not None
     else:
         await stream.wait_for(lambda s: s.signaling is None and s.media is None)
-        assert client.app[keys.RTMS].runner(SESSION) is None and stream.handshakes == 1
+        assert client.app[RTMS].runner(SESSION) is None and stream.handshakes == 1
     await deliver(client, meeting, again=True)  # Zoom redelivering the same webhooks changes nothing
     await asyncio.sleep(0.05)
     assert stream.handshakes == (2 if reconnects else 1)
@@ -246,7 +247,7 @@ async def test_zoom_closing_the_stream_is_answered_and_not_reconnected(aiohttp_c
     await deliver(client, scripted_meeting(rtms_server))
     stream = await following_the_client(rtms_server)
     await stream.request_close()
-    await eventually(lambda: client.app[keys.RTMS].runner(SESSION).state == "closed")
+    await eventually(lambda: client.app[RTMS].runner(SESSION).state == "closed")
     await stream.wait_for(lambda s: s.signaling is None and s.media is None)
     assert stream.handshakes == 1 and rtms_server.problems == []
 
@@ -260,8 +261,8 @@ async def test_reconnecting_gives_up_after_the_bounded_attempts(aiohttp_client, 
     meeting.started(0)
     meeting.rtms_started(10, STREAM, f"ws://127.0.0.1:{port}/signaling")
     await deliver(client, meeting)
-    await eventually(lambda: client.app[keys.RTMS].runner(SESSION).state == "failed")
-    assert "cannot reach the RTMS server" in client.app[keys.RTMS].runner(SESSION).problem
+    await eventually(lambda: client.app[RTMS].runner(SESSION).state == "failed")
+    assert "cannot reach the RTMS server" in client.app[RTMS].runner(SESSION).problem
     assert any("giving up after 6 attempts" in r.getMessage() for r in caplog.records)  # 1 + 5 retries
 
 
@@ -324,4 +325,4 @@ async def test_without_rtms_credentials_events_are_stored_and_a_warning_says_vid
     assert len(warnings) == 1 and "NOT tracked" in warnings[0]
     events = await client.app[keys.STORE].session_events((await client.app[keys.STORE].session(SESSION)).meeting)
     assert "stream_started" in [e.kind for e in events]
-    assert rtms_server.streams[STREAM].handshakes == 0 and client.app[keys.RTMS].runner(SESSION) is None
+    assert rtms_server.streams[STREAM].handshakes == 0 and client.app[RTMS].runner(SESSION) is None

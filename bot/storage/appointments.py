@@ -1,0 +1,50 @@
+"""Look the therapist's appointments up from the checklist reminder rows, where they are planned."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.core.appointments import (
+    EARLY_START,
+    LATE_START,
+    Appointment,
+    appointment_from_row,
+    appointment_id_for,
+)
+from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER
+
+from .due_store import DueStore
+
+
+class AppointmentBook:
+    """Look appointments up from the due-work rows: they are planned there, and nowhere else."""
+
+    def __init__(self, due: DueStore, horizon: timedelta) -> None:
+        self._due = due
+        # A reminder falls due before its start, and no earlier than the horizon before it: so only
+        # rows due within a window around a time can belong to an appointment near that time.
+        self._horizon = horizon
+
+    async def upcoming(self, therapist_id: str, now: datetime) -> list[Appointment]:
+        """Return the therapist's appointments that have not long started, soonest first."""
+        since = now - LATE_START - self._horizon
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id=therapist_id, due_from=since)
+        found = [appointment_from_row(r) for r in rows if r.outcome != CANCELLED]
+        return sorted((a for a in found if a.start + LATE_START >= now), key=lambda a: a.start)
+
+    async def get(self, therapist_id: str, appointment_id: str) -> Appointment | None:
+        """Return one of the therapist's appointments, or None (another's is None too)."""
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id=therapist_id)
+        return next((appointment_from_row(r) for r in rows if appointment_id_for(r.work.key) == appointment_id), None)
+
+    async def for_session(self, therapist_id: str, platform: str, meeting_id: str, started: datetime | None) -> Appointment | None:
+        """Return the appointment a session fulfils: same meeting, planned nearest its start."""
+        if not meeting_id or started is None:
+            return None
+        window = (started - LATE_START - self._horizon, started + EARLY_START)
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id, *window)
+        near = [
+            a
+            for a in map(appointment_from_row, rows)
+            if a.platform == platform and a.meeting_id == meeting_id and a.start - EARLY_START <= started <= a.start + LATE_START
+        ]
+        return min(near, key=lambda a: abs((a.start - started).total_seconds()), default=None)

@@ -1,4 +1,5 @@
 """The README's two set-up commands are the ones CI and the hooks rely on."""
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
@@ -12,3 +13,12 @@ def test_readme_opens_with_the_demo_and_test_commands_and_ci_runs_the_test_one()
     assert DEMO in first_screen and TESTS in first_screen
     assert first_screen.index(DEMO) < first_screen.index(TESTS)
     assert TESTS in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_file_and_folder_the_readme_names_exists():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:bot|integrations|tests|bench|config)/[\w./-]*)`", readme))
+    assert len(named) > 10
+    made_by_the_operator = {"config/checklist.toml"}
+    missing = sorted(path for path in named - made_by_the_operator if not (ROOT / path).exists())
+    assert not missing, f"the README names {missing}, which are not in the tree"

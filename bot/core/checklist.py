@@ -83,4 +83,3 @@ def parse_checklist(raw: Mapping[str, Any], source: str) -> Checklist:
     if problems:
         raise SettingsError(problems)
     return Checklist(tuple(points))
-

@@ -13,7 +13,7 @@ def therapist_for_meeting(settings: Settings, meeting: MeetingRef) -> Therapist 
     if not meeting.host_id:
         return None
     for therapist in settings.therapists:
-        if therapist.account_on(meeting.platform) == meeting.host_id:
+        if therapist.accounts.get(meeting.platform) == meeting.host_id:
             return therapist
     return None
 
@@ -33,7 +33,7 @@ def role_rules(settings: Settings, therapist: Therapist, meeting: MeetingRef) ->
     """Return how to recognise the therapist and this meeting's client."""
     profiles = profiles_for(settings, therapist, meeting)
     return RoleRules(
-        therapist_account_ids=therapist.account_ids | ({meeting.host_id} - {""}),
+        therapist_account_ids=frozenset({meeting.host_id, *therapist.accounts.values()} - {""}),
         client_email_hashes=frozenset(_hash(e) for c in profiles for e in c.emails),
         client_names=frozenset(n.strip().lower() for c in profiles for n in c.display_names),
     )

@@ -82,14 +82,10 @@ class Therapist:
     teams_user_id: str = ""
     channels: tuple[str, ...] = ("dashboard",)
 
-    def account_on(self, platform: str) -> str:
-        """Return the therapist's own account id on a platform ("" when none is configured)."""
-        return {"zoom": self.zoom_user_id, "teams": self.teams_user_id}.get(platform, "")
-
     @property
-    def account_ids(self) -> frozenset[str]:
-        """Return the therapist's account ids on every platform."""
-        return frozenset({self.zoom_user_id, self.teams_user_id} - {""})
+    def accounts(self) -> dict[str, str]:
+        """Return the therapist's own account id on each platform where one is configured."""
+        return {platform: account for platform, account in (("zoom", self.zoom_user_id), ("teams", self.teams_user_id)) if account}
 
 
 @dataclass(frozen=True)

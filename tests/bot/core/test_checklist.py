@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.config.checklist_file import DEFAULT_CHECKLIST, load_checklist
+from bot.config.checklist_file import load_checklist
 from bot.core.checklist import parse_checklist
 from bot.core.settings import ClientProfile, SettingsError
 
@@ -42,15 +42,6 @@ def test_each_flag_and_mode_tailors_the_checklist(mode, flags, extra):
 
 def test_a_client_without_a_profile_gets_the_online_list_without_flag_points():
     assert {p.id for p in load_checklist().for_client(None)} == ONLINE_BASE
-
-
-def test_the_checklist_ships_inside_the_package_and_an_operator_file_overrides_it(tmp_path):
-    assert DEFAULT_CHECKLIST.parent.name == "defaults" and DEFAULT_CHECKLIST.parents[2].name == "bot"
-    own = tmp_path / "checklist.toml"
-    own.write_text('[[items]]\nid = "one"\ngroup = "G"\ntext = "Only this."\nmodes = ["face_to_face"]\n', encoding="utf-8")
-    checklist = load_checklist(str(own))
-    assert [p.id for p in checklist.points] == ["one"]
-    assert checklist.for_client(None) == []
 
 
 @pytest.mark.parametrize(

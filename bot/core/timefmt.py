@@ -15,7 +15,8 @@ def to_iso(at: datetime | None) -> str | None:
 
 def to_stamp(at: datetime) -> str:
     """Return `at` as a fixed-width UTC text that sorts in time order (kept in the database)."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = at.astimezone(timezone.utc)
+    return f"{at.year:04d}" + at.strftime("-%m-%dT%H:%M:%S.%fZ")  # strftime writes year 1 as "1", which sorts wrong
 
 
 def from_iso(text: str) -> datetime:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,8 @@ from bot.core.timefmt import to_stamp
 from . import schema
 from .group_commit import GroupCommit
 from .notices import NoticeRecords
+
+_LOGGER = logging.getLogger(__name__)
 
 SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
 
@@ -64,10 +67,28 @@ def _use_wal(cursor: Any, attempts: int = 100) -> None:
     raise RuntimeError("could not switch the SQLite database to WAL: it stayed locked")
 
 
+def _readable(meeting: MeetingRef, key: str, data: str) -> MeetingEvent | None:
+    """Return a stored event, or None (logged by key) for a row that cannot be read: it must not break the session."""
+    try:
+        return event_from_record(meeting, json.loads(data))
+    except (ValueError, TypeError, KeyError, OverflowError):
+        _LOGGER.warning("stored event %s of %s meeting occurrence cannot be read: left out", key, meeting.platform)
+        return None
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
     # hide_parameters: an error message must never carry a participant's name from a statement.
     engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
+
+    @sa_event.listens_for(engine.sync_engine, "handle_error")
+    def _withhold_values(context: Any) -> None:
+        # hide_parameters hides the statement's values, but asyncpg quotes a refused value in its own
+        # error text (a note, a name): keep only the kinds of error in anything that may be logged.
+        kind = type(context.original_exception).__name__
+        context.original_exception.args = (f"{kind} (the driver's detail is withheld: it may quote a value)",)
+        if context.sqlalchemy_exception is not None:
+            context.sqlalchemy_exception.args = (f"({kind}) the database refused the statement",)
     if engine.dialect.name == "sqlite":
 
         @sa_event.listens_for(engine.sync_engine, "connect")
@@ -168,7 +189,7 @@ class Store(NoticeRecords):
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        loaded = [(event_from_record(meeting, json.loads(row.data)), row.key) for row in rows]
+        loaded = [(event, row.key) for row in rows if (event := _readable(meeting, row.key, row.data)) is not None]
         loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
         return [event for event, _ in loaded]
 

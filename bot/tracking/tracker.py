@@ -16,6 +16,7 @@ from bot.core.record import ChecklistItem
 from bot.core.session import MeetingState, build_state
 from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
+from bot.core.validity import accepted, believable
 from bot.storage.appointments import AppointmentBook
 from bot.storage.due_store import DueStore
 from bot.storage.store import SessionRow, Store, session_id_for
@@ -62,14 +63,19 @@ class SessionTracker:
         self.after_evaluation: list[EvaluationHook] = []
 
     async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> str | None:
-        """Durably store a delivery's events; return the session id, or None if no therapist owns it."""
+        """Durably store a delivery's events; return the session id, or None if no therapist owns it.
+
+        Raise EventRejected, storing nothing, if any event's time is not believable.
+        """
+        now = self.clock()
+        keyed = [(key, accepted(event, now)) for key, event in keyed]
         therapist = therapist_for_meeting(self.settings, meeting)
         existing = None if therapist else await self.store.session_for_occurrence(meeting.platform, meeting.occurrence_id)
         if therapist is None and existing is None and meeting.host_id:
             _LOGGER.info("ignoring %s meeting %s: its host is not a configured therapist", meeting.platform, meeting.meeting_id)
             return None
         owner = therapist.id if therapist else (existing.therapist_id if existing else None)
-        new = await self.store.record_events(owner, meeting, keyed, self.clock())
+        new = await self.store.record_events(owner, meeting, keyed, now)
         _LOGGER.info(
             "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
         )
@@ -80,7 +86,8 @@ class SessionTracker:
         now = now or self.clock()
         therapist = self.settings.therapist(row.therapist_id)
         meeting = row.meeting
-        events = await self.store.session_events(meeting)
+        # A row stored before times were checked must not break the session: leave out what cannot be true.
+        events = [e for e in await self.store.session_events(meeting) if believable(e.at, now)]
         if therapist is None:  # a therapist removed from the settings: judge with the host alone
             rules = RoleRules(therapist_account_ids=frozenset({row.host_id}))
             code = None

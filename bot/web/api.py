@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 from typing import Any
 
@@ -13,11 +14,17 @@ from bot.core.settings import Therapist
 from bot.core.timefmt import from_iso, to_iso
 from bot.storage.notices import NoticeRow
 from bot.storage.store import SessionRow
+from bot.tracking.tracker import SessionTracker, SessionView
 
 from . import keys
+from .errors import storable
 
+_LOGGER = logging.getLogger(__name__)
+MAX_PROMPT_ID_CHARS = 80
 MAX_NOTE_CHARS = 4000
 DEFAULT_LISTING, MAX_LISTING = 50, 200
+UNREADABLE = "unreadable"
+UNREADABLE_REASON = "this session's stored events cannot be judged; its other data and other sessions are kept"
 routes = web.RouteTableDef()
 
 
@@ -37,7 +44,7 @@ def therapist_for(request: web.Request, allow_query_token: bool = False) -> Ther
     scheme, _, token = header.partition(" ")
     if allow_query_token and not header and request.query.get("access_token"):
         scheme, token = "bearer", request.query["access_token"]
-    if scheme.lower() == "bearer" and token:
+    if scheme.lower() == "bearer" and token and token.isascii():  # header bytes that are not UTF-8 arrive as surrogates
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
                 return therapist
@@ -53,7 +60,19 @@ async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
     return therapist, row
 
 
-def _listing(row: SessionRow, summary: dict[str, Any]) -> dict[str, Any]:
+async def _judged(tracker: SessionTracker, row: SessionRow) -> SessionView | None:
+    """Return the session judged now, or None if its stored rows cannot be judged (logged by id only)."""
+    try:
+        return await tracker.view(row)
+    except Exception as err:  # one session that cannot be judged must not hide the others
+        _LOGGER.error("session %s cannot be judged (%s)", row.id, type(err).__name__)
+        return None
+
+
+def _listing(row: SessionRow, view: SessionView | None) -> dict[str, Any]:
+    if view is None:
+        return {"session_id": row.id, "platform": row.platform, "status": UNREADABLE, "reason": UNREADABLE_REASON}
+    summary = view.summary
     return {
         "session_id": row.id,
         "platform": row.platform,
@@ -70,19 +89,21 @@ async def list_sessions(request: web.Request) -> web.Response:
     therapist = therapist_for(request)
     platform = request.query.get("platform")
     limit = request.query.get("limit", str(DEFAULT_LISTING))
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LISTING:
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LISTING:
         raise refuse(web.HTTPBadRequest, f"limit must be a whole number from 1 to {MAX_LISTING}")
     # Each listed session is judged afresh from its events: the listing is bounded.
     rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"), int(limit))
     tracker = request.app[keys.TRACKER]
-    return web.json_response([_listing(row, (await tracker.view(row)).summary) for row in rows])
+    return web.json_response([_listing(row, await _judged(tracker, row)) for row in rows])
 
 
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     _, row = await owned_session(request)
-    view = await request.app[keys.TRACKER].view(row)
-    detail = _listing(row, view.summary)
+    view = await _judged(request.app[keys.TRACKER], row)
+    detail = _listing(row, view)
+    if view is None:
+        return web.json_response(detail)
     detail.update(participants=view.summary["participants"], client_video=view.summary["client_video"])
     detail["frames"] = request.app[keys.FRAMES].session_json(row.id)
     return web.json_response(detail)
@@ -91,7 +112,10 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}/summary")
 async def get_summary(request: web.Request) -> web.Response:
     therapist, row = await owned_session(request)
-    summary = (await request.app[keys.TRACKER].view(row)).summary
+    view = await _judged(request.app[keys.TRACKER], row)
+    if view is None:
+        raise refuse(web.HTTPConflict, UNREADABLE_REASON)
+    summary = view.summary
     fmt = request.query.get("format", "json")
     if fmt == "json":
         return web.json_response(summary)
@@ -106,14 +130,14 @@ async def add_note(request: web.Request) -> web.Response:
     _, row = await owned_session(request)
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         body = None
     text = body.get("text") if isinstance(body, dict) else None
     prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
-        raise refuse(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE_CHARS} characters")
-    if prompt_id is not None and not isinstance(prompt_id, str):
-        raise refuse(web.HTTPBadRequest, "prompt_id must be a string")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS or not storable(text):
+        raise refuse(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE_CHARS} characters of text (no NUL, no lone surrogate)")
+    if prompt_id is not None and not (isinstance(prompt_id, str) and len(prompt_id) <= MAX_PROMPT_ID_CHARS and storable(prompt_id)):
+        raise refuse(web.HTTPBadRequest, f"prompt_id must be a string of at most {MAX_PROMPT_ID_CHARS} characters")
     now = request.app[keys.CLOCK]()
     note_id = await request.app[keys.STORE].add_note(row.id, now, text.strip(), prompt_id)
     return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)

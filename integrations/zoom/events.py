@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 from bot.core import events as ev
 from bot.core.timefmt import from_epoch_ms, from_iso
 
-from .const import PLATFORM
+from .const import MAX_MEETING_ID_CHARS, MAX_UUID_CHARS, PLATFORM
 from .meetings import is_recurring, listed_occurrences, occurrences, plan_is_complete
 
 
@@ -28,7 +28,19 @@ class ParsedDelivery:
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
+    """Return a field as text the database can hold: no NUL, and a lone surrogate (Zoom's samples carry them) as U+FFFD."""
+    if value is None:
+        return ""
+    text = str(value).replace("\x00", "").strip()
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace") if not text.isascii() else text
+
+
+def _id(obj: Mapping[str, Any], *names: str, limit: int) -> str:
+    """Return the first of `names` that is set, as text; refuse one longer than any Zoom sends."""
+    value = _text(next((obj.get(n) for n in names if obj.get(n)), None))
+    if len(value) > limit:
+        raise WebhookFormatError(f"{names[0]} is longer than {limit} characters")
+    return value
 
 
 def _email_hash(email: Any) -> str:
@@ -61,12 +73,13 @@ def _participant(obj: Mapping[str, Any]) -> ev.ParticipantRef:
 
 
 def _meeting_ref(obj: Mapping[str, Any], plan_only: bool = False) -> ev.MeetingRef:
-    uuid = _text(obj.get("uuid") or obj.get("meeting_uuid"))
+    uuid = _id(obj, "uuid", "meeting_uuid", limit=MAX_UUID_CHARS)
     if not uuid and not plan_only:  # a change to the plan names the meeting by id; the uuid may be absent
         raise WebhookFormatError("the meeting uuid is missing")
-    if plan_only and not _text(obj.get("id")):
+    meeting_id = _id(obj, "id", limit=MAX_MEETING_ID_CHARS)
+    if plan_only and not meeting_id:
         raise WebhookFormatError("the meeting id is missing")
-    return ev.MeetingRef(PLATFORM, uuid, _text(obj.get("id")), _text(obj.get("host_id")), _text(obj.get("topic")))
+    return ev.MeetingRef(PLATFORM, uuid, meeting_id, _id(obj, "host_id", limit=MAX_UUID_CHARS), _text(obj.get("topic")))
 
 
 Handler = Callable[[ev.MeetingRef, Mapping[str, Any], datetime | None], ev.MeetingEvent]

@@ -51,14 +51,14 @@ class SignatureVerifier:
         signature = headers.get(SIGNATURE_HEADER, "")
         if not timestamp or not signature:
             raise SignatureError("missing signature headers")
-        try:
-            sent_at = int(timestamp)
-        except ValueError:
-            raise SignatureError("malformed timestamp") from None
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise SignatureError("malformed timestamp")
+        sent_at = int(timestamp)
         if abs(self._clock() - sent_at) > self._max_skew:
             raise SignatureError("stale or future timestamp")
         expected = sign(self._secret, timestamp, body)
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        # Header bytes that are not UTF-8 arrive as surrogates: compare them as bytes, never fail on them.
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape")):
             raise SignatureError("signature does not match")
 
     def url_validation(self, plain_token: str) -> dict[str, str]:

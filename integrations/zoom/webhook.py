@@ -8,6 +8,7 @@ import logging
 from aiohttp import web
 
 from bot.core.events import SchedulingEvent
+from bot.core.validity import EventRejected, accepted
 from bot.services import Services
 
 from .const import MAX_WEBHOOK_BYTES, URL_VALIDATION_EVENT
@@ -45,13 +46,15 @@ class ZoomWebhook:
         try:
             self.verifier.verify(request.headers, raw)
         except SignatureError as err:
-            _LOGGER.warning("rejected Zoom webhook: %s", err)
-            return web.json_response({"error": "unauthorized", "reason": str(err)}, status=401)
+            _LOGGER.warning("rejected Zoom webhook: %s", err)  # the log says which check failed; the caller is not told
+            return web.json_response({"error": "unauthorized", "reason": "the Zoom signature does not verify"}, status=401)
         try:
             body = json.loads(raw)
             name = event_name(body)
-        except (ValueError, WebhookFormatError) as err:
-            return _bad_request(str(err) if isinstance(err, WebhookFormatError) else "the body is not JSON")
+        except WebhookFormatError as err:
+            return _bad_request(str(err))
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested deeper than any Zoom event
+            return _bad_request("the body is not JSON")
         if name == URL_VALIDATION_EVENT:
             token = body["payload"].get("plainToken")
             if not isinstance(token, str) or not token:
@@ -65,12 +68,17 @@ class ZoomWebhook:
         if parsed is None:
             _LOGGER.debug("Zoom event %s not used", name)
             return web.json_response({"status": "ignored"})
-        if all(isinstance(event, SchedulingEvent) for event in parsed.events):
-            await self.sync.apply(parsed.events)
-            return web.json_response({"status": "planned"})
-        key = delivery_key(body)
-        keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
-        session_id = await self.services.tracker.record(parsed.meeting, keyed)
+        try:
+            if all(isinstance(event, SchedulingEvent) for event in parsed.events):
+                now = self.services.clock()
+                await self.sync.apply([accepted(event, now) for event in parsed.events])
+                return web.json_response({"status": "planned"})
+            key = delivery_key(body)
+            keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
+            session_id = await self.services.tracker.record(parsed.meeting, keyed)
+        except EventRejected as err:
+            _LOGGER.warning("refused Zoom %s webhook: %s", name, err)
+            return _bad_request(str(err))
         if session_id is not None:
             self.services.evaluation.submit(session_id)
             self.services.stored.publish(parsed.meeting, parsed.events)

@@ -1,0 +1,48 @@
+"""Answer every request with a reason: input the store cannot hold is a 400, and a failure a 500 that logs no values."""
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+_LOGGER = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def storable(text: str) -> bool:
+    """Return whether every database the service runs on can hold `text`: no NUL, no lone surrogate."""
+    if text.isascii():
+        return "\x00" not in text
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _json_error(status: int, error: str, reason: str) -> web.Response:
+    return web.json_response({"error": error, "reason": reason}, status=status)
+
+
+@web.middleware
+async def refuse_unstorable(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse a path or query string holding characters no database can hold, before any handler sees it."""
+    if not storable(request.path) or not all(storable(k) and storable(v) for k, v in request.query.items()):
+        return _json_error(400, "bad_request", "the URL holds a NUL character or bytes that are not UTF-8")
+    return await handler(request)
+
+
+@web.middleware
+async def unexpected_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn a failure no handler foresaw into a 500 with a reason, logging where it happened but no values."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as err:
+        # The exception's text may quote what the caller sent (a note, a name): log its kind and frames only.
+        frames = "".join(traceback.format_list(traceback.extract_tb(err.__traceback__)[-6:]))
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
+        _LOGGER.error("%s %s failed with %s at:\n%s", request.method, route, type(err).__name__, frames)
+        return _json_error(500, "internal_error", "the service failed on this request; it was logged without its content")
+
+
+MIDDLEWARES = [unexpected_errors, refuse_unstorable]

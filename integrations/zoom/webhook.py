@@ -22,7 +22,7 @@ _LOGGER = logging.getLogger(__name__)
 def delivery_key(body: dict) -> str:
     """Return a key that is the same for every redelivery of one Zoom event."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()  # Zoom may send lone surrogates
 
 
 def _bad_request(reason: str) -> web.Response:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 import uuid
@@ -160,3 +161,28 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+DEBUG_LOG_TEST = "test_the_whole_run_logged_no_secret_or_personal_data_at_debug"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def debug_log(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Log everything, every library included, at DEBUG to one file for the whole run; the last test reads it."""
+    path = tmp_path_factory.mktemp("debug-log") / "run.log"
+    handler = logging.FileHandler(path, encoding="utf-8", errors="backslashreplace")
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.DEBUG)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield path
+    root.removeHandler(handler)
+    root.setLevel(level)
+    handler.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the log check last, after every test has had its chance to log."""
+    items.sort(key=lambda item: item.name == DEBUG_LOG_TEST)

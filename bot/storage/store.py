@@ -79,6 +79,9 @@ def _readable(meeting: MeetingRef, key: str, data: str) -> MeetingEvent | None:
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
     # hide_parameters: an error message must never carry a participant's name from a statement.
+    # aiosqlite logs every statement with its values at DEBUG (names, note text): never below INFO.
+    driver_log = logging.getLogger("aiosqlite")
+    driver_log.setLevel(max(driver_log.getEffectiveLevel(), logging.INFO))
     engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")

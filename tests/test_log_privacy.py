@@ -1,0 +1,47 @@
+"""The whole test run, logged at DEBUG (every library too), holds no token, secret, note text, name or email."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+from tests.conftest import FIXTURES, SECRET, TOKEN_A, TOKEN_B
+from tests.fakes import graph, rtms_server, zoom_api, zoom_chat
+
+# Note texts and names the tests send (see tests/bot/web/test_api*.py and the scripted people).
+SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor"]
+APP_SECRETS = [graph.CLIENT_SECRET, zoom_api.CLIENT_SECRET, zoom_chat.CHATBOT_SECRET, rtms_server.RTMS_SECRET]
+ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b")  # what the fake platforms hand out
+
+
+def personal_values() -> set[str]:
+    """Return every name and email in the fixture payloads the tests replay."""
+    found: set[str] = set()
+
+    def walk(value: object) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key in ("user_name", "email", "display_name") and isinstance(inner, str) and inner:
+                    found.add(inner)
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    for path in FIXTURES.rglob("*.json"):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_the_whole_run_logged_no_secret_or_personal_data_at_debug(debug_log: Path):
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    text = debug_log.read_text(encoding="utf-8", errors="replace")
+    assert len(text) > 10_000, "the run logged almost nothing: is the DEBUG capture working?"
+    secrets = {SECRET, TOKEN_A, TOKEN_B} | personal_values() | set(SENT) | set(APP_SECRETS)
+    leaked = sorted(value for value in secrets if value in text)
+    context = {value: text[max(0, text.index(value) - 200): text.index(value) + 80] for value in leaked}
+    assert not leaked, f"the log holds {leaked}: {context}"
+    tokens = ISSUED_TOKENS.search(text)
+    assert tokens is None, f"the log holds an access token: {text[max(0, tokens.start() - 200):tokens.end()]}"

@@ -11,6 +11,7 @@ import aiohttp
 
 from bot.core import events as ev
 from bot.core.session import MeetingState
+from bot.core.validity import believable
 from bot.storage.store import SessionRow
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import Frame, FramePipeline
@@ -183,11 +184,14 @@ class StreamRunner:
                 self._present[str(update.rtms_id)] = update.rtms_id
             elif update.event_type == p.PARTICIPANT_LEAVE:
                 self._present.pop(str(update.rtms_id), None)
-        meeting = self.row.meeting
+        meeting, now = self.row.meeting, self.parts.tracker.clock()
+        changes = [u for u in updates if u.event_type in VIDEO_EVENTS]
+        believed = [u for u in changes if believable(u.at, now)]
+        if len(believed) < len(changes):  # one bad timestamp must not cost the stream its other changes
+            _LOGGER.warning("RTMS stream %s: %d camera change(s) with an unbelievable time left out", self.plan.stream.stream_id, len(changes) - len(believed))
         keyed = [
             (event_key(meeting, u), ev.VideoStateChanged(meeting=meeting, at=u.at, participant=u.ref, on=VIDEO_EVENTS[u.event_type]))
-            for u in updates
-            if u.event_type in VIDEO_EVENTS
+            for u in believed
         ]
         if keyed:
             session_id = await self.parts.tracker.record(meeting, keyed)

@@ -326,3 +326,13 @@ async def test_without_rtms_credentials_events_are_stored_and_a_warning_says_vid
     events = await client.app[keys.STORE].session_events((await client.app[keys.STORE].session(SESSION)).meeting)
     assert "stream_started" in [e.kind for e in events]
     assert rtms_server.streams[STREAM].handshakes == 0 and client.app[RTMS].runner(SESSION) is None
+
+
+async def test_a_camera_change_with_an_unbelievable_time_is_left_out_and_the_stream_goes_on(aiohttp_client, make_settings, rtms_server):
+    client = await start_app(aiohttp_client, rtms_settings(make_settings))
+    await deliver(client, scripted_meeting(rtms_server))
+    stream = await following_the_client(rtms_server)
+    assert await stream.send_event(p.PARTICIPANT_VIDEO_OFF, -62135596800000, 16779264, CLIENT.name)  # the year 1
+    await camera(client, stream, False, 120)
+    assert await video_events(client) == [(START + timedelta(seconds=120), False)]
+    assert (await summary(client))["client_video"]["off_count"] == 1

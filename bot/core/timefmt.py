@@ -21,6 +21,8 @@ def to_stamp(at: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     """Parse an ISO 8601 timestamp into an aware UTC datetime; naive means UTC."""
+    if (dash := text.find("-")) in (1, 2, 3) and text[:dash].isdigit():  # a year written unpadded by older versions
+        text = text[:dash].zfill(4) + text[dash:]
     at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if at.tzinfo is None:
         at = at.replace(tzinfo=timezone.utc)

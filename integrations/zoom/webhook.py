@@ -70,8 +70,8 @@ class ZoomWebhook:
             return web.json_response({"status": "planned"})
         key = delivery_key(body)
         keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
-        session_id = await self.services.tracker.record(parsed.meeting, keyed)
-        if session_id is not None:
-            self.services.evaluation.submit(session_id)
+        recorded = await self.services.tracker.record(parsed.meeting, keyed)
+        if recorded.session_id is not None:
+            self.services.evaluation.submit(recorded.session_id)
             self.services.stored.publish(parsed.meeting, parsed.events)
-        return web.json_response({"status": "stored" if session_id else "ignored"})
+        return web.json_response({"status": "stored" if recorded.stored else "ignored"})

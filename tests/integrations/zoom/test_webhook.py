@@ -198,3 +198,47 @@ async def test_events_stored_but_never_judged_are_judged_when_the_service_starts
     await second.app[keys.EVALUATION].drain()
     kinds = {n.kind for n in await second.app[keys.STORE].notices("t1")}
     assert {"recording_started", "client_screen_share", "third_party_joined", "summary_ready"} <= kinds
+
+
+async def table_rows(store) -> dict[str, list[tuple]]:
+    """Return every row of every table, to see that a webhook changed nothing."""
+    from sqlalchemy import select
+
+    from bot.storage import schema
+
+    async with store.engine.connect() as conn:
+        return {t.name: sorted(map(tuple, (await conn.execute(select(t))).all())) for t in schema.metadata.sorted_tables}
+
+
+def without_host(body: dict) -> dict:
+    body = json.loads(json.dumps(body))
+    del body["payload"]["object"]["host_id"]
+    body["payload"]["object"]["uuid"] = "nobody-knows-this-occurrence=="
+    return body
+
+
+@pytest.mark.parametrize("step", [0, 1, 7], ids=["meeting.started", "participant_joined", "recording.started"])
+async def test_a_signed_event_without_a_host_is_ignored_and_stores_nothing(aiohttp_client, make_settings, storage_url, meeting_deliveries, step):
+    client = await aiohttp_client(create_app(make_settings(storage_url)))
+    await replay(client, meeting_deliveries[:2])  # another meeting is being kept meanwhile
+    before = await table_rows(client.app[keys.STORE])
+    response = await post(client, without_host(meeting_deliveries[step]))
+    assert response.status == 200
+    assert (await response.json())["status"] == "ignored"
+    await client.app[keys.EVALUATION].drain()
+    assert await table_rows(client.app[keys.STORE]) == before
+
+
+async def test_a_stream_start_that_comes_before_its_meeting_is_stored_for_it(aiohttp_client, settings, meeting_deliveries):
+    client = await aiohttp_client(create_app(settings))
+    uuid = meeting_deliveries[0]["payload"]["object"]["uuid"]
+    rtms = {
+        "event": "meeting.rtms_started", "event_ts": 1795168801000,
+        "payload": {"meeting_uuid": uuid, "operator_id": "op", "rtms_stream_id": "st-1", "server_urls": "wss://127.0.0.1:9/x"},
+    }
+    response = await post(client, rtms)  # no host in an RTMS payload, and no session yet: kept, and said so
+    assert (await response.json())["status"] == "stored"
+    await replay(client, meeting_deliveries)
+    store = client.app[keys.STORE]
+    (session,) = await store.sessions("t1")
+    assert "stream_started" in [e.kind for e in await store.session_events(session.meeting)]

@@ -1,7 +1,6 @@
 """The Zoom webhook route: verify on the raw bytes, answer the handshake, store, then acknowledge."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
@@ -11,17 +10,12 @@ from bot.core.events import SchedulingEvent
 from bot.services import Services
 
 from .const import MAX_WEBHOOK_BYTES, URL_VALIDATION_EVENT
+from .event_keys import event_key
 from .events import WebhookFormatError, event_name, parse_event
 from .signature import SignatureError, SignatureVerifier
 from .sync import MeetingSync
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def delivery_key(body: dict) -> str:
-    """Return a key that is the same for every redelivery of one Zoom event."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -68,8 +62,7 @@ class ZoomWebhook:
         if all(isinstance(event, SchedulingEvent) for event in parsed.events):
             await self.sync.apply(parsed.events)
             return web.json_response({"status": "planned"})
-        key = delivery_key(body)
-        keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
+        keyed = [(event_key(parsed.name, event), event) for event in parsed.events]
         recorded = await self.services.tracker.record(parsed.meeting, keyed)
         if recorded.session_id is not None:
             self.services.evaluation.submit(recorded.session_id)

@@ -181,7 +181,7 @@ async def test_an_acknowledged_event_is_already_stored(aiohttp_client, settings,
 async def test_events_stored_but_never_judged_are_judged_when_the_service_starts(aiohttp_client, settings, meeting_deliveries):
     from bot.core.clients import therapist_for_meeting
     from integrations.zoom.events import parse_event
-    from integrations.zoom.webhook import delivery_key
+    from integrations.zoom.event_keys import event_key
 
     # As if the service stored these and crashed before judging them.
     first = await aiohttp_client(create_app(settings))
@@ -190,7 +190,7 @@ async def test_events_stored_but_never_judged_are_judged_when_the_service_starts
         parsed = parse_event(body)
         if parsed is not None:
             owner = therapist_for_meeting(settings, parsed.meeting)
-            await store.record_events(owner.id if owner else None, parsed.meeting, [(delivery_key(body) + ":0", parsed.events[0])], first.app[keys.CLOCK]())
+            await store.record_events(owner.id if owner else None, parsed.meeting, [(event_key(parsed.name, parsed.events[0]), parsed.events[0])], first.app[keys.CLOCK]())
     assert await store.notices("t1") == []
     await first.close()
 
@@ -242,3 +242,25 @@ async def test_a_stream_start_that_comes_before_its_meeting_is_stored_for_it(aio
     store = client.app[keys.STORE]
     (session,) = await store.sessions("t1")
     assert "stream_started" in [e.kind for e in await store.session_events(session.meeting)]
+
+
+def resent(body: dict) -> dict:
+    """Return `body` as Zoom may send the same event again: sent later, the envelope reworded."""
+    body = json.loads(json.dumps(body))
+    body["event_ts"] += 61_234
+    body["payload"]["object"]["topic"] = body["payload"]["object"].get("topic", "") + " (renamed)"
+    if isinstance(body["payload"]["object"].get("participant"), dict):
+        body["payload"]["object"]["participant"]["user_name"] += " (phone)"
+    return body
+
+
+async def test_the_same_event_sent_again_with_another_event_ts_changes_nothing(aiohttp_client, make_settings, storage_url, meeting_deliveries):
+    client = await aiohttp_client(create_app(make_settings(storage_url)))
+    await replay(client, meeting_deliveries)
+    before, expected = await table_rows(client.app[keys.STORE]), await summary(client)
+    for body in meeting_deliveries:
+        response = await post(client, resent(body))
+        assert response.status == 200
+    await client.app[keys.EVALUATION].drain()
+    assert await table_rows(client.app[keys.STORE]) == before
+    assert await summary(client) == expected

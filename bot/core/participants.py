@@ -72,6 +72,11 @@ class Person:
         """Return whether this person was in the meeting at `at`."""
         return any(i.joined_at <= at and (i.left_at is None or at < i.left_at) for i in self.intervals)
 
+    def present_before(self, at: datetime, connection: str) -> bool:
+        """Return whether a leave of `connection` at `at` would close a presence that began earlier."""
+        spans = self.connections.get(connection) or [i for c in self.connections.values() for i in c]
+        return any(i.left_at is None and i.joined_at < at for i in spans)
+
     def join(self, at: datetime, connection: str) -> None:
         """Open the connection's presence (a repeated join of an open connection changes nothing)."""
         spans = self.connections.setdefault(connection, [])

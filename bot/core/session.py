@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Iterable
 
 from . import events as ev
+from .instants import applied_order
 from .participants import CLIENT, Person, RoleRules, Roster
 from .video import VideoOffInterval, VideoOffTracker
 
@@ -47,11 +48,12 @@ _PRESENCE = {
 
 def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules: RoleRules) -> MeetingState:
     """Return the session's state after `events` (already in their own time order)."""
-    ordered = list(events)
     state = MeetingState(meeting=meeting)
     closed_at: datetime | None = None
+    ordered: list[ev.MeetingEvent] = []  # as applied: at one instant, leaves before rejoins
     # First pass: who was there and when, so roles are known before anything is judged.
-    for event in ordered:
+    for event in applied_order(events, state.roster):
+        ordered.append(event)
         if isinstance(event, ev.SessionClosed):
             closed_at = event.at if closed_at is None else min(closed_at, event.at)
             continue

@@ -264,3 +264,32 @@ async def test_the_same_event_sent_again_with_another_event_ts_changes_nothing(a
     await client.app[keys.EVALUATION].drain()
     assert await table_rows(client.app[keys.STORE]) == before
     assert await summary(client) == expected
+
+
+def rejoining_within_the_second(deliveries: list[dict], same_id: bool) -> list[dict]:
+    """Return the meeting with the client's reconnect at the very second they dropped out (10:20:00)."""
+    bodies = json.loads(json.dumps(deliveries))
+    rejoin = bodies[6]["payload"]["object"]["participant"]
+    assert rejoin["user_name"] == "Sam Client" and rejoin["join_time"] == "2026-11-20T10:20:40Z"
+    rejoin["join_time"] = "2026-11-20T10:20:00Z"
+    if same_id:  # some clients keep their per-join id when they come back
+        bodies = json.loads(json.dumps(bodies).replace('"16780288"', '"16779264"'))
+    return bodies
+
+
+@pytest.mark.parametrize("same_id", [False, True], ids=["new-per-join-id", "same-per-join-id"])
+async def test_a_client_back_within_the_second_is_present_whatever_the_arrival_order(aiohttp_client, make_settings, tmp_path, meeting_deliveries, same_id):
+    bodies = rejoining_within_the_second(meeting_deliveries, same_id)
+    summaries = []
+    for seed in range(4):
+        order = list(bodies)
+        if seed:
+            random.Random(seed).shuffle(order)
+        client = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / f'{seed}.db'}")))
+        await replay(client, order)
+        summaries.append(await summary(client))
+    assert all(s == summaries[0] for s in summaries[1:])
+    people = {p["name"]: p for p in summaries[0]["participants"]}
+    assert people["Sam Client"]["intervals"] == [{"joined_at": "2026-11-20T10:01:32Z", "left_at": "2026-11-20T10:50:00Z"}]
+    sam = [t["event"] for t in summaries[0]["timeline"] if t["at"] == "2026-11-20T10:20:00Z"]
+    assert sam == ["participant_left", "participant_joined"]

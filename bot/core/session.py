@@ -24,6 +24,7 @@ class MeetingState:
 
     meeting: ev.MeetingRef
     started_at: datetime | None = None
+    start_reported: bool = False  # a start event is stored: `started_at` is not the first join's stand-in
     ended_at: datetime | None = None
     scheduled_start: str = ""
     scheduled_minutes: int = 0
@@ -60,6 +61,7 @@ def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules
         state.last_event_at = event.at if state.last_event_at is None else max(state.last_event_at, event.at)
         if isinstance(event, ev.MeetingStarted):
             state.started_at = event.at if state.started_at is None else min(state.started_at, event.at)
+            state.start_reported = True
             state.scheduled_start = event.scheduled_start or state.scheduled_start
             state.scheduled_minutes = event.scheduled_minutes or state.scheduled_minutes
         elif isinstance(event, ev.MeetingEnded):

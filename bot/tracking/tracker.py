@@ -40,6 +40,7 @@ class SessionView:
     state: MeetingState
     alerts: list[Alert]
     summary: dict[str, Any]
+    checklist: Sequence[ChecklistItem] = ()  # the summary's checklist, with the times for judging
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -112,14 +113,15 @@ class SessionTracker:
             )
         judged_at = min(now, state.ended_at) if state.ended_at else now
         alerts = find_alerts(state, self.settings.alerts, judged_at)
+        items = await self.checklist(row, code, state.started_at)
         record = SessionRecord(
             session_id=row.id,
             therapist_id=row.therapist_id,
             client_code=code,
-            checklist=await self.checklist(row, code, state.started_at),
+            checklist=items,
             notes=await self.store.notes(row.id),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items)
 
     async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
         """Return the session's checklist, tailored to the client with profile `code`, with its ticks.

@@ -293,3 +293,32 @@ async def test_a_client_back_within_the_second_is_present_whatever_the_arrival_o
     assert people["Sam Client"]["intervals"] == [{"joined_at": "2026-11-20T10:01:32Z", "left_at": "2026-11-20T10:50:00Z"}]
     sam = [t["event"] for t in summaries[0]["timeline"] if t["at"] == "2026-11-20T10:20:00Z"]
     assert sam == ["participant_left", "participant_joined"]
+
+
+BY_EMAIL = [{"code": "C-17", "therapist": "t1", "mode": "online", "flags": ["minor_attracted"], "emails": ["sam.client@example.net"]}]
+
+
+async def notices_of(client) -> list[tuple[str, str, str, str]]:
+    return sorted((n.kind, n.key, n.at, n.message) for n in await client.app[keys.STORE].notices("t1"))
+
+
+@pytest.mark.parametrize("clients", [None, BY_EMAIL], ids=["client-known-by-meeting-id", "client-known-by-email"])
+async def test_the_same_webhooks_in_any_order_raise_the_same_notices(aiohttp_client, make_settings, tmp_path, meeting_deliveries, clients):
+    sections = {"clients": clients} if clients else {}
+    seen = []
+    for seed in range(8):
+        order = list(meeting_deliveries)
+        if seed:
+            random.Random(seed).shuffle(order)
+        client = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / f'{seed}.db'}", **sections)))
+        await replay(client, order)
+        seen.append((await notices_of(client), await summary(client)))
+    notices, expected = seen[0]
+    for seed, (raised, summarised) in enumerate(seen):
+        assert raised == notices, seed
+        assert summarised == expected, seed
+    assert [n[0] for n in notices] == [
+        "client_screen_share", "recording_started", "start_reminder", "summary_ready", "third_party_joined",
+    ]
+    worded = {kind: message for kind, _, _, message in notices}
+    assert "C-17" in worded["start_reminder"] and "C-17" in worded["summary_ready"]

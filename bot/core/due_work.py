@@ -8,6 +8,7 @@ from typing import Any, Mapping
 CHECKLIST_REMINDER = "checklist_reminder"
 VIDEO_OFF_CHECK = "video_off_check"
 WATCHDOG = "watchdog"
+NOTICE_SETTLE = "notice_settle"  # a session notice waiting for the meeting's deliveries to settle
 
 FIRED = "fired"
 CANCELLED = "cancelled"
@@ -61,3 +62,8 @@ def video_off_key(session_id: str, due: datetime) -> str:
 def watchdog_key(session_id: str) -> str:
     """Return the key of a session's watchdog (one per session; its due time moves)."""
     return f"{WATCHDOG}:{session_id}"
+
+
+def notice_settle_key(session_id: str, kind: str) -> str:
+    """Return the key of the wait of a session's notice of `kind` (one per notice; its due time moves)."""
+    return f"{NOTICE_SETTLE}:{session_id}:{kind}"

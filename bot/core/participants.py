@@ -1,6 +1,7 @@
 """Who was in the meeting, as which role, and when: reconnects merge into one person's presence."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -38,16 +39,31 @@ class PresenceInterval:
     left_at: datetime | None = None
 
 
+# The ids that tell people apart, most lasting first (the same order `_same_person` trusts them in).
+_IDENTITY = ("stable_id", "account_id", "user_id", "name")
+
+
 @dataclass
 class Person:
     """One human in the meeting, however many times (or on how many devices) they connected."""
 
-    key: str
     name: str
     refs: list[ParticipantRef] = field(default_factory=list)
     role: str = OTHER
     # Presence per connection (the platform's per-join id): a reconnect is a new connection.
     connections: dict[str, list[PresenceInterval]] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Return a key naming this person (a hash, no name) whichever of their events are known so far.
+
+        Alert keys use it: a position in the roster would change as late events arrive.
+        """
+        for field_name in _IDENTITY:
+            values = sorted({getattr(ref, field_name) for ref in self.refs} - {""})
+            if values:
+                return hashlib.sha256(f"{field_name}:{values[0]}".encode()).hexdigest()[:16]
+        return ""
 
     @property
     def intervals(self) -> list[PresenceInterval]:
@@ -71,6 +87,11 @@ class Person:
     def present_at(self, at: datetime) -> bool:
         """Return whether this person was in the meeting at `at`."""
         return any(i.joined_at <= at and (i.left_at is None or at < i.left_at) for i in self.intervals)
+
+    def present_before(self, at: datetime, connection: str) -> bool:
+        """Return whether a leave of `connection` at `at` would close a presence that began earlier."""
+        spans = self.connections.get(connection) or [i for c in self.connections.values() for i in c]
+        return any(i.left_at is None and i.joined_at < at for i in spans)
 
     def join(self, at: datetime, connection: str) -> None:
         """Open the connection's presence (a repeated join of an open connection changes nothing)."""
@@ -123,7 +144,7 @@ class Roster:
         """Return the person `ref` points at, adding a new one if needed."""
         found = self.find(ref)
         if found is None:
-            found = Person(key=f"p{len(self.people) + 1}", name=ref.name)
+            found = Person(name=ref.name)
             self.people.append(found)
         if ref not in found.refs:
             found.refs.append(ref)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Iterable
 
 from . import events as ev
+from .instants import applied_order
 from .participants import CLIENT, Person, RoleRules, Roster
 from .video import VideoOffInterval, VideoOffTracker
 
@@ -23,6 +24,7 @@ class MeetingState:
 
     meeting: ev.MeetingRef
     started_at: datetime | None = None
+    start_reported: bool = False  # a start event is stored: `started_at` is not the first join's stand-in
     ended_at: datetime | None = None
     scheduled_start: str = ""
     scheduled_minutes: int = 0
@@ -47,17 +49,19 @@ _PRESENCE = {
 
 def build_state(meeting: ev.MeetingRef, events: Iterable[ev.MeetingEvent], rules: RoleRules) -> MeetingState:
     """Return the session's state after `events` (already in their own time order)."""
-    ordered = list(events)
     state = MeetingState(meeting=meeting)
     closed_at: datetime | None = None
+    ordered: list[ev.MeetingEvent] = []  # as applied: at one instant, leaves before rejoins
     # First pass: who was there and when, so roles are known before anything is judged.
-    for event in ordered:
+    for event in applied_order(events, state.roster):
+        ordered.append(event)
         if isinstance(event, ev.SessionClosed):
             closed_at = event.at if closed_at is None else min(closed_at, event.at)
             continue
         state.last_event_at = event.at if state.last_event_at is None else max(state.last_event_at, event.at)
         if isinstance(event, ev.MeetingStarted):
             state.started_at = event.at if state.started_at is None else min(state.started_at, event.at)
+            state.start_reported = True
             state.scheduled_start = event.scheduled_start or state.scheduled_start
             state.scheduled_minutes = event.scheduled_minutes or state.scheduled_minutes
         elif isinstance(event, ev.MeetingEnded):

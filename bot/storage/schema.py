@@ -35,7 +35,7 @@ sessions = Table(
     Index("ix_sessions_therapist", "therapist_id"),
 )
 
-# One row per domain event; `key` is derived from the delivery, so a redelivery inserts nothing.
+# One row per domain event; `key` identifies the event (the platform says how), so a redelivery inserts nothing.
 events = Table(
     "events",
     metadata,

@@ -11,6 +11,7 @@ from bot.core.due_work import (
     CHECKLIST_REMINDER,
     EXPIRED,
     FIRED,
+    NOTICE_SETTLE,
     SKIPPED,
     VIDEO_OFF_CHECK,
     WATCHDOG,
@@ -18,15 +19,8 @@ from bot.core.due_work import (
     DueWork,
     NoticeSpec,
 )
-from bot.core.reminders import (
-    START_REMINDER,
-    SUMMARY_READY,
-    Appointment,
-    plan_reminders,
-    reminder_notice,
-    start_reminder_message,
-    summary_ready_message,
-)
+from bot.core.reminders import Appointment, plan_reminders, reminder_notice
+from bot.core.session_notices import session_notices, settle_timers, settled
 from bot.core.timers import close_due, session_timers, watchdog_wakes
 from bot.storage.due_store import DueStore
 from bot.tracking.tracker import SessionTracker, SessionView
@@ -57,6 +51,7 @@ class Timekeeper:
             CHECKLIST_REMINDER: self._remind,
             VIDEO_OFF_CHECK: self._check_video,
             WATCHDOG: self._close,
+            NOTICE_SETTLE: self._settle,
         }
 
     async def plan(self, work: DueWork) -> None:
@@ -76,23 +71,16 @@ class Timekeeper:
 
     async def after_evaluation(self, view: SessionView, now: datetime) -> None:
         """Raise the start and summary notices the session has earned, and move its timers."""
-        row, state, summary = view.row, view.state, view.summary
-        code, checklist = summary["client_code"], summary["checklist"]
-        if state.ended:
-            message = summary_ready_message(code, state.closed_by_watchdog)
-            await self.tracker.board.raise_notice(
-                row.therapist_id, row.id, SUMMARY_READY, f"{SUMMARY_READY}:{row.id}", state.ended_at, message, now
-            )
-        elif state.started_at is not None and checklist["confirmed"] < checklist["total"]:
-            message = start_reminder_message(code, checklist["total"] - checklist["confirmed"], checklist["total"])
-            await self.tracker.board.raise_notice(
-                row.therapist_id, row.id, START_REMINDER, f"{START_REMINDER}:{row.id}", state.started_at, message, now
-            )
+        row, state = view.row, view.state
         heard = await self.due.last_heard(row.meeting)
+        notices = session_notices(row.id, state, view.summary["client_code"], view.checklist, settled(heard, now))
+        for notice in notices.due:
+            await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
+        wanted += settle_timers(row.id, row.therapist_id, notices, heard)
         keys = {w.key for w in wanted}
         stale = [r for r in await self.due.pending(session_id=row.id) if r.work.key not in keys]
-        await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG))
+        await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE))
         for work in wanted:
             await self.plan(work)
 
@@ -155,6 +143,14 @@ class Timekeeper:
     async def _check_video(self, row: DueRow) -> None:
         # Judge first, then finish: a crash in between judges again, and alerts are raised once by key.
         await self.tracker.evaluate(row.work.session_id or "")
+        await self._finish(row, FIRED)
+
+    async def _settle(self, row: DueRow) -> None:
+        # Judging raises what waited; deliveries heard meanwhile move this row later instead.
+        await self.tracker.evaluate(row.work.session_id or "")
+        after = await self.due.get(row.id)
+        if after is not None and after.pending and after.work.due_at > row.work.due_at:
+            return  # still pending: fire() wakes it at its new time
         await self._finish(row, FIRED)
 
     async def _close(self, row: DueRow) -> None:

@@ -10,7 +10,13 @@ from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, role_rules, therapist_for_meeting
-from bot.core.events import MeetingEvent, MeetingRef
+from bot.core.events import (
+    MeetingEvent,
+    MeetingRef,
+    StreamInterrupted,
+    StreamStarted,
+    StreamStopped,
+)
 from bot.core.participants import RoleRules
 from bot.core.record import ChecklistItem
 from bot.core.session import MeetingState, build_state
@@ -41,9 +47,22 @@ class SessionView:
     state: MeetingState
     alerts: list[Alert]
     summary: dict[str, Any]
+    checklist: Sequence[ChecklistItem] = ()  # the summary's checklist, with the times for judging
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
+# A stream's events name no host and no person, and can beat the meeting's start to us: they are
+# kept for the session that may follow (its stream opens then). Any other event no therapist's
+# session owns is dropped: stored, it could only pollute a session it was never checked against.
+_AWAITING_SESSION = (StreamStarted, StreamStopped, StreamInterrupted)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What became of a delivery: whether it was stored, and the session it belongs to (None: none yet)."""
+
+    stored: bool
+    session_id: str | None = None
 
 
 class SessionTracker:
@@ -62,8 +81,8 @@ class SessionTracker:
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 
-    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> str | None:
-        """Durably store a delivery's events; return the session id, or None if no therapist owns it.
+    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> Recorded:
+        """Durably store a delivery's events if a therapist's session owns them (or may, for a stream's).
 
         Raise EventRejected, storing nothing, if any event's time is not believable.
         """
@@ -71,15 +90,16 @@ class SessionTracker:
         keyed = [(key, accepted(event, now)) for key, event in keyed]
         therapist = therapist_for_meeting(self.settings, meeting)
         existing = None if therapist else await self.store.session_for_occurrence(meeting.platform, meeting.occurrence_id)
-        if therapist is None and existing is None and meeting.host_id:
-            _LOGGER.info("ignoring %s meeting %s: its host is not a configured therapist", meeting.platform, meeting.meeting_id)
-            return None
         owner = therapist.id if therapist else (existing.therapist_id if existing else None)
+        awaiting = bool(keyed) and not meeting.host_id and all(isinstance(event, _AWAITING_SESSION) for _, event in keyed)
+        if owner is None and not awaiting:
+            _LOGGER.info("ignoring %s meeting %s: no configured therapist hosts it", meeting.platform, meeting.meeting_id or "-")
+            return Recorded(stored=False)
         new = await self.store.record_events(owner, meeting, keyed, now)
         _LOGGER.info(
             "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
         )
-        return session_id_for(meeting.platform, meeting.occurrence_id) if owner else None
+        return Recorded(True, session_id_for(meeting.platform, meeting.occurrence_id) if owner else None)
 
     async def view(self, row: SessionRow, now: datetime | None = None) -> SessionView:
         """Return the session as of `now` (default: the clock)."""
@@ -106,14 +126,15 @@ class SessionTracker:
             )
         judged_at = min(now, state.ended_at) if state.ended_at else now
         alerts = find_alerts(state, self.settings.alerts, judged_at)
+        items = await self.checklist(row, code, state.started_at)
         record = SessionRecord(
             session_id=row.id,
             therapist_id=row.therapist_id,
             client_code=code,
-            checklist=await self.checklist(row, code, state.started_at),
+            checklist=items,
             notes=await self.store.notes(row.id),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at))
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items)
 
     async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
         """Return the session's checklist, tailored to the client with profile `code`, with its ticks.

@@ -109,9 +109,12 @@ def _participant_event(cls: type[ev.ParticipantEvent], time_field: str) -> Handl
     return handle
 
 
-def _meeting_event(cls: type[ev.MeetingEvent]) -> Handler:
+def _recording_event(cls: type[ev.MeetingEvent], time_field: str) -> Handler:
     def handle(m: ev.MeetingRef, obj: Mapping[str, Any], ts: datetime | None) -> ev.MeetingEvent:
-        return cls(meeting=m, at=_when(None, ts, "event_ts"))
+        # The recording's own time, when sent: event_ts is when Zoom sent this delivery.
+        file = obj.get("recording_file")
+        stamp = file.get(time_field) if isinstance(file, dict) else None
+        return cls(meeting=m, at=_when(stamp, ts, f"recording_file.{time_field}"))
 
     return handle
 
@@ -160,8 +163,8 @@ HANDLERS: dict[str, Handler] = {
     "meeting.participant_admitted": _participant_event(ev.ParticipantAdmitted, "date_time"),
     "meeting.sharing_started": _participant_event(ev.SharingStarted, "date_time"),
     "meeting.sharing_ended": _participant_event(ev.SharingEnded, "date_time"),
-    "recording.started": _meeting_event(ev.RecordingStarted),
-    "recording.stopped": _meeting_event(ev.RecordingStopped),
+    "recording.started": _recording_event(ev.RecordingStarted, "recording_start"),
+    "recording.stopped": _recording_event(ev.RecordingStopped, "recording_end"),
     "meeting.rtms_started": _stream_event(ev.StreamStarted),
     "meeting.rtms_stopped": _stream_event(ev.StreamStopped),
     "meeting.rtms_interrupted": _stream_event(ev.StreamInterrupted),

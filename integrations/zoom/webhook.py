@@ -1,7 +1,6 @@
 """The Zoom webhook route: verify on the raw bytes, answer the handshake, store, then acknowledge."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 
@@ -12,17 +11,12 @@ from bot.core.validity import EventRejected, accepted
 from bot.services import Services
 
 from .const import MAX_WEBHOOK_BYTES, URL_VALIDATION_EVENT
+from .event_keys import event_key
 from .events import WebhookFormatError, event_name, parse_event
 from .signature import SignatureError, SignatureVerifier
 from .sync import MeetingSync
 
 _LOGGER = logging.getLogger(__name__)
-
-
-def delivery_key(body: dict) -> str:
-    """Return a key that is the same for every redelivery of one Zoom event."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()  # Zoom may send lone surrogates
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -73,13 +67,12 @@ class ZoomWebhook:
                 now = self.services.clock()
                 await self.sync.apply([accepted(event, now) for event in parsed.events])
                 return web.json_response({"status": "planned"})
-            key = delivery_key(body)
-            keyed = [(f"{key}:{n}", event) for n, event in enumerate(parsed.events)]
-            session_id = await self.services.tracker.record(parsed.meeting, keyed)
+            keyed = [(event_key(parsed.name, event), event) for event in parsed.events]
+            recorded = await self.services.tracker.record(parsed.meeting, keyed)
         except EventRejected as err:
             _LOGGER.warning("refused Zoom %s webhook: %s", name, err)
             return _bad_request(str(err))
-        if session_id is not None:
-            self.services.evaluation.submit(session_id)
+        if recorded.session_id is not None:
+            self.services.evaluation.submit(recorded.session_id)
             self.services.stored.publish(parsed.meeting, parsed.events)
-        return web.json_response({"status": "stored" if session_id else "ignored"})
+        return web.json_response({"status": "stored" if recorded.stored else "ignored"})

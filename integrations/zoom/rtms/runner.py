@@ -194,9 +194,9 @@ class StreamRunner:
             for u in believed
         ]
         if keyed:
-            session_id = await self.parts.tracker.record(meeting, keyed)
-            if session_id is not None:
-                self.parts.evaluation.submit(session_id)
+            recorded = await self.parts.tracker.record(meeting, keyed)
+            if recorded.session_id is not None:
+                self.parts.evaluation.submit(recorded.session_id)
 
     async def _follow_client(self, state: MeetingState) -> None:
         connection = self._connection

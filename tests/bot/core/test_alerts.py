@@ -96,3 +96,13 @@ def test_alert_keys_are_stable_so_raising_is_idempotent():
     second = find_alerts(build_state(MEETING, in_order(*reversed(events)), RULES), SETTINGS, at(2000))
     assert [a.key for a in first] == [a.key for a in second]
     assert len({a.key for a in first}) == len(first)
+
+
+def test_a_third_persons_alert_has_one_key_whichever_events_are_known_yet():
+    visitor = [joined(600, VISITOR), left(700, VISITOR)]
+    everything = build_state(MEETING, in_order(*BASE, *visitor), RULES)
+    # As judged when the visitor's events arrived before the therapist's (the roster is built in another order).
+    early = build_state(MEETING, in_order(started(), joined(5, CLIENT), *visitor), RULES)
+    keys = [[a.key for a in find_alerts(s, SETTINGS, at(4000)) if a.kind == "third_party_joined"] for s in (everything, early)]
+    assert keys[0] == keys[1] and len(keys[0]) == 1
+    assert "Visitor" not in keys[0][0]

@@ -6,7 +6,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.core.due_work import CHECKLIST_REMINDER, VIDEO_OFF_CHECK, WATCHDOG
+from bot.core.due_work import (
+    CHECKLIST_REMINDER,
+    NOTICE_SETTLE,
+    VIDEO_OFF_CHECK,
+    WATCHDOG,
+)
 from bot.core.reminders import Appointment
 
 from .harness import (
@@ -104,11 +109,61 @@ async def test_no_start_reminder_when_the_checklist_was_confirmed_first(make_set
         assert await h.notices("start_reminder") == []
 
 
-async def test_a_meeting_with_no_start_event_still_gets_the_start_reminder(make_settings, sqlite_url):
+async def test_a_meeting_with_no_start_event_gets_the_start_reminder_once_its_deliveries_settle(make_settings, sqlite_url):
     async with Harness(make_settings(sqlite_url), Clock()) as h:
         h.clock.now = at(30)
         await h.happen(joined(THERAPIST, T0), joined(CLIENT, at(30)))
+        assert await h.notices("start_reminder") == []  # the start event may still be on its way
+        (wait,) = await h.due.pending(kind=NOTICE_SETTLE)
+        assert wait.work.due_at == at(30 + 60)
+        h.clock.now = at(90)
+        await h.run_due()
+        (notice,) = await h.notices("start_reminder")
+        assert notice.at.startswith("2026-11-20T10:00:00") and "C-17" in notice.message
+        assert await h.due.pending(kind=NOTICE_SETTLE) == [] and (await h.due.get(wait.id)).outcome == "fired"
+
+
+async def test_a_start_event_that_comes_late_raises_the_start_reminder_timed_by_it(make_settings, sqlite_url):
+    async with Harness(make_settings(sqlite_url), Clock()) as h:
+        h.clock.now = at(30)
+        await h.happen(joined(CLIENT, at(30)))
+        h.clock.now = at(40)
+        await h.happen(started(T0))
+        (notice,) = await h.notices("start_reminder")
+        assert notice.at.startswith("2026-11-20T10:00:00")
+        assert await h.due.pending(kind=NOTICE_SETTLE) == []  # nothing waits any more
+
+
+BY_NAME = [{"code": "C-17", "therapist": "t1", "mode": "online", "flags": ["minor_attracted"], "display_names": ["Client Person"]}]
+
+
+async def test_notices_wait_for_a_client_known_by_name_and_then_name_them(make_settings, sqlite_url):
+    async with Harness(make_settings(sqlite_url, clients=BY_NAME), Clock()) as h:
+        h.clock.now = at(3000)
+        await h.happen(started(T0), joined(THERAPIST, T0), ended(at(3000)))  # the client's join is late
+        assert await h.notices() == []
+        assert sorted(r.work.key.rsplit(":", 1)[1] for r in await h.due.pending(kind=NOTICE_SETTLE)) == ["start_reminder", "summary_ready"]
+        h.clock.now = at(3010)
+        await h.happen(joined(CLIENT, at(30)))
+        assert [(n.kind, "C-17" in n.message) for n in await h.notices()] == [("start_reminder", True), ("summary_ready", True)]
+        assert await h.due.pending(kind=NOTICE_SETTLE) == []
+
+
+async def test_notices_about_a_client_never_identified_go_out_when_the_deliveries_settle(make_settings, sqlite_url):
+    async with Harness(make_settings(sqlite_url, clients=BY_NAME), Clock()) as h:
+        h.clock.now = at(3000)
+        await h.happen(started(T0), joined(THERAPIST, T0), ended(at(3000)))
+        h.clock.now = at(3050)
+        await h.happen(left(THERAPIST, at(2990)))  # a late delivery: the wait starts again
+        h.clock.now = at(3060)
+        await h.run_due()
+        assert await h.notices() == []
+        h.clock.now = at(3110)
+        await h.run_due()
+        ready = await h.notices("summary_ready")
+        assert [n.message for n in ready] == ["The summary of the session with the client is ready."]
         assert len(await h.notices("start_reminder")) == 1
+        assert await h.due.pending() == []
 
 
 async def test_the_watchdog_closes_a_session_without_an_end_and_a_late_end_corrects_it(make_settings, storage_url):

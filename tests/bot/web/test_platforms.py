@@ -32,7 +32,7 @@ def fake_platform(seen: dict[str, object]) -> types.ModuleType:
         async def webhook(request: web.Request) -> web.Response:
             meeting = ev.MeetingRef("teams", "occurrence-1", "meeting-1", host_id=T1_ENTRA)
             keyed = [("fake:1", ev.MeetingStarted(meeting=meeting, at=AT))]
-            session_id = await services.tracker.record(meeting, keyed)
+            session_id = (await services.tracker.record(meeting, keyed)).session_id
             services.evaluation.submit(session_id)
             services.stored.publish(meeting, [event for _, event in keyed])
             return web.json_response({"session_id": session_id})

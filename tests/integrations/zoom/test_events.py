@@ -96,3 +96,12 @@ def test_malformed_known_events_raise_a_format_error(mutate, reason):
     mutate(body)
     with pytest.raises(WebhookFormatError, match=reason):
         parse_event(body)
+
+
+def test_recordings_use_their_file_times_else_event_ts():
+    (started,) = parse_event(first("recording.started")).events
+    (stopped,) = parse_event(first("recording.stopped")).events
+    assert (started.at, stopped.at) == (utc(2026, 11, 20, 10, 25, 0), utc(2026, 11, 20, 10, 26, 0))
+    bare = first("recording.started")
+    del bare["payload"]["object"]["recording_file"]
+    assert parse_event(bare).events[0].at == utc(2026, 11, 20, 10, 25, 0, 317000)

@@ -180,8 +180,8 @@ async def test_an_acknowledged_event_is_already_stored(aiohttp_client, settings,
 
 async def test_events_stored_but_never_judged_are_judged_when_the_service_starts(aiohttp_client, settings, meeting_deliveries):
     from bot.core.clients import therapist_for_meeting
+    from integrations.zoom.event_keys import event_key
     from integrations.zoom.events import parse_event
-    from integrations.zoom.webhook import delivery_key
 
     # As if the service stored these and crashed before judging them.
     first = await aiohttp_client(create_app(settings))
@@ -190,7 +190,7 @@ async def test_events_stored_but_never_judged_are_judged_when_the_service_starts
         parsed = parse_event(body)
         if parsed is not None:
             owner = therapist_for_meeting(settings, parsed.meeting)
-            await store.record_events(owner.id if owner else None, parsed.meeting, [(delivery_key(body) + ":0", parsed.events[0])], first.app[keys.CLOCK]())
+            await store.record_events(owner.id if owner else None, parsed.meeting, [(event_key(parsed.name, parsed.events[0]), parsed.events[0])], first.app[keys.CLOCK]())
     assert await store.notices("t1") == []
     await first.close()
 
@@ -198,3 +198,127 @@ async def test_events_stored_but_never_judged_are_judged_when_the_service_starts
     await second.app[keys.EVALUATION].drain()
     kinds = {n.kind for n in await second.app[keys.STORE].notices("t1")}
     assert {"recording_started", "client_screen_share", "third_party_joined", "summary_ready"} <= kinds
+
+
+async def table_rows(store) -> dict[str, list[tuple]]:
+    """Return every row of every table, to see that a webhook changed nothing."""
+    from sqlalchemy import select
+
+    from bot.storage import schema
+
+    async with store.engine.connect() as conn:
+        return {t.name: sorted(map(tuple, (await conn.execute(select(t))).all())) for t in schema.metadata.sorted_tables}
+
+
+def without_host(body: dict) -> dict:
+    body = json.loads(json.dumps(body))
+    del body["payload"]["object"]["host_id"]
+    body["payload"]["object"]["uuid"] = "nobody-knows-this-occurrence=="
+    return body
+
+
+@pytest.mark.parametrize("step", [0, 1, 7], ids=["meeting.started", "participant_joined", "recording.started"])
+async def test_a_signed_event_without_a_host_is_ignored_and_stores_nothing(aiohttp_client, make_settings, storage_url, meeting_deliveries, step):
+    client = await aiohttp_client(create_app(make_settings(storage_url)))
+    await replay(client, meeting_deliveries[:2])  # another meeting is being kept meanwhile
+    before = await table_rows(client.app[keys.STORE])
+    response = await post(client, without_host(meeting_deliveries[step]))
+    assert response.status == 200
+    assert (await response.json())["status"] == "ignored"
+    await client.app[keys.EVALUATION].drain()
+    assert await table_rows(client.app[keys.STORE]) == before
+
+
+async def test_a_stream_start_that_comes_before_its_meeting_is_stored_for_it(aiohttp_client, settings, meeting_deliveries):
+    client = await aiohttp_client(create_app(settings))
+    uuid = meeting_deliveries[0]["payload"]["object"]["uuid"]
+    rtms = {
+        "event": "meeting.rtms_started", "event_ts": 1795168801000,
+        "payload": {"meeting_uuid": uuid, "operator_id": "op", "rtms_stream_id": "st-1", "server_urls": "wss://127.0.0.1:9/x"},
+    }
+    response = await post(client, rtms)  # no host in an RTMS payload, and no session yet: kept, and said so
+    assert (await response.json())["status"] == "stored"
+    await replay(client, meeting_deliveries)
+    store = client.app[keys.STORE]
+    (session,) = await store.sessions("t1")
+    assert "stream_started" in [e.kind for e in await store.session_events(session.meeting)]
+
+
+def resent(body: dict) -> dict:
+    """Return `body` as Zoom may send the same event again: sent later, the envelope reworded."""
+    body = json.loads(json.dumps(body))
+    body["event_ts"] += 61_234
+    body["payload"]["object"]["topic"] = body["payload"]["object"].get("topic", "") + " (renamed)"
+    if isinstance(body["payload"]["object"].get("participant"), dict):
+        body["payload"]["object"]["participant"]["user_name"] += " (phone)"
+    return body
+
+
+async def test_the_same_event_sent_again_with_another_event_ts_changes_nothing(aiohttp_client, make_settings, storage_url, meeting_deliveries):
+    client = await aiohttp_client(create_app(make_settings(storage_url)))
+    await replay(client, meeting_deliveries)
+    before, expected = await table_rows(client.app[keys.STORE]), await summary(client)
+    for body in meeting_deliveries:
+        response = await post(client, resent(body))
+        assert response.status == 200
+    await client.app[keys.EVALUATION].drain()
+    assert await table_rows(client.app[keys.STORE]) == before
+    assert await summary(client) == expected
+
+
+def rejoining_within_the_second(deliveries: list[dict], same_id: bool) -> list[dict]:
+    """Return the meeting with the client's reconnect at the very second they dropped out (10:20:00)."""
+    bodies = json.loads(json.dumps(deliveries))
+    rejoin = bodies[6]["payload"]["object"]["participant"]
+    assert rejoin["user_name"] == "Sam Client" and rejoin["join_time"] == "2026-11-20T10:20:40Z"
+    rejoin["join_time"] = "2026-11-20T10:20:00Z"
+    if same_id:  # some clients keep their per-join id when they come back
+        bodies = json.loads(json.dumps(bodies).replace('"16780288"', '"16779264"'))
+    return bodies
+
+
+@pytest.mark.parametrize("same_id", [False, True], ids=["new-per-join-id", "same-per-join-id"])
+async def test_a_client_back_within_the_second_is_present_whatever_the_arrival_order(aiohttp_client, make_settings, tmp_path, meeting_deliveries, same_id):
+    bodies = rejoining_within_the_second(meeting_deliveries, same_id)
+    summaries = []
+    for seed in range(4):
+        order = list(bodies)
+        if seed:
+            random.Random(seed).shuffle(order)
+        client = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / f'{seed}.db'}")))
+        await replay(client, order)
+        summaries.append(await summary(client))
+    assert all(s == summaries[0] for s in summaries[1:])
+    people = {p["name"]: p for p in summaries[0]["participants"]}
+    assert people["Sam Client"]["intervals"] == [{"joined_at": "2026-11-20T10:01:32Z", "left_at": "2026-11-20T10:50:00Z"}]
+    sam = [t["event"] for t in summaries[0]["timeline"] if t["at"] == "2026-11-20T10:20:00Z"]
+    assert sam == ["participant_left", "participant_joined"]
+
+
+BY_EMAIL = [{"code": "C-17", "therapist": "t1", "mode": "online", "flags": ["minor_attracted"], "emails": ["sam.client@example.net"]}]
+
+
+async def notices_of(client) -> list[tuple[str, str, str, str]]:
+    return sorted((n.kind, n.key, n.at, n.message) for n in await client.app[keys.STORE].notices("t1"))
+
+
+@pytest.mark.parametrize("clients", [None, BY_EMAIL], ids=["client-known-by-meeting-id", "client-known-by-email"])
+async def test_the_same_webhooks_in_any_order_raise_the_same_notices(aiohttp_client, make_settings, tmp_path, meeting_deliveries, clients):
+    sections = {"clients": clients} if clients else {}
+    seen = []
+    for seed in range(8):
+        order = list(meeting_deliveries)
+        if seed:
+            random.Random(seed).shuffle(order)
+        client = await aiohttp_client(create_app(make_settings(f"sqlite+aiosqlite:///{tmp_path / f'{seed}.db'}", **sections)))
+        await replay(client, order)
+        seen.append((await notices_of(client), await summary(client)))
+    notices, expected = seen[0]
+    for seed, (raised, summarised) in enumerate(seen):
+        assert raised == notices, seed
+        assert summarised == expected, seed
+    assert [n[0] for n in notices] == [
+        "client_screen_share", "recording_started", "start_reminder", "summary_ready", "third_party_joined",
+    ]
+    worded = {kind: message for kind, _, _, message in notices}
+    assert "C-17" in worded["start_reminder"] and "C-17" in worded["summary_ready"]

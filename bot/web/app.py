@@ -22,6 +22,7 @@ from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, keys, stream
+from .limits import name_the_server, request_limits
 from .platforms import setup_platforms
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
@@ -104,7 +105,9 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[limits])
+    app.on_response_prepare.append(name_the_server)
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
     # In this order at start (and the reverse at shutdown): the platforms start once the service's

@@ -120,8 +120,3 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.router.add_routes(checklist_api.routes)
     stream.setup(app)
     return app
-
-
-def serve(settings: Settings, port: int) -> None:
-    """Serve the app on `[server] host` and `port` until interrupted, then shut it down in order."""
-    web.run_app(create_app(settings), host=settings.server.host, port=port)

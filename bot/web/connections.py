@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -49,7 +50,9 @@ class CappedServer(web.Server):
         super().__init__(made.request_handler, request_factory=made.request_factory, handler_cancellation=made.handler_cancellation, **handler_kwargs)
         self.limit = limit
         self._handler_kwargs = handler_kwargs
-        self._open: dict[web.RequestHandler, None] = {}  # in the order they came: the oldest idle one goes first
+        # In the order they came, so the oldest idle one goes first; weak, so that a handler whose
+        # socket failed before it was ever connected (no connection_lost follows) holds no place.
+        self._open: weakref.WeakKeyDictionary[web.RequestHandler, None] = weakref.WeakKeyDictionary()
         self._hush = Hush()
 
     @property

@@ -50,7 +50,7 @@ def _settings(path: str) -> Settings:
 
 
 def _serve(settings: Settings, port: int | None) -> int:
-    from bot.web.app import serve
+    from bot.web.serving import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     serve(settings, port if port is not None else settings.server.port)

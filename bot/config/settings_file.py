@@ -36,7 +36,12 @@ SECTIONS: dict[str, type] = {
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
-POSITIVE_INTS = {("zoom", "rtms_fps")}
+POSITIVE_INTS = {
+    ("zoom", "rtms_fps"),
+    ("server", "max_connections"),
+    ("server", "max_streams_per_therapist"),
+    ("server", "request_timeout_seconds"),
+}
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:

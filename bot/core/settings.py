@@ -25,6 +25,9 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    max_connections: int = 1000  # beyond it, idle connections make room or new ones are closed
+    max_streams_per_therapist: int = 20  # open notice streams; one more is refused with 429
+    request_timeout_seconds: int = 30  # to receive a request's body and answer it; not the notice stream
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, keys, stream
 from .errors import MIDDLEWARES
+from .limits import name_the_server, request_limits
+from .logs import quiet_server_logs
 from .platforms import setup_platforms
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
@@ -103,9 +105,16 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
+async def _quiet_logs(app: web.Application) -> None:
+    quiet_server_logs()  # whichever runner serves the app (companion serve, a test's), its logs quote nothing
+
+
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=MIDDLEWARES)
+    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[limits, *MIDDLEWARES])  # outermost first
+    app.on_response_prepare.append(name_the_server)
+    app.on_startup.append(_quiet_logs)
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
@@ -118,8 +127,3 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.router.add_routes(checklist_api.routes)
     stream.setup(app)
     return app
-
-
-def serve(settings: Settings, port: int) -> None:
-    """Serve the app on `[server] host` and `port` until interrupted, then shut it down in order."""
-    web.run_app(create_app(settings), host=settings.server.host, port=port)

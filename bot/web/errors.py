@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Awaitable, Callable
 
 from aiohttp import web
+
+from .logs import frames_only
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -39,9 +40,8 @@ async def unexpected_errors(request: web.Request, handler: Handler) -> web.Strea
         raise
     except Exception as err:
         # The exception's text may quote what the caller sent (a note, a name): log its kind and frames only.
-        frames = "".join(traceback.format_list(traceback.extract_tb(err.__traceback__)[-6:]))
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
-        _LOGGER.error("%s %s failed with %s at:\n%s", request.method, route, type(err).__name__, frames)
+        _LOGGER.error("%s %s failed:\n%s", request.method, route, frames_only(err))
         return _json_error(500, "internal_error", "the service failed on this request; it was logged without its content")
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 from aiohttp import web
 
@@ -33,3 +34,4 @@ OUTBOX = web.AppKey("outbox", Outbox)
 DELIVERIES = web.AppKey("deliveries", Deliveries)
 STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])
+OPEN_STREAMS = web.AppKey("open_streams", Counter[str])  # per therapist id

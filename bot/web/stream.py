@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from typing import Any
 
 from aiohttp import web
@@ -13,10 +14,12 @@ from bot.storage.notices import NoticeRow
 from bot.tracking.notice_board import DeliveryUpdate
 
 from . import keys
-from .api import notice_json, therapist_for
+from .api import notice_json, refuse, therapist_for
 
 _LOGGER = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies
+MAX_NOTICE_ID = 2**31 - 1  # the id column is 32-bit on PostgreSQL: a larger id can only fail the query
+STREAM_PATH = "/api/notices/stream"
 routes = web.RouteTableDef()
 
 
@@ -30,9 +33,22 @@ def _resume_from(request: web.Request) -> int | None:
     value = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
     if value is None:
         return None
-    if not value.strip().isdigit():
-        raise web.HTTPBadRequest(text='{"error": "bad_request", "reason": "Last-Event-ID must be a notice id"}', content_type="application/json")
-    return int(value)
+    digits = value.strip()
+    # ASCII digits only: str.isdigit() also accepts '²', which int() refuses; and a bound before
+    # the database sees it, since the stream has already answered 200 when the query runs.
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_NOTICE_ID)) or int(digits) > MAX_NOTICE_ID:
+        raise refuse(web.HTTPBadRequest, f"Last-Event-ID must be a notice id: a whole number from 0 to {MAX_NOTICE_ID}")
+    return int(digits)
+
+
+def _count_stream(request: web.Request, therapist: Therapist) -> None:
+    """Count one more open stream of the therapist's, or answer 429 at the cap."""
+    limit = request.app[keys.SETTINGS].server.max_streams_per_therapist
+    open_streams = request.app[keys.OPEN_STREAMS]
+    if open_streams[therapist.id] >= limit:
+        _LOGGER.debug("notice stream of therapist %s refused: %d are open", therapist.id, limit)  # a retrying client: not a warning each time
+        raise refuse(web.HTTPTooManyRequests, f"at most {limit} notice streams may be open at once: close one first", **{"Retry-After": "30"})
+    open_streams[therapist.id] += 1
 
 
 class NoticeStream:
@@ -59,11 +75,12 @@ class NoticeStream:
         await self._response.write(event(data, "delivery"))
 
 
-@routes.get("/api/notices/stream")
+@routes.get(STREAM_PATH)
 async def notice_stream(request: web.Request) -> web.StreamResponse:
     """Handle `GET /api/notices/stream`: replay after Last-Event-ID, then push notices as raised."""
     therapist = therapist_for(request, allow_query_token=True)
     resume_from = _resume_from(request)
+    _count_stream(request, therapist)  # nothing below may await before the try that uncounts it
     board = request.app[keys.BOARD]
     queue = board.listen()  # listen before replaying, so nothing raised meanwhile is missed
     task = asyncio.current_task()
@@ -92,6 +109,7 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
     finally:
         board.unlisten(queue)
         request.app[keys.STREAMS].discard(task)
+        request.app[keys.OPEN_STREAMS][therapist.id] -= 1
     return response
 
 
@@ -103,5 +121,6 @@ async def _close_streams(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """Add the stream route, and end open streams when the app shuts down."""
     app[keys.STREAMS] = set()
+    app[keys.OPEN_STREAMS] = Counter()
     app.router.add_routes(routes)
     app.on_shutdown.append(_close_streams)

@@ -87,3 +87,13 @@ def test_unreadable_files_are_a_clear_error(tmp_path, text, message):
         path.write_text(text)
     with pytest.raises(SettingsError, match=message):
         load_settings(path, {})
+
+
+def test_the_connection_limits_have_defaults_and_must_be_positive():
+    server = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {}).server
+    assert (server.max_connections, server.max_streams_per_therapist, server.request_timeout_seconds) == (1000, 20, 30)
+    raw = settings_dict("sqlite+aiosqlite:///x.db", server={"max_connections": 0, "max_streams_per_therapist": -1, "request_timeout_seconds": 0})
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {})
+    for key in ("max_connections", "max_streams_per_therapist", "request_timeout_seconds"):
+        assert f"[server] {key} must be positive" in str(caught.value)

@@ -97,3 +97,44 @@ async def test_a_channel_that_fails_for_good_is_shown_failed_on_the_stream(aioht
     assert update["event"] == "delivery" and "id" not in update
     assert update["data"] == {"notice_id": notice_id, "channel": "zoom_chat", "state": "failed"}
     stream.close()
+
+
+async def test_a_resume_id_that_is_not_plain_digits_is_a_400_with_a_reason(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    for value in ("\u00b2", "1\u00b2", "\u0661\u0662", "9" * 5000):  # '²' and Arabic-Indic digits pass str.isdigit()
+        for request in ({"headers": {**bearer(TOKEN_A), "Last-Event-ID": value}}, {"params": {"access_token": TOKEN_A, "last_event_id": value}}):
+            response = await client.get(STREAM, **request)
+            assert response.status == 400, value
+            assert "Last-Event-ID must be a notice id" in (await response.json())["reason"]
+
+
+async def test_a_resume_id_beyond_the_id_column_is_a_400_on_either_database(aiohttp_client, make_settings, storage_url):
+    client = await aiohttp_client(create_app(make_settings(storage_url)))
+    for value in (2**31, 2**63, 2**64):
+        response = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": str(value)})
+        assert response.status == 400, value
+        assert "2147483647" in (await response.json())["reason"]
+    newest = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": str(2**31 - 1)})
+    assert newest.status == 200
+    newest.close()
+
+
+async def test_a_therapist_may_hold_only_so_many_streams_and_a_closed_one_frees_its_place(aiohttp_client, make_settings):
+    client = await aiohttp_client(create_app(make_settings(server={"max_streams_per_therapist": 2})))
+    first, second = await client.get(STREAM, headers=bearer(TOKEN_A)), await client.get(STREAM, headers=bearer(TOKEN_A))
+    assert (first.status, second.status) == (200, 200)
+    third = await client.get(STREAM, params={"access_token": TOKEN_A})
+    assert third.status == 429
+    assert (await third.json())["error"] == "too_many_requests" and "at most 2 notice streams" in (await third.json())["reason"]
+    other = await client.get(STREAM, headers=bearer(TOKEN_B))  # another therapist's streams count apart
+    assert other.status == 200
+    first.close()
+    await raise_notice(client.app, "t1", "s-a", "recording_started")  # the closed stream finds out when it writes
+    for _ in range(100):
+        if client.app[keys.OPEN_STREAMS]["t1"] < 2:
+            break
+        await asyncio.sleep(0.02)
+    again = await client.get(STREAM, headers=bearer(TOKEN_A))
+    assert again.status == 200
+    for response in (second, other, again):
+        response.close()

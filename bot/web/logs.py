@@ -1,0 +1,131 @@
+"""Keep the server's logs small and free of secrets: no query strings, header values or exception text."""
+from __future__ import annotations
+
+import errno
+import logging
+import re
+import time
+import traceback
+from typing import Callable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
+
+# Accept failures asyncio retries every second, each logged with a traceback (megabytes a day).
+ACCEPT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
+_QUERY = re.compile(r"\?[^\s'\"]*")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+\S+")
+
+
+class Hush:
+    """Let the first of a kind of event through, then at most one a `period`, saying how many were held back."""
+
+    def __init__(self, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._period, self._clock = period, clock
+        self._last: float | None = None
+        self._held = 0
+
+    def admit(self) -> int | None:
+        """Return None to hold this event back, or how many were held back before it."""
+        now = self._clock()
+        if self._last is not None and now - self._last < self._period:
+            self._held += 1
+            return None
+        held, self._held, self._last = self._held, 0, now
+        return held
+
+
+def _since(held: int) -> str:
+    return f"{held} more like it since the last such line" if held else "more like it are logged at most once a minute"
+
+
+def redact(text: str) -> str:
+    """Remove query strings and credentials from text that may quote a request."""
+    return _BEARER.sub(r"\1 [withheld]", _QUERY.sub("?[withheld]", text))
+
+
+class PathAccessLogger(AbstractAccessLogger):
+    """Log a request as address, method, path, status, size and time: never its query, headers or body."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        # The raw path, cut at the query: a decoded path could carry a line break into the log.
+        path = _UNPRINTABLE.sub("?", request.raw_path.partition("?")[0].partition("#")[0])[:200]
+        method = _UNPRINTABLE.sub("?", request.method)[:16]
+        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, method, path, response.status, response.body_length, time)
+
+
+def frames_only(exc: BaseException) -> str:
+    """Return the traceback's frames and the exception's type, without its message (it may quote data)."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    return f"Traceback (most recent call last):\n{frames}{type(exc).__module__}.{type(exc).__qualname__} (message withheld)"
+
+
+class RequestErrors(logging.Filter):
+    """On aiohttp's server log: a malformed request is one line (at most once a minute), never its text."""
+
+    def __init__(self, hush: Hush | None = None) -> None:
+        super().__init__()
+        self._hush = hush or Hush()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        record.msg, record.args = redact(record.getMessage()), ()
+        record.exc_info, record.exc_text = None, None
+        if isinstance(exc, HttpProcessingError):  # aiohttp's parser quotes the offending request line or header
+            held = self._hush.admit()
+            if held is None:
+                return False
+            record.msg = f"{record.msg}: malformed HTTP ({type(exc).__name__}), not quoted; {_since(held)}"
+        elif exc is not None:
+            record.exc_text = frames_only(exc)
+        return True
+
+
+class AccessQueries(logging.Filter):
+    """On aiohttp's access log, whichever access logger wrote it: no query string, no credentials."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+
+class AcceptErrors(logging.Filter):
+    """On asyncio's log: 'socket.accept() out of system resource' once, then at most once a minute with a count;
+    any other failure it reports keeps its frames but not its text."""
+
+    def __init__(self, hush: Hush | None = None) -> None:
+        super().__init__()
+        self._hush = hush or Hush()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None:
+            return True
+        if not (isinstance(exc, OSError) and exc.errno in ACCEPT_ERRNOS and "accept" in str(record.msg)):
+            # "Task exception was never retrieved" and the like print the task with its exception's text.
+            record.msg, record.args = record.getMessage().partition("\n")[0], ()
+            record.exc_info, record.exc_text = None, frames_only(exc)
+            return True
+        held = self._hush.admit()
+        if held is None:
+            return False
+        record.msg, record.args = "cannot accept connections: %s (the open-file limit, or memory); %s", (exc.strerror, _since(held))
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_server_logs() -> None:
+    """Attach the filters to aiohttp's server-side loggers and to asyncio's, once."""
+    loggers = (
+        ("aiohttp.server", RequestErrors),
+        ("aiohttp.web", RequestErrors),
+        ("aiohttp.internal", RequestErrors),
+        ("aiohttp.access", AccessQueries),
+        ("asyncio", AcceptErrors),
+    )
+    for name, kind in loggers:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())

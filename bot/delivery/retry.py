@@ -40,7 +40,7 @@ def retry_after_seconds(value: str | None, date: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # '²' is a digit to isdigit(), not to float()
         return float(value)
     try:
         until = parsedate_to_datetime(value)

@@ -78,7 +78,8 @@ class GroupCommit(Generic[Item]):
             if len(pending) > 1:
                 raise
             for _, future in pending:
-                future.set_exception(err)
+                if not future.done():  # its caller may have gone (a request timed out) during the commit
+                    future.set_exception(err)
             return
         for (_, future), result in zip(pending, results):
             if not future.done():

@@ -219,7 +219,7 @@ class StreamRunner:
             return None
         chosen = next((i for i in reversed(ids) if i in self._present), ids[-1])
         # RTMS names people by number in meetings; send the server's own type back when we have seen it.
-        return self._present.get(chosen, int(chosen) if chosen.isdigit() else chosen)
+        return self._present.get(chosen, int(chosen) if chosen.isascii() and chosen.isdigit() else chosen)
 
 
 def _off_since(state: MeetingState) -> datetime | None:

@@ -47,3 +47,8 @@ def test_retry_after_as_a_date_counts_from_the_answers_own_date():
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:45 GMT", None) is None
     assert retry_after_seconds("soon", "Wed, 21 Oct 2015 07:28:00 GMT") is None
     assert retry_after_seconds(None, None) is None
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0661\u0662", "1\u00b2"])
+def test_a_retry_after_of_other_digits_is_not_a_number_of_seconds(value):
+    assert retry_after_seconds(value, None) is None

@@ -109,16 +109,21 @@ def postgres_database() -> Any:
     admin.close()
 
 
-@pytest.fixture
-def postgres_url(postgres_database: str) -> str:
-    """Return the URL of an empty PostgreSQL database."""
+def emptied_postgres(database: str) -> str:
+    """Empty the test run's PostgreSQL database and return its URL."""
     import psycopg2
 
-    conn = psycopg2.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={postgres_database}")
+    conn = psycopg2.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={database}")
     conn.autocommit = True
     conn.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{postgres_database}"
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> str:
+    """Return the URL of an empty PostgreSQL database."""
+    return emptied_postgres(postgres_database)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

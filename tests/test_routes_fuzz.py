@@ -27,7 +27,7 @@ from bot.web import keys
 from bot.web.app import create_app
 from integrations.zoom.events import HANDLERS
 from integrations.zoom.signature import sign
-from tests.conftest import SECRET, TOKEN_A, TOKEN_B, load_fixture, settings_dict
+from tests.conftest import SECRET, TOKEN_A, TOKEN_B, emptied_postgres, load_fixture, settings_dict
 
 EXAMPLES = 300  # per route family and database: under a minute in all on two cores
 ROUTES = {  # every route of the app, and the family of generated requests that drives it
@@ -118,13 +118,7 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="module")
 def postgres_url_for_module(postgres_database: str) -> str:
-    import psycopg2
-
-    conn = psycopg2.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={postgres_database}")
-    conn.autocommit = True
-    conn.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    conn.close()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{postgres_database}"
+    return emptied_postgres(postgres_database)
 
 
 def signed(raw: bytes, secret: str = SECRET) -> list[tuple[str, bytes]]:

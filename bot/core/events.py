@@ -133,6 +133,29 @@ class VideoStateChanged(ParticipantEvent):
     on: bool = True
 
 
+# What a framing change can be: seen by the framing analysis, or marked by the therapist by hand.
+FRAMING_CHANGES = (
+    "face_lost", "face_returned",
+    "hands_out_of_view", "hands_in_view",
+    "lying_down", "upright",
+    "camera_covered", "camera_uncovered",
+    "frozen", "unfrozen",
+    "scene_changed",
+    "moved_away", "moved_closer",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class FramingChanged(MeetingEvent):
+    """The client's framing changed (one of FRAMING_CHANGES): seen by the framing analysis or marked by the therapist."""
+
+    kind: ClassVar[str] = "framing_changed"
+    change: str = "other"
+    detail: str = ""
+    source: str = "analysis"  # or "therapist"
+
+
 @dataclass(frozen=True)
 class StreamStarted(MeetingEvent):
     """A live media stream became available (Zoom RTMS): kept for the stream client."""
@@ -212,6 +235,7 @@ EVENT_TYPES: dict[str, type[MeetingEvent]] = {
         RecordingStarted,
         RecordingStopped,
         VideoStateChanged,
+        FramingChanged,
         StreamStarted,
         StreamStopped,
         StreamInterrupted,

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from bot.core.settings import Settings
 from bot.delivery.workers import Send
+from bot.framing import FramingSink
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
@@ -29,5 +30,6 @@ class Services:
     tracker: SessionTracker = field(init=False)
     evaluation: EvaluationQueue = field(init=False)
     frames: FramePipeline = field(init=False)
+    framing: FramingSink | None = field(init=False, default=None)  # None: the framing analysis is off or not installed
     scheduler: DueWorkScheduler = field(init=False)
     timekeeper: Timekeeper = field(init=False)

@@ -30,6 +30,8 @@ def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
         "server": {"host": "127.0.0.1", "port": 0},
         "storage": {"url": storage_url},
         "zoom": {"webhook_secret_token": SECRET},
+        # The models cost a worker process and a second to load: only the framing tests turn them on.
+        "framing": {"enabled": False},
         "therapists": [
             {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "zoom_user_id": THERAPIST_A_HOST, "timezone": "Europe/London"},
             {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B, "zoom_user_id": THERAPIST_B_HOST, "timezone": "America/New_York"},

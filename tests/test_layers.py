@@ -16,7 +16,8 @@ LAYERS: dict[str, set[str]] = {
     "tracking": {"core", "config", "storage"},
     "timekeeping": {"core", "storage", "tracking"},
     "delivery": {"core", "storage", "tracking"},
-    "services": {"core", "storage", "tracking", "timekeeping", "delivery"},
+    "framing": {"core", "tracking"},
+    "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing"},
 }
 TOP = {"web", "cli", "demo"}
 # The only modules of bot/ that may import a platform: the list of platforms, and the demo (a scripted Zoom meeting).

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.alerts import AlertSettings
+from bot.core.framing import FramingSettings
 from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
@@ -33,6 +34,7 @@ SECTIONS: dict[str, type] = {
     "reminders": ReminderSettings,
     "alerts": AlertSettings,
     "watchdog": WatchdogSettings,
+    "framing": FramingSettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -41,7 +43,11 @@ POSITIVE_INTS = {
     ("server", "max_connections"),
     ("server", "max_streams_per_therapist"),
     ("server", "request_timeout_seconds"),
+    ("framing", "workers"),
 }
+# Framing thresholds that are fractions (0 to 1), and those that must be above zero.
+FRACTIONS = {"hand_visibility", "covered_brightness", "covered_contrast", "frozen_difference", "scene_similarity"}
+POSITIVE_NUMBERS = {"analysis_timeout_seconds", "debounce_seconds", "frozen_seconds"}
 
 
 def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +86,25 @@ def _env_name(*parts: str) -> str:
 
 
 def _coerce(where: str, value: Any, default: Any, problems: list[str]) -> Any:
-    if isinstance(default, bool) or not isinstance(default, (int, str)):
+    if isinstance(default, bool):
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # from the environment
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            problems.append(f"{where} must be true or false, not {value!r}")
+            return default
+        return value
+    if isinstance(default, float):
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError
+            return number
+        except (TypeError, ValueError):
+            problems.append(f"{where} must be a number, not {value!r}")
+            return default
+    if not isinstance(default, (int, str)):
         return value
     if isinstance(default, int):
         try:
@@ -115,9 +139,24 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append("[server] port must be at most 65535")
     if name == "zoom" and not 1 <= values["rtms_fps"] <= 5:
         problems.append("[zoom] rtms_fps must be between 1 and 5")
+    if name == "framing":
+        problems += _framing_problems(values)
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     return cls(**values)
+
+
+def _framing_problems(values: dict[str, Any]) -> list[str]:
+    """Name every `[framing]` threshold out of its range."""
+    problems = [f"[framing] {key} must be between 0 and 1" for key in sorted(FRACTIONS) if not 0 <= values[key] <= 1]
+    problems += [f"[framing] {key} must be above zero" for key in sorted(POSITIVE_NUMBERS) if values[key] <= 0]
+    if not 0 < values["upright_angle_degrees"] < values["lying_angle_degrees"] <= 90:
+        problems.append("[framing] upright_angle_degrees must be above 0 and below lying_angle_degrees, which is at most 90")
+    if values["distance_ratio"] <= 1:
+        problems.append("[framing] distance_ratio must be above 1")
+    if values["workers"] > 16:
+        problems.append("[framing] workers must be at most 16")
+    return problems
 
 
 def _strings(where: str, value: Any, problems: list[str]) -> tuple[str, ...]:

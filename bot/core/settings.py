@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .alerts import AlertSettings
+from .framing import FramingSettings
 
 CHANNELS = ("dashboard", "zoom_chat", "teams_activity")
 CLIENT_MODES = ("online", "face_to_face")
@@ -118,6 +119,7 @@ class Settings:
     watchdog: WatchdogSettings
     therapists: tuple[Therapist, ...]
     clients: tuple[ClientProfile, ...] = ()
+    framing: FramingSettings = FramingSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

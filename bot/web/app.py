@@ -10,6 +10,7 @@ from aiohttp import web
 from bot.core.settings import Settings
 from bot.delivery.messages import MessageWriter
 from bot.delivery.workers import ChannelWorker, Deliveries
+from bot.framing import framing_sink
 from bot.services import Services
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
@@ -82,9 +83,15 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 async def _frames(app: web.Application) -> AsyncIterator[None]:
     pipeline = FramePipeline()
     app[keys.FRAMES] = app[keys.SERVICES].frames = pipeline
+    framing = framing_sink(app[keys.SETTINGS], app[keys.TRACKER], app[keys.EVALUATION])
+    app[keys.SERVICES].framing = framing
+    if framing is not None:
+        pipeline.add_sink(framing)
     pipeline.start()
     yield
     await pipeline.stop()
+    if framing is not None:
+        await framing.stop()
 
 
 async def _deliveries(app: web.Application) -> AsyncIterator[None]:

@@ -18,7 +18,7 @@ def test_the_example_config_is_valid_and_documents_every_key():
     text = (ROOT / "config" / "companion.example.toml").read_text()
     import dataclasses
 
-    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog"):
+    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing"):
         for f in dataclasses.fields(type(getattr(settings, section))):
             assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
 
@@ -97,3 +97,16 @@ def test_the_connection_limits_have_defaults_and_must_be_positive():
         parse_settings(raw, {})
     for key in ("max_connections", "max_streams_per_therapist", "request_timeout_seconds"):
         assert f"[server] {key} must be positive" in str(caught.value)
+
+
+def test_framing_thresholds_are_numbers_in_their_ranges_and_the_environment_may_set_them():
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db", framing={"debounce_seconds": 8, "workers": 2}), {"COMPANION_FRAMING_ENABLED": "false"})
+    assert settings.framing.debounce_seconds == 8.0 and settings.framing.workers == 2 and settings.framing.enabled is False
+    bad = {"workers": 0, "enabled": "yes", "hand_visibility": 1.5, "debounce_seconds": 0, "upright_angle_degrees": 60, "distance_ratio": 0.5, "frozen_seconds": "soon"}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(settings_dict("sqlite+aiosqlite:///x.db", framing=bad), {})
+    problems = "\n".join(caught.value.problems)
+    for key in ("workers must be positive", "enabled must be true or false", "hand_visibility must be between 0 and 1",
+                "debounce_seconds must be above zero", "upright_angle_degrees must be above 0 and below lying_angle_degrees",
+                "distance_ratio must be above 1", "frozen_seconds must be a number"):
+        assert f"[framing] {key}" in problems

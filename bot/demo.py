@@ -136,8 +136,27 @@ async def _tick_before_the_call(http: aiohttp.ClientSession, base: str, auth: di
     print(f"  therapist confirmed 3 of {len(items)} checklist points before the call", flush=True)
 
 
+DEMO_NOTE = "Said they stepped out to take a delivery; back and settled after."
+
+
 def _print_notice(row: NoticeRow) -> None:
-    print(f"  ALERT {local_text(from_iso(row.at), ZONE)}  {row.kind}: {row.message}", flush=True)
+    label = "PROMPT" if row.kind == "note_prompt" else "ALERT"  # a prompt is a question, not an alarm
+    print(f"  {label} {local_text(from_iso(row.at), ZONE)}  {row.kind} #{row.id}: {row.message}", flush=True)
+
+
+async def _answer_a_camera_prompt(http: aiohttp.ClientSession, base: str, session_id: str, auth: dict[str, str]) -> None:
+    """Have the therapist answer the first camera-off prompt, as a page would, and show the note."""
+    async with http.get(f"{base}/api/notices", params={"session_id": session_id, "kind": "note_prompt"}, headers=auth) as response:
+        response.raise_for_status()
+        prompts = [n for n in await response.json() if "camera" in n["message"]]
+    if not prompts:
+        print("  (no camera-off prompt to answer)", flush=True)
+        return
+    prompt = prompts[-1]  # newest first: the last is the first interval's
+    body = {"text": DEMO_NOTE, "prompt_id": prompt["id"]}
+    async with http.post(f"{base}/api/sessions/{session_id}/notes", json=body, headers=auth) as response:
+        response.raise_for_status()
+    print(f"  therapist answered prompt #{prompt['id']} ({prompt['message']}): {DEMO_NOTE}", flush=True)
 
 
 async def _print_notices(queue: asyncio.Queue[Published]) -> None:
@@ -194,6 +213,7 @@ async def run_demo(out_dir: Path | None = None) -> int:
                 await asyncio.sleep(SECONDS_PER_STEP)
             session_id = session_id_for("zoom", meeting.uuid)
             auth = {"Authorization": f"Bearer {TOKEN}"}
+            await _answer_a_camera_prompt(http, base, session_id, auth)
             async with http.get(f"{base}/api/sessions/{session_id}", headers=auth) as response:
                 response.raise_for_status()
                 frames = (await response.json())["frames"] or {"count": 0}

@@ -22,12 +22,20 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.config.settings_file import parse_settings
+from bot.core.events import FRAMING_CHANGES
 from bot.storage import schema
 from bot.web import keys
 from bot.web.app import create_app
 from integrations.zoom.events import HANDLERS
 from integrations.zoom.signature import sign
-from tests.conftest import SECRET, TOKEN_A, TOKEN_B, emptied_postgres, load_fixture, settings_dict
+from tests.conftest import (
+    SECRET,
+    TOKEN_A,
+    TOKEN_B,
+    emptied_postgres,
+    load_fixture,
+    settings_dict,
+)
 
 EXAMPLES = 300  # per route family and database: under a minute in all on two cores
 ROUTES = {  # every route of the app, and the family of generated requests that drives it
@@ -37,6 +45,7 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
     ("GET", "/api/sessions/{session_id}"): "api",
     ("GET", "/api/sessions/{session_id}/summary"): "api",
     ("POST", "/api/sessions/{session_id}/notes"): "api",
+    ("POST", "/api/sessions/{session_id}/changes"): "api",
     ("GET", "/api/sessions/{session_id}/checklist"): "api",
     ("POST", "/api/sessions/{session_id}/checklist/{item_id}"): "api",
     ("GET", "/api/notices"): "api",
@@ -171,7 +180,12 @@ def api_requests(draw: st.DrawFn, session_id: str) -> tuple[str, str, list[tuple
     token = draw(st.sampled_from([f"Bearer {TOKEN_A}".encode(), f"Bearer {TOKEN_B}".encode()]) | nasty_bytes)
     headers = [("Authorization", token)]
     if method == "POST":
-        body = draw(st.one_of(st.binary(max_size=64), json_values.map(lambda v: json.dumps(v).encode()), st.fixed_dictionaries({"text": nasty_text}, optional={"prompt_id": json_values}).map(lambda v: json.dumps(v).encode())))
+        body = draw(st.one_of(
+            st.binary(max_size=64),
+            json_values.map(lambda v: json.dumps(v).encode()),
+            st.fixed_dictionaries({"text": nasty_text}, optional={"prompt_id": json_values | st.integers(0, 50)}).map(lambda v: json.dumps(v).encode()),
+            st.fixed_dictionaries({"kind": st.sampled_from(FRAMING_CHANGES) | nasty_text}, optional={"detail": json_values}).map(lambda v: json.dumps(v).encode()),
+        ))
         headers.append(("Content-Type", draw(st.sampled_from([b"application/json", b"text/plain", b"application/json; charset=latin-1"]) | nasty_bytes)))
     else:
         body = b""

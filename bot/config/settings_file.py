@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.alerts import AlertSettings
 from bot.core.framing import FramingSettings
+from bot.core.prompts import PromptSettings
 from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
@@ -35,6 +36,7 @@ SECTIONS: dict[str, type] = {
     "alerts": AlertSettings,
     "watchdog": WatchdogSettings,
     "framing": FramingSettings,
+    "prompts": PromptSettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -170,6 +172,9 @@ def _strings(where: str, value: Any, problems: list[str]) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+LIST_KEYS = ("channels", "prompt_channels")
+
+
 def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -> list[Therapist]:
     if not isinstance(entries, list) or not entries:
         problems.append("[[therapists]] needs at least one therapist")
@@ -192,12 +197,19 @@ def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -
                 if f.default is dataclasses.MISSING:
                     problems.append(f"{where} {key} is missing")
                 value = ""
-            values[key] = _strings(f"{where} {key}", value, problems) if key == "channels" else str(value)
+            values[key] = _strings(f"{where} {key}", value, problems) if key in LIST_KEYS else str(value)
         try:
             ZoneInfo(values["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(f"{where} timezone {values['timezone']!r} is not a known time zone")
-        problems += [f"{where} channels: {c!r} is not one of {', '.join(CHANNELS)}" for c in values["channels"] if c not in CHANNELS]
+        for key in LIST_KEYS:
+            problems += [f"{where} {key}: {c!r} is not one of {', '.join(CHANNELS)}" for c in values[key] if c not in CHANNELS]
+        # A prompt goes only where the therapist's notices go: that is where credentials are checked.
+        problems += [
+            f"{where} prompt_channels: {c!r} is not in the therapist's channels"
+            for c in values["prompt_channels"]
+            if c in CHANNELS and c != "dashboard" and c not in values["channels"]
+        ]
         if tid and any(t.id == tid for t in found):
             problems.append(f"{where} id {tid!r} is used twice")
         if values["api_token"] and any(t.api_token == values["api_token"] for t in found):

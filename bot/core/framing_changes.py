@@ -4,7 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from .framing import FramingObservation, FramingSettings, scene_similarity, thumbnail_difference
+from .framing import (
+    FramingObservation,
+    FramingSettings,
+    scene_similarity,
+    thumbnail_difference,
+)
 
 # Frames this far apart belong to different stretches (the camera was off, the stream reconnected):
 # nothing half-seen before the gap counts towards a change after it.

@@ -25,9 +25,12 @@ class Note:
 
 @dataclass(frozen=True)
 class FramingChange:
-    """A change of the client's camera or framing, with the therapist's note against it."""
+    """A change of the client's camera or framing, with the therapist's note against it (None: unanswered)."""
 
     at: datetime
     kind: str
     detail: str
     note: str | None = None
+    id: str = ""
+    source: str = ""  # camera, analysis or therapist
+    prompt_id: str | None = None  # the note prompt that asked about it (None: none raised)

@@ -33,6 +33,28 @@ def _minutes(seconds: int | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
+_SOURCES = {"camera": "camera", "analysis": "seen by the framing analysis", "therapist": "marked by the therapist"}
+
+
+def _changes(summary: dict[str, Any], at: Callable[[str | None], str]) -> list[str]:
+    """Return each camera or framing change with the note against it; a change without one says so."""
+    changes = summary["framing_changes"]
+    if not changes:
+        return ["None recorded."]
+    lines = []
+    for change in changes:
+        what = change["kind"].replace("_", " ").capitalize()
+        detail = f": {change['detail']}" if change["detail"] else ""
+        if change["note"] is not None:
+            note = "Note: " + change["note"].replace("\n", " / ")
+        else:
+            note = "No note: unanswered." if change["prompt_id"] else "No note (no prompt was raised)."
+        lines.append(f"{at(change['at'])}: {what}{detail} ({_SOURCES.get(change['source'], change['source'])}). {note}")
+    unanswered = summary["unanswered_changes"]
+    lines.append(f"{unanswered} of {len(changes)} change(s) have no note." if unanswered else f"All {len(changes)} change(s) have a note.")
+    return lines
+
+
 def _sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]:
     """Return the summary as titled lists of plain-text lines, shared by both formats."""
     at = lambda text: _when(text, zone)  # noqa: E731
@@ -54,12 +76,16 @@ def _sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]
         f"{video['off_count']} interval(s), {_minutes(video['off_total_seconds'])} in all, "
         f"longest {_minutes(video['longest_off_seconds'])}"
     )
-    framing = [f"{at(f['at'])}: {f['kind']} ({f['detail']}). Note: {f['note'] or '—'}" for f in summary["framing_changes"]]
+    framing = _changes(summary, at)
     alerts = [f"{at(a['at'])}: {a['message']}" for a in summary["alerts"]]
     checklist = summary["checklist"]
     ticks = [f"[{'x' if i['confirmed_at'] else ' '}] {i['text']}" for i in checklist["items"]]
     ticks.append(f"{checklist['confirmed']} of {checklist['total']} confirmed")
-    notes = [f"{at(n['at'])}: {n['text']}" for n in summary["notes"]]
+    asked = {c["prompt_id"]: c for c in summary["framing_changes"] if c["prompt_id"]}
+    notes = [
+        f"{at(n['at'])}: {n['text']}" + (f" (about the change at {at(asked[n['prompt_id']]['at'])})" if n["prompt_id"] in asked else "")
+        for n in summary["notes"]
+    ]
     timeline = []
     for t in summary["timeline"]:
         words = _EVENT_WORDS.get(t["event"], t["event"])
@@ -69,7 +95,7 @@ def _sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]
         ("Overview", overview),
         ("Participants", people),
         ("Client video off", off),
-        ("Framing and camera changes", framing or ["None recorded."]),
+        ("Framing and camera changes", framing),
         ("Alerts", alerts or ["None."]),
         ("Pre-call checklist", ticks),
         ("Notes", notes or ["None."]),

@@ -33,6 +33,7 @@ class MeetingState:
     timeline: list[TimelineEntry] = field(default_factory=list)
     client_shares: list[datetime] = field(default_factory=list)
     recordings: list[datetime] = field(default_factory=list)
+    framing: list[ev.FramingChanged] = field(default_factory=list)  # seen by the analysis or marked by the therapist
     last_event_at: datetime | None = None
     closed_by_watchdog: bool = False
 
@@ -101,6 +102,8 @@ def _second_pass(state: MeetingState, ordered: list[ev.MeetingEvent]) -> None:
             state.client_shares.append(event.at)
         elif isinstance(event, ev.RecordingStarted):
             state.recordings.append(event.at)
+        elif isinstance(event, ev.FramingChanged):
+            state.framing.append(event)
         if isinstance(event, ev.SessionClosed) and not state.closed_by_watchdog:
             continue
         if not isinstance(event, (ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from .alerts import AlertSettings
 from .framing import FramingSettings
+from .prompts import NOTE_PROMPT, PromptSettings
 
 CHANNELS = ("dashboard", "zoom_chat", "teams_activity")
 CLIENT_MODES = ("online", "face_to_face")
@@ -85,6 +86,7 @@ class Therapist:
     zoom_jid: str = ""
     teams_user_id: str = ""
     channels: tuple[str, ...] = ("dashboard",)
+    prompt_channels: tuple[str, ...] = ("dashboard",)  # a prompt is a question, not an alarm: the dashboard unless named
 
     @property
     def accounts(self) -> dict[str, str]:
@@ -120,6 +122,7 @@ class Settings:
     therapists: tuple[Therapist, ...]
     clients: tuple[ClientProfile, ...] = ()
     framing: FramingSettings = FramingSettings()
+    prompts: PromptSettings = PromptSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""
@@ -129,7 +132,14 @@ class Settings:
         """Return every channel some therapist's notices go to."""
         return frozenset(channel for therapist in self.therapists for channel in therapist.channels)
 
-    def channels_for(self, therapist_id: str) -> tuple[str, ...]:
-        """Return the channels a therapist's notices go to (none for an unknown therapist)."""
+    def channels_for(self, therapist_id: str, kind: str = "") -> tuple[str, ...]:
+        """Return the channels a therapist's notices of `kind` go to (none for an unknown therapist).
+
+        Note prompts reach the dashboard, and another channel only if `prompt_channels` names it.
+        """
         therapist = self.therapist(therapist_id)
-        return therapist.channels if therapist else ()
+        if therapist is None:
+            return ()
+        if kind == NOTE_PROMPT:
+            return tuple(c for c in therapist.channels if c == "dashboard" or c in therapist.prompt_channels)
+        return therapist.channels

@@ -68,8 +68,19 @@ def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[A
         },
         "alerts": [{"at": to_iso(a.at), "kind": a.kind, "message": a.message} for a in alerts],
         "framing_changes": [
-            {"at": to_iso(f.at), "kind": f.kind, "detail": f.detail, "note": f.note} for f in record.framing_changes
+            {
+                "id": f.id,
+                "at": to_iso(f.at),
+                "kind": f.kind,
+                "detail": f.detail,
+                "source": f.source,
+                "prompt_id": f.prompt_id,
+                "note": f.note,
+            }
+            for f in record.framing_changes
         ],
+        # Nothing may look settled that was not: changes without a note are counted, not hidden.
+        "unanswered_changes": sum(1 for f in record.framing_changes if f.note is None),
         "checklist": checklist_json(record.checklist),
         "notes": [{"at": to_iso(n.at), "text": n.text, "prompt_id": n.prompt_id} for n in record.notes],
         "timeline": [

@@ -41,6 +41,11 @@ def local_text(at: datetime | None, zone: str) -> str:
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def clock_text(at: datetime, zone: str) -> str:
+    """Return `at` as hours and minutes in the therapist's time zone, as a short message shows it."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+
+
 def seconds_between(start: datetime, end: datetime) -> int:
     """Return whole seconds from `start` to `end` (never negative)."""
     return max(0, int(round((end - start).total_seconds())))

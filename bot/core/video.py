@@ -7,6 +7,8 @@ from datetime import datetime
 from .participants import Person
 from .timefmt import seconds_between
 
+CAMERA_ON, CLIENT_LEFT, MEETING_ENDED = "camera_on", "client_left", "meeting_ended"
+
 
 @dataclass
 class VideoOffInterval:
@@ -14,6 +16,7 @@ class VideoOffInterval:
 
     start: datetime
     end: datetime | None = None
+    ended_by: str = ""  # what closed it: CAMERA_ON, CLIENT_LEFT or MEETING_ENDED ("" while open)
 
     def seconds(self, now: datetime | None = None) -> int:
         """Return the interval's length; an open interval is measured up to `now`."""
@@ -42,13 +45,13 @@ class VideoOffTracker:
         if not on and current is None:
             self.intervals.append(VideoOffInterval(at))
         elif on and current is not None:
-            current.end = at
+            current.end, current.ended_by = at, CAMERA_ON
 
-    def client_left(self, at: datetime) -> None:
+    def client_left(self, at: datetime, why: str = CLIENT_LEFT) -> None:
         """Close the open interval: a camera that is gone is not 'off' any more."""
         if (current := self._open) is not None:
-            current.end = max(at, current.start)
+            current.end, current.ended_by = max(at, current.start), why
 
     def meeting_ended(self, at: datetime) -> None:
         """Close the open interval at the meeting's end."""
-        self.client_left(at)
+        self.client_left(at, MEETING_ENDED)

@@ -5,7 +5,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bot.core.framing import SCENE_SIZE, THUMBNAIL_SIZE, FaceBox, FramingObservation, Landmark, shoulder_angle
+from bot.core.framing import (
+    SCENE_SIZE,
+    THUMBNAIL_SIZE,
+    FaceBox,
+    FramingObservation,
+    Landmark,
+    shoulder_angle,
+)
 
 ANALYSIS_WIDTH = 640  # RTMS sends SD frames; anything larger is scaled down so every frame costs the same
 # Pose landmarks (mediapipe's numbering).

@@ -100,10 +100,12 @@ class DueStore:
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
-    async def last_heard(self, meeting: MeetingRef) -> datetime | None:
-        """Return when the service last received an event of this meeting occurrence."""
+    async def last_heard(self, meeting: MeetingRef, up_to: datetime | None = None) -> datetime | None:
+        """Return when the service last received an event of this meeting occurrence (one of its own time up to `up_to`)."""
         t = schema.events
         query = select(func.max(t.c.received_at)).where(t.c.platform == meeting.platform, t.c.occurrence_id == meeting.occurrence_id)
+        if up_to is not None:
+            query = query.where(t.c.at <= to_stamp(up_to))
         async with self._engine.connect() as conn:
             stamp = (await conn.execute(query)).scalar()
         return from_iso(stamp) if stamp else None

@@ -32,7 +32,7 @@ class NoticeRecords:
 
     engine: AsyncEngine
     _insert: Any
-    _channels_for: Callable[[str], Sequence[str]]
+    _channels_for: Callable[[str, str], Sequence[str]]  # (therapist id, notice kind)
     _notice_writes: GroupCommit[Any]  # notices raised at once share a commit
 
     async def raise_notice(
@@ -71,7 +71,7 @@ class NoticeRecords:
         new_id = result.scalar()
         if new_id is None:
             return None
-        if channels := self._channels_for(therapist_id):  # the outbox: in the same transaction
+        if channels := self._channels_for(therapist_id, kind):  # the outbox: in the same transaction
             await conn.execute(
                 schema.deliveries.insert(),
                 [
@@ -96,6 +96,13 @@ class NoticeRecords:
         query = select(t.c.key).where(t.c.therapist_id == therapist_id).where(t.c.session_id == session_id)
         async with self.engine.connect() as conn:
             return set((await conn.execute(query)).scalars())
+
+    async def prompt_ids(self, therapist_id: str, session_id: str) -> dict[str, int]:
+        """Return the ids of a session's note prompts by their keys (a prompt's id is what a note answers)."""
+        t = schema.notices
+        query = select(t.c.key, t.c.id).where(t.c.therapist_id == therapist_id, t.c.session_id == session_id, t.c.kind == "note_prompt")
+        async with self.engine.connect() as conn:
+            return {row.key: row.id for row in (await conn.execute(query)).all()}
 
     async def notices(
         self, therapist_id: str, session_id: str | None = None, kind: str | None = None, limit: int = 200

@@ -108,9 +108,11 @@ def create_engine(url: str) -> AsyncEngine:
 class Store(NoticeRecords):
     """The service's database: every write is committed before the caller acknowledges anything."""
 
-    def __init__(self, engine: AsyncEngine, channels_for: Callable[[str], Sequence[str]] = lambda _therapist_id: ()) -> None:
+    def __init__(
+        self, engine: AsyncEngine, channels_for: Callable[[str, str], Sequence[str]] = lambda _therapist_id, _kind: ()
+    ) -> None:
         self.engine = engine
-        self._channels_for = channels_for  # where a therapist's notices go: a delivery row for each
+        self._channels_for = channels_for  # where a therapist's notices of a kind go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
         self._notice_writes = GroupCommit(engine, self._write_notices)

@@ -18,7 +18,9 @@ from bot.core.due_work import (
     DueRow,
     DueWork,
     NoticeSpec,
+    notice_settle_key,
 )
+from bot.core.prompts import NOTE_PROMPT
 from bot.core.reminders import Appointment, plan_reminders, reminder_notice
 from bot.core.session_notices import session_notices, settle_timers, settled
 from bot.core.timers import close_due, session_timers, watchdog_wakes
@@ -78,6 +80,10 @@ class Timekeeper:
             await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         wanted += settle_timers(row.id, row.therapist_id, notices, heard)
+        wanted += [
+            DueWork(notice_settle_key(row.id, f"{NOTE_PROMPT}:{change_id}"), NOTICE_SETTLE, due, row.therapist_id, row.id)
+            for change_id, due in view.prompts_waiting.items()
+        ]
         keys = {w.key for w in wanted}
         stale = [r for r in await self.due.pending(session_id=row.id) if r.work.key not in keys]
         await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE))

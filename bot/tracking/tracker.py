@@ -1,6 +1,7 @@
 """Record a meeting's events, judge the session as of now, and raise the alerts it has earned."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -8,6 +9,7 @@ from typing import Any, Awaitable, Callable, Sequence
 
 from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
+from bot.core.changes import Change, session_changes, with_notes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, role_rules, therapist_for_meeting
 from bot.core.events import (
@@ -29,6 +31,7 @@ from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
 from .notice_board import NoticeBoard
+from .prompts import NotePrompter
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -48,6 +51,8 @@ class SessionView:
     alerts: list[Alert]
     summary: dict[str, Any]
     checklist: Sequence[ChecklistItem] = ()  # the summary's checklist, with the times for judging
+    changes: Sequence[Change] = ()  # of the client's camera and framing, each a note prompt's subject
+    prompts_waiting: dict[str, datetime] = dataclasses.field(default_factory=dict)  # change id: when it is judged again
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -78,6 +83,7 @@ class SessionTracker:
         self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
         self.ticks = TickStore(store.engine)
         self.appointments = AppointmentBook(DueStore(store), timedelta(hours=settings.reminders.horizon_hours))
+        self.prompter = NotePrompter(settings, store, board)
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 
@@ -127,14 +133,17 @@ class SessionTracker:
         judged_at = min(now, state.ended_at) if state.ended_at else now
         alerts = find_alerts(state, self.settings.alerts, judged_at)
         items = await self.checklist(row, code, state.started_at)
+        notes = await self.store.notes(row.id)
+        changes = session_changes(state, judged_at)
         record = SessionRecord(
             session_id=row.id,
             therapist_id=row.therapist_id,
             client_code=code,
             checklist=items,
-            notes=await self.store.notes(row.id),
+            notes=notes,
+            framing_changes=with_notes(changes, await self.prompter.prompt_ids(row, changes), notes),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items)
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items, changes)
 
     async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
         """Return the session's checklist, tailored to the client with profile `code`, with its ticks.
@@ -166,6 +175,8 @@ class SessionTracker:
             )
             if notice is not None:
                 raised.append(alert)
+        waiting = await self.prompter.raise_due(row, view.changes, now)
+        view = dataclasses.replace(view, prompts_waiting=waiting)
         for hook in self.after_evaluation:
             await hook(view, now)
         return raised

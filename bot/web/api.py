@@ -17,11 +17,8 @@ from bot.storage.store import SessionRow
 from bot.tracking.tracker import SessionTracker, SessionView
 
 from . import keys
-from .errors import storable
 
 _LOGGER = logging.getLogger(__name__)
-MAX_PROMPT_ID_CHARS = 80
-MAX_NOTE_CHARS = 4000
 DEFAULT_LISTING, MAX_LISTING = 50, 200
 UNREADABLE = "unreadable"
 UNREADABLE_REASON = "this session's stored events cannot be judged; its other data and other sessions are kept"
@@ -123,24 +120,6 @@ async def get_summary(request: web.Request) -> web.Response:
         raise refuse(web.HTTPBadRequest, "format must be json, md or html")
     content_type = "text/markdown" if fmt == "md" else "text/html"
     return web.Response(text=RENDERERS[fmt](summary, therapist.timezone), content_type=content_type)
-
-
-@routes.post("/api/sessions/{session_id}/notes")
-async def add_note(request: web.Request) -> web.Response:
-    _, row = await owned_session(request)
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
-        body = None
-    text = body.get("text") if isinstance(body, dict) else None
-    prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
-    if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS or not storable(text):
-        raise refuse(web.HTTPBadRequest, f"text must be 1 to {MAX_NOTE_CHARS} characters of text (no NUL, no lone surrogate)")
-    if prompt_id is not None and not (isinstance(prompt_id, str) and len(prompt_id) <= MAX_PROMPT_ID_CHARS and storable(prompt_id)):
-        raise refuse(web.HTTPBadRequest, f"prompt_id must be a string of at most {MAX_PROMPT_ID_CHARS} characters")
-    now = request.app[keys.CLOCK]()
-    note_id = await request.app[keys.STORE].add_note(row.id, now, text.strip(), prompt_id)
-    return web.json_response({"id": note_id, "at": to_iso(now)}, status=201)
 
 
 def notice_json(row: NoticeRow, delivery: dict[str, str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from bot.tracking.frames import FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
-from . import api, checklist_api, keys, stream
+from . import api, checklist_api, keys, notes_api, stream
 from .errors import MIDDLEWARES
 from .limits import name_the_server, request_limits
 from .logs import quiet_server_logs
@@ -132,5 +132,6 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(api.routes)
     app.router.add_routes(checklist_api.routes)
+    app.router.add_routes(notes_api.routes)
     stream.setup(app)
     return app

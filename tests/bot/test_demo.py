@@ -26,4 +26,16 @@ async def test_the_demo_shows_real_video_off_intervals_and_alerts_from_rtms(tmp_
     text = summary.read_text(encoding="utf-8")
     assert "2 interval(s), 4 min 30 s in all, longest 3 min 00 s" in text
     assert text.count("The client's video has been off for 1 min.") == 2
+
+
+async def test_the_demo_therapist_answers_a_camera_off_prompt_and_the_summary_shows_the_note(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
+    assert await demo.run_demo(out_dir=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert out.count("PROMPT") == 2 and "What were they doing?" in out  # one prompt per camera-off interval
+    assert "therapist answered prompt #" in out and demo.DEMO_NOTE in out
+    (summary,) = tmp_path.glob("summary-*.md")
+    text = summary.read_text(encoding="utf-8")
+    assert f"Camera off: off for 3 min, until the camera came back on (camera). Note: {demo.DEMO_NOTE}" in text
+    assert "No note: unanswered." in text and "1 of 2 change(s) have no note." in text
     assert "Client Person" not in out  # the demo's own lines never name the client

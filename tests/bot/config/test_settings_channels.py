@@ -48,3 +48,25 @@ def test_teams_activity_needs_the_app_and_the_therapists_entra_id_and_links_need
 @pytest.mark.parametrize("channels", [["dashboard"], []])
 def test_the_dashboard_alone_needs_nothing(channels):
     assert problems(channels) == []
+
+
+def test_prompt_channels_name_known_channels_the_therapist_has_enabled():
+    raw = settings_dict("sqlite+aiosqlite:///x.db")
+    raw["therapists"][0]["prompt_channels"] = ["dashboard", "zoom_chat", "pager"]
+    with pytest.raises(SettingsError) as err:
+        parse_settings(raw, {})
+    assert err.value.problems == [
+        "[[therapists]] #1 prompt_channels: 'pager' is not one of dashboard, zoom_chat, teams_activity",
+        "[[therapists]] #1 prompt_channels: 'zoom_chat' is not in the therapist's channels",
+    ]
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
+    assert settings.therapists[0].prompt_channels == ("dashboard",)
+
+
+def test_the_camera_off_minimum_is_a_whole_number_of_seconds_defaulting_to_20():
+    assert parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {}).prompts.camera_off_min_seconds == 20
+    assert parse_settings(settings_dict("sqlite+aiosqlite:///x.db", prompts={"camera_off_min_seconds": 45}), {}).prompts.camera_off_min_seconds == 45
+    for bad, problem in ((-1, "must be zero or more"), ("soon", "must be a whole number")):
+        with pytest.raises(SettingsError) as err:
+            parse_settings(settings_dict("sqlite+aiosqlite:///x.db", prompts={"camera_off_min_seconds": bad}), {})
+        assert any(p.startswith("[prompts] camera_off_min_seconds") and problem in p for p in err.value.problems)

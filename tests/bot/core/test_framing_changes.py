@@ -4,7 +4,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
-from bot.core.framing import FaceBox, FramingObservation, FramingSettings, Landmark, scene_similarity, shoulder_angle
+from bot.core.framing import (
+    FaceBox,
+    FramingObservation,
+    FramingSettings,
+    Landmark,
+    scene_similarity,
+    shoulder_angle,
+)
 from bot.core.framing_changes import FramingChangeDetector
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)

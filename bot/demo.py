@@ -8,6 +8,7 @@ import sys
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +23,7 @@ from bot.tracking.notice_board import Published
 from bot.web.app import create_app
 from integrations.zoom import keys as zoom_keys
 from integrations.zoom.rtms import protocol as rtms
+from integrations.zoom.scripted.demo_photos import demo_person_frames
 from integrations.zoom.scripted.rtms_server import (
     RtmsScriptServer,
     ScriptedStream,
@@ -53,6 +55,8 @@ DEMO_CAMERA = [
     (2100, rtms.PARTICIPANT_VIDEO_OFF, CLIENT_AGAIN),
     (2190, rtms.PARTICIPANT_VIDEO_ON, CLIENT_AGAIN),
 ]
+LYING_DOWN = (1800, 2100)  # seconds from the start during which the client's frames show them lying down
+FRAMES_PER_STEP = 8
 RTMS_WORDS = {
     rtms.PARTICIPANT_JOIN: "joined the stream",
     rtms.PARTICIPANT_LEAVE: "left the stream",
@@ -159,6 +163,27 @@ async def _answer_a_camera_prompt(http: aiohttp.ClientSession, base: str, sessio
     print(f"  therapist answered prompt #{prompt['id']} ({prompt['message']}): {DEMO_NOTE}", flush=True)
 
 
+async def _send_frame(stream: ScriptedStream, framing: Any, person: tuple[list[bytes], list[bytes]] | None, offset: float, at_ms: int) -> None:
+    """Send the client's video at this step (only while followed and on), and let the framing analysis see it.
+
+    With the vision stack, a few seconds of a real person's frames at 1 frame/s: the analysis needs a
+    framing to hold for its debounce before it calls it a change.
+    """
+    if person is None:
+        await stream.send_frame(demo_frame(), at_ms)
+        return
+    pictures = person[1] if LYING_DOWN[0] <= offset < LYING_DOWN[1] else person[0]
+    for second in range(FRAMES_PER_STEP):
+        picture = pictures[second % len(pictures)]
+        if not await stream.send_frame(picture, at_ms + second * 1000) or framing is None:
+            return
+        async with asyncio.timeout(60):  # the first frame starts the analysis workers: the rest wait for them
+            while framing.analyzer.analysed == 0:
+                await asyncio.sleep(0.1)
+                await stream.send_frame(picture, at_ms + second * 1000)
+        await framing.drain()
+
+
 async def _print_notices(queue: asyncio.Queue[Published]) -> None:
     while True:
         item = await queue.get()
@@ -187,7 +212,8 @@ async def run_demo(out_dir: Path | None = None) -> int:
     meeting = demo_meeting(start, rtms_server.open_stream("Dm0+Sess1onUuid00000A==", STREAM_ID))
     stream = rtms_server.streams[STREAM_ID]
     steps = sorted([(o, 0, body) for o, body in meeting.steps] + [(o, 1, (kind, who)) for o, kind, who in DEMO_CAMERA], key=lambda s: s[:2])
-    frame = demo_frame()
+    person = demo_person_frames()  # a real person's frames when the vision stack is installed
+    framing = app[keys.SERVICES].framing
     try:
         async with aiohttp.ClientSession() as http:
             for offset, source, step in steps:
@@ -207,7 +233,7 @@ async def run_demo(out_dir: Path | None = None) -> int:
                     await _rtms_step(app, meeting, stream, offset, kind, who)
                     role = "therapist" if who is THERAPIST else "client"
                     print(f"{local_text(clock.now, ZONE)}  rtms: {role} {RTMS_WORDS[kind]}", flush=True)
-                await stream.send_frame(frame, int(clock.now.timestamp() * 1000))  # sent only while followed and on
+                await _send_frame(stream, framing, person, offset, int(clock.now.timestamp() * 1000))
                 await app[zoom_keys.RTMS].settle()
                 await app[keys.EVALUATION].drain()
                 await asyncio.sleep(SECONDS_PER_STEP)

@@ -1,9 +1,12 @@
 """Shared test fixtures: settings, signed Zoom deliveries, and databases (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -193,3 +196,28 @@ def debug_log(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the log check last, after every test has had its chance to log."""
     items.sort(key=lambda item: item.name == DEBUG_LOG_TEST)
+
+
+HANG_SECONDS = 120  # pytest-timeout ends a test at 240 s (pyproject); first, say which tasks are still pending
+
+
+def _dump_pending_tasks(nodeid: str) -> None:
+    out = sys.__stderr__
+    pending = [task for task in list(asyncio.tasks._all_tasks) if not task.done()]
+    print(f"\n{nodeid} has run {HANG_SECONDS} s; {len(pending)} asyncio task(s) pending:", file=out)
+    for task in pending:
+        frames = task.get_stack(limit=6)
+        where = " <- ".join(f"{f.f_code.co_name} ({Path(f.f_code.co_filename).name}:{f.f_lineno})" for f in frames)
+        print(f"  {task.get_name()}: {task.get_coro()!r:.120}: {where}", file=out, flush=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """Name the pending asyncio tasks of a test that hangs (in its body or its loop's teardown)."""
+    timer = threading.Timer(HANG_SECONDS, _dump_pending_tasks, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
-DEMO = "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/companion demo"
+DEMO = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[framing]' && .venv/bin/companion demo"
 TESTS = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q"
 
 

@@ -9,6 +9,7 @@ from bot.web import keys
 from tests.bot.framing import photos as P
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, eventually
 from tests.integrations.zoom.rtms.test_streams import (
+    AUTH,
     SESSION,
     START,
     deliver,
@@ -25,7 +26,7 @@ async def stored_framing(client) -> list[FramingChanged]:
     return [e for e in events if isinstance(e, FramingChanged)]
 
 
-async def test_a_client_who_lies_down_for_longer_than_the_debounce_gives_one_stored_lying_down(aiohttp_client, make_settings, rtms_server):
+async def test_a_client_who_lies_down_gives_one_change_one_prompt_and_the_note_stands_against_it(aiohttp_client, make_settings, rtms_server):
     settings = make_settings(
         zoom={"rtms_client_id": RTMS_CLIENT_ID, "rtms_client_secret": RTMS_SECRET, "rtms_fps": 1},
         framing={"enabled": True, "debounce_seconds": 5},
@@ -60,4 +61,16 @@ async def test_a_client_who_lies_down_for_longer_than_the_debounce_gives_one_sto
     assert "shoulder line" in stored[0].detail
     await deliver(client, meeting, again=True)  # a redelivery, and the frames' detector state kept: nothing twice
     assert len(await stored_framing(client)) == 1
+
+    # One prompt about it reaches the therapist; their note answering it stands against the change.
+    prompts = await client.app[keys.STORE].notices("t1", SESSION, kind="note_prompt")
+    assert [p.message.split(" (")[0] for p in prompts] == ["The client seems to be lying down"]
+    note = {"text": "Moved to the sofa; asked to sit up.", "prompt_id": prompts[0].id}
+    answered = await client.post(f"/api/sessions/{SESSION}/notes", json=note, headers=AUTH)
+    assert answered.status == 201, await answered.text()
+    summary = await (await client.get(f"/api/sessions/{SESSION}/summary", headers=AUTH)).json()
+    (change,) = [c for c in summary["framing_changes"] if c["source"] == "analysis"]
+    assert (change["kind"], change["prompt_id"], change["note"]) == ("lying_down", str(prompts[0].id), "Moved to the sofa; asked to sit up.")
+    markdown = await (await client.get(f"/api/sessions/{SESSION}/summary?format=md", headers=AUTH)).text()
+    assert "Moved to the sofa; asked to sit up." in markdown
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterator
 
 from .participants import OTHER
+from .prompts import SEEN
 from .session import MeetingState
 from .timefmt import to_iso
 
@@ -69,6 +70,17 @@ def video_off_due_times(start: datetime, until: datetime, settings: AlertSetting
         due += step
 
 
+# Framing the analysis sees that the guidance asks the therapist to watch for (their returns only prompt a note).
+WATCHED_FRAMING = ("face_lost", "hands_out_of_view", "lying_down", "camera_covered", "frozen", "scene_changed", "moved_away")
+
+
+def _framing(state: MeetingState, settings: AlertSettings, now: datetime) -> Iterator[Alert]:
+    for event in state.framing:
+        if event.source == "analysis" and event.change in WATCHED_FRAMING:
+            key = f"framing_changed:{event.change}:{to_iso(event.at)}"
+            yield Alert(event.at, "framing_changed", key, f"{SEEN[event.change]}.")
+
+
 RuleFn = Callable[[MeetingState, AlertSettings, datetime], Iterator[Alert]]
 
 ALERT_RULES: dict[str, RuleFn] = {
@@ -76,6 +88,7 @@ ALERT_RULES: dict[str, RuleFn] = {
     "client_screen_share": _client_share,
     "recording_started": _recording,
     "client_video_off": _video_off,
+    "framing_changed": _framing,
 }
 
 

@@ -10,7 +10,7 @@ from .video import CLIENT_LEFT, MEETING_ENDED
 
 NOTE_PROMPT = "note_prompt"
 # What the framing analysis saw, hedged: it is a machine's guess, and the product judges nothing.
-_SEEN = {
+SEEN = {
     "face_lost": "The client's face seems to be out of view",
     "face_returned": "The client's face seems to be back in view",
     "hands_out_of_view": "The client's hands seem to be out of view",
@@ -64,6 +64,6 @@ def note_prompt(session_id: str, change: Change, zone: str) -> NotePrompt:
     elif change.source == THERAPIST:
         message = f"You marked a change at {clock_text(change.at, zone)}: {change.kind.replace('_', ' ')}. Anything to note?"
     else:
-        seen = _SEEN.get(change.kind, "The client's framing seems to have changed")
+        seen = SEEN.get(change.kind, "The client's framing seems to have changed")
         message = f"{seen} ({clock_text(change.at, zone)}). Anything to note?"
     return NotePrompt(prompt_key(session_id, change.id), change.id, change.at, message)

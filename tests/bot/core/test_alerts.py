@@ -33,7 +33,7 @@ def alerts(*events, now=None):
 
 
 def test_every_rule_is_in_the_table():
-    assert set(ALERT_RULES) == {"third_party_joined", "client_screen_share", "recording_started", "client_video_off"}
+    assert set(ALERT_RULES) == {"third_party_joined", "client_screen_share", "recording_started", "client_video_off", "framing_changed"}
 
 
 def test_a_third_person_joining_is_an_alert_once_even_after_rejoining():
@@ -106,3 +106,15 @@ def test_a_third_persons_alert_has_one_key_whichever_events_are_known_yet():
     keys = [[a.key for a in find_alerts(s, SETTINGS, at(4000)) if a.kind == "third_party_joined"] for s in (everything, early)]
     assert keys[0] == keys[1] and len(keys[0]) == 1
     assert "Visitor" not in keys[0][0]
+
+
+def framing(offset: int, change: str, source: str = "analysis") -> ev.FramingChanged:
+    return ev.FramingChanged(meeting=MEETING, at=at(offset), change=change, detail="shoulder line 80°", source=source)
+
+
+def test_what_the_analysis_sees_the_guidance_watch_for_is_an_alert_and_a_return_is_not():
+    found = alerts(framing(900, "lying_down"), framing(1200, "upright"), framing(1500, "camera_covered"), framing(1600, "lying_down", "therapist"))
+    assert [(kind, when) for kind, when in found if kind == "framing_changed"] == [("framing_changed", at(900)), ("framing_changed", at(1500))]
+    state = build_state(MEETING, in_order(*BASE, framing(900, "lying_down")), RULES)
+    (alert,) = [a for a in find_alerts(state, SETTINGS, at(4000)) if a.kind == "framing_changed"]
+    assert alert.message == "The client seems to be lying down." and "80" not in alert.message  # the detail stays in the record

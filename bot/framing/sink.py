@@ -87,7 +87,7 @@ class FramingSink:
         recorded = await self.tracker.record(meeting, keyed)
         if recorded.session_id is not None:
             self.evaluation.submit(recorded.session_id)
-        _LOGGER.info("framing of session %s: %s", session_id, ", ".join(c.change for c in changes))
+        _LOGGER.info("framing of session %s: %d change(s) stored", session_id, len(changes))  # what the client did stays out of the log
 
     def _forget_idle(self, frame: Frame) -> None:
         idle = [s for s, d in self._detectors.items() if d.last_at is not None and frame.at - d.last_at > FORGET_AFTER]

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-import re
 from typing import Any
 
 from aiohttp import web
@@ -17,19 +15,13 @@ from bot.storage.store import SessionRow
 from bot.tracking.tracker import SessionTracker, SessionView
 
 from . import keys
+from .errors import refuse
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_LISTING, MAX_LISTING = 50, 200
 UNREADABLE = "unreadable"
 UNREADABLE_REASON = "this session's stored events cannot be judged; its other data and other sessions are kept"
 routes = web.RouteTableDef()
-
-
-def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
-    """Return an HTTP error whose JSON body says why (raise it)."""
-    code = re.sub(r"(?<!^)(?=[A-Z])", "_", error.__name__.removeprefix("HTTP")).lower()  # NotFound: not_found
-    body = json.dumps({"error": code, "reason": reason})
-    return error(text=body, content_type="application/json", headers=headers or None)
 
 
 def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:

@@ -11,7 +11,8 @@ from bot.core.summary import checklist_json
 from bot.core.timefmt import to_iso
 
 from . import keys
-from .api import owned_session, refuse, therapist_for
+from .api import owned_session, therapist_for
+from .errors import refuse
 
 routes = web.RouteTableDef()
 

@@ -1,7 +1,9 @@
 """Answer every request with a reason: input the store cannot hold is a 400, and a failure a 500 that logs no values."""
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -19,15 +21,18 @@ def storable(text: str) -> bool:
     return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
-def _json_error(status: int, error: str, reason: str) -> web.Response:
-    return web.json_response({"error": error, "reason": reason}, status=status)
+def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
+    """Return an HTTP error whose JSON body says why (raise it)."""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", error.__name__.removeprefix("HTTP")).lower()  # NotFound: not_found
+    body = json.dumps({"error": code, "reason": reason})
+    return error(text=body, content_type="application/json", headers=headers or None)
 
 
 @web.middleware
 async def refuse_unstorable(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a path or query string holding characters no database can hold, before any handler sees it."""
     if not storable(request.path) or not all(storable(k) and storable(v) for k, v in request.query.items()):
-        return _json_error(400, "bad_request", "the URL holds a NUL character or bytes that are not UTF-8")
+        raise refuse(web.HTTPBadRequest, "the URL holds a NUL character or bytes that are not UTF-8")
     return await handler(request)
 
 
@@ -42,7 +47,7 @@ async def unexpected_errors(request: web.Request, handler: Handler) -> web.Strea
         # The exception's text may quote what the caller sent (a note, a name): log its kind and frames only.
         route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
         _LOGGER.error("%s %s failed:\n%s", request.method, route, frames_only(err))
-        return _json_error(500, "internal_error", "the service failed on this request; it was logged without its content")
+        raise refuse(web.HTTPInternalServerError, "the service failed on this request; it was logged without its content") from None
 
 
 MIDDLEWARES = [unexpected_errors, refuse_unstorable]

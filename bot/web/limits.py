@@ -7,7 +7,7 @@ from typing import Awaitable, Callable, Collection
 
 from aiohttp import hdrs, web
 
-from .api import refuse
+from .errors import refuse
 
 SERVER_NAME = "session-companion"  # the Server header: no aiohttp or Python version to look up exploits by
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

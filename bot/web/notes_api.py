@@ -11,8 +11,8 @@ from bot.core.events import FRAMING_CHANGES, FramingChanged
 from bot.core.timefmt import to_iso
 
 from . import keys
-from .api import owned_session, refuse
-from .errors import storable
+from .api import owned_session
+from .errors import refuse, storable
 
 MAX_NOTE_CHARS = 4000
 MAX_DETAIL_CHARS = 200

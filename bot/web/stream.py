@@ -14,7 +14,8 @@ from bot.storage.notices import NoticeRow
 from bot.tracking.notice_board import DeliveryUpdate
 
 from . import keys
-from .api import notice_json, refuse, therapist_for
+from .api import notice_json, therapist_for
+from .errors import refuse
 
 _LOGGER = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies

@@ -1,11 +1,14 @@
-"""The `companion` command: serve, check-config, summary and demo."""
+"""The `companion` command: serve, check-config, summary, demo, therapist set-password and new-session-key."""
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import getpass
 import json
 import logging
 import os
+import secrets
 import sys
 from typing import Sequence
 
@@ -33,11 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen on this port instead of [server] port")
     check = commands.add_parser("check-config", help="validate a settings file and exit")
     check.add_argument("--config", required=True)
-    summary = commands.add_parser("summary", help="print a session's summary")
+    summary = commands.add_parser("summary", help="print a session's summary, or write it to a file")
     summary.add_argument("session_id")
     summary.add_argument("--config", required=True)
-    summary.add_argument("--format", choices=("json", "md", "html"), default="json")
-    commands.add_parser("demo", help="replay a scripted meeting on loopback and write its summary")
+    summary.add_argument("--format", choices=("json", "md", "html", "pdf"), default="json")
+    summary.add_argument("--out", help="write to this file instead of standard output (pdf needs it)")
+    demo = commands.add_parser("demo", help="replay a scripted meeting on loopback, then serve its pages until Ctrl-C")
+    demo.add_argument("--no-wait", action="store_true", help="stop once the summary is written (for scripts and tests)")
+    therapist = commands.add_parser("therapist", help="manage a therapist's sign-in to the pages")
+    therapist_commands = therapist.add_subparsers(dest="therapist_command", required=True)
+    password = therapist_commands.add_parser("set-password", help="set a therapist's password (from standard input unless a terminal)")
+    password.add_argument("therapist_id")
+    password.add_argument("--config", required=True)
+    commands.add_parser("new-session-key", help="print a new random [server] session_key for the pages' sign-in cookie")
     return parser
 
 
@@ -57,8 +68,8 @@ def _serve(settings: Settings, port: int | None) -> int:
     return 0
 
 
-async def _summary(settings: Settings, session_id: str, fmt: str) -> str | None:
-    from bot.core.render import RENDERERS
+async def _summary(settings: Settings, session_id: str) -> tuple[dict, str] | None:
+    """Return a stored session's summary and its therapist's time zone (None: no such session)."""
     from bot.storage.store import Store, create_engine
     from bot.tracking.notice_board import NoticeBoard
     from bot.tracking.tracker import SessionTracker, utc_now
@@ -74,19 +85,81 @@ async def _summary(settings: Settings, session_id: str, fmt: str) -> str | None:
     finally:
         await store.close()
         await engine.dispose()
-    if fmt == "json":
-        return json.dumps(view.summary, indent=2, ensure_ascii=False)
     therapist = settings.therapist(row.therapist_id)
-    return RENDERERS[fmt](view.summary, therapist.timezone if therapist else "UTC")
+    return view.summary, therapist.timezone if therapist else "UTC"
+
+
+def _rendered(summary: dict, zone: str, fmt: str) -> str | bytes:
+    """Return the summary in the asked format: text, or the PDF's bytes."""
+    from bot.core.render import RENDERERS
+
+    if fmt == "json":
+        return json.dumps(summary, indent=2, ensure_ascii=False)
+    if fmt == "pdf":
+        from bot.summaries.pdf import summary_pdf
+
+        return summary_pdf(summary, zone)
+    return RENDERERS[fmt](summary, zone)
+
+
+def _new_password() -> str:
+    """Read the new password: asked twice on a terminal, else the first line of standard input."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("The same again: ") != first:
+            raise SettingsError(["the two passwords differ: nothing was changed"])
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _set_password(settings: Settings, therapist_id: str, password: str) -> None:
+    from bot.storage.sign_ins import SignInRecords
+    from bot.storage.store import Store, create_engine
+    from bot.tracking.tracker import utc_now
+    from bot.web.passwords import hash_password
+
+    engine = create_engine(settings.storage.url)
+    try:
+        store = Store(engine)
+        await store.upgrade()
+        await SignInRecords(engine).set_password(therapist_id, hash_password(password), utc_now())
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+def _therapist_command(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.web.passwords import password_problem
+
+    if settings.therapist(args.therapist_id) is None:
+        print(f"companion: no therapist {args.therapist_id!r} in {args.config}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        password = _new_password()
+    except (SettingsError, EOFError, KeyboardInterrupt) as err:
+        print(f"companion: {err if isinstance(err, SettingsError) else 'no password was given'}", file=sys.stderr)
+        return EXIT_USAGE
+    if problem := password_problem(password):
+        print(f"companion: {problem}: nothing was changed", file=sys.stderr)
+        return EXIT_USAGE
+    asyncio.run(_set_password(settings, args.therapist_id, password))
+    print(f"the password of therapist {args.therapist_id} is set; any lock-out is lifted")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input is a message and exit code 2, never a traceback."""
     args = _parser().parse_args(argv)
+    if args.command == "summary" and args.format == "pdf" and not args.out:
+        print("companion: --format pdf needs --out FILE (a PDF is never written to the terminal)", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "demo":
         from bot.demo import main as demo_main
 
-        return demo_main()
+        return demo_main(wait=not args.no_wait)
+    if args.command == "new-session-key":
+        print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        return 0
     try:
         settings = _settings(args.config)
     except SettingsError as err:
@@ -101,14 +174,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.port)
-        text = asyncio.run(_summary(settings, args.session_id, args.format))
-    except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer
+        if args.command == "therapist":
+            return _therapist_command(settings, args)
+        found = asyncio.run(_summary(settings, args.session_id))
+        if found is None:
+            print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
+            return EXIT_USAGE
+        document = _rendered(*found, args.format)
+        if args.out:
+            with open(args.out, "wb") as out:
+                out.write(document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
+        else:
+            print(document)
+    except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer, an --out that cannot be written
         print(f"companion: {args.command} failed: {_reason(err)}", file=sys.stderr)
         return EXIT_FAILURE
-    if text is None:
-        print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
-        return EXIT_USAGE
-    print(text)
     return 0
 
 

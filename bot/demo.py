@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import secrets
 import sys
@@ -21,6 +22,7 @@ from bot.storage.notices import NoticeRow
 from bot.storage.store import session_id_for
 from bot.tracking.notice_board import Published
 from bot.web.app import create_app
+from bot.web.passwords import hash_password
 from integrations.zoom import keys as zoom_keys
 from integrations.zoom.rtms import protocol as rtms
 from integrations.zoom.scripted.demo_photos import demo_person_frames
@@ -79,6 +81,7 @@ def demo_settings(folder: Path, secret: str, rtms_secret: str) -> Settings:
     """Return settings for one demo therapist and client, storing in `folder`."""
     return parse_settings(
         {
+            "server": {"session_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()},
             "storage": {"url": f"sqlite+aiosqlite:///{folder / 'companion.db'}"},
             "zoom": {"webhook_secret_token": secret, "rtms_client_id": RTMS_APP_ID, "rtms_client_secret": rtms_secret},
             "therapists": [{"id": "demo", "name": "Demo Therapist", "api_token": TOKEN, "zoom_user_id": HOST_ID, "timezone": ZONE}],
@@ -191,8 +194,18 @@ async def _print_notices(queue: asyncio.Queue[Published]) -> None:
             _print_notice(item)
 
 
-async def run_demo(out_dir: Path | None = None) -> int:
-    """Replay the script over HTTP and RTMS against the service and write the summary; return an exit code."""
+async def _demo_password(app: web.Application) -> str:
+    """Give the demo therapist a fresh password for the pages, and return it."""
+    password = secrets.token_urlsafe(12)
+    await app[keys.SIGN_INS].set_password("demo", hash_password(password), app[keys.CLOCK]())
+    return password
+
+
+async def run_demo(out_dir: Path | None = None, wait: bool = False) -> int:
+    """Replay the script over HTTP and RTMS against the service and write the summary; return an exit code.
+
+    With `wait`, the service stays up afterwards (until Ctrl-C) so that a person can read its pages.
+    """
     folder = Path(tempfile.mkdtemp(prefix="companion-demo-"))
     out_dir = out_dir or folder
     start = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(second=0, microsecond=0)
@@ -208,6 +221,8 @@ async def run_demo(out_dir: Path | None = None) -> int:
     port = runner.addresses[0][1]
     base = f"http://127.0.0.1:{port}"
     print(f"Session Companion demo: service on {base}, RTMS on {rtms_server.base}, data in {folder}", flush=True)
+    password = await _demo_password(app)
+    print(f"The therapist's pages: {base}/sign-in  (id: demo, password: {password})", flush=True)
     printer = asyncio.create_task(_print_notices(app[keys.BOARD].listen()))
     meeting = demo_meeting(start, rtms_server.open_stream("Dm0+Sess1onUuid00000A==", STREAM_ID))
     stream = rtms_server.streams[STREAM_ID]
@@ -225,6 +240,8 @@ async def run_demo(out_dir: Path | None = None) -> int:
                     async with http.post(f"{base}/webhooks/zoom", data=raw, headers=headers) as response:
                         response.raise_for_status()
                     print(f"{local_text(clock.now, ZONE)}  {step['event']}", flush=True)
+                    if step["event"] == "meeting.started":
+                        print(f"The live page: {base}/sessions/{session_id_for('zoom', meeting.uuid)}", flush=True)
                     if step["event"] == "meeting.created":
                         await asyncio.sleep(0.2)  # the checklist reminder falls due at once
                         await _tick_before_the_call(http, base, {"Authorization": f"Bearer {TOKEN}"})
@@ -251,22 +268,34 @@ async def run_demo(out_dir: Path | None = None) -> int:
                     path = out_dir / f"summary-{session_id}.{fmt}"
                     path.write_text(await response.text(), encoding="utf-8")
                     paths.append(path)
+        _print_results(frames, paths)
+        if wait:
+            await _serve_until_interrupted(base, session_id)
     finally:
         printer.cancel()
         await runner.cleanup()
         await rtms_server.stop()
+    return 0
+
+
+def _print_results(frames: dict[str, Any], paths: list[Path]) -> None:
     size = f" at {frames['width']}x{frames['height']}" if frames["count"] else ""
     print(f"Client video frames received over RTMS: {frames['count']}{size} (counted, never stored)")
     print("Summary written:")
     for path in paths:
         print(f"  {path}")
-    return 0
 
 
-def main() -> int:
-    """Entry point of `companion demo`."""
+async def _serve_until_interrupted(base: str, session_id: str) -> None:
+    print(f"The summary page: {base}/sessions/{session_id}/summary", flush=True)
+    print("The pages stay open until Ctrl-C.", flush=True)
+    await asyncio.Event().wait()
+
+
+def main(wait: bool = True) -> int:
+    """Entry point of `companion demo` (`--no-wait`: stop once the summary is written)."""
     try:
-        return asyncio.run(run_demo())
+        return asyncio.run(run_demo(wait=wait))
     except KeyboardInterrupt:
         return 130
     except aiohttp.ClientError as err:

@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -24,13 +25,21 @@ THERAPIST_A_HOST = "hTq3Wl8kR0yC5fG1nB7xZw"
 THERAPIST_B_HOST = "bB0bB0bB0bB0bB0bB0bB0b"
 TOKEN_A = "token-therapist-a-5e1f"
 TOKEN_B = "token-therapist-b-9c2d"
+SESSION_KEY = "dGVzdHMtb25seS1zZXNzaW9uLWtleS0zMi1ieXRlcyE="  # encrypts the pages' sign-in cookie in tests
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def free_port() -> int:
+    """Return a loopback port free now (for a service the test starts as a separate process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
     """Return a valid settings mapping for two therapists, with `sections` merged in."""
     raw: dict[str, Any] = {
-        "server": {"host": "127.0.0.1", "port": 0},
+        "server": {"host": "127.0.0.1", "port": 0, "session_key": SESSION_KEY},
         "storage": {"url": storage_url},
         "zoom": {"webhook_secret_token": SECRET},
         # The models cost a worker process and a second to load: only the framing tests turn them on.

@@ -17,7 +17,8 @@ LAYERS: dict[str, set[str]] = {
     "timekeeping": {"core", "storage", "tracking"},
     "delivery": {"core", "storage", "tracking"},
     "framing": {"core", "tracking"},
-    "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing"},
+    "summaries": {"core"},
+    "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing", "summaries"},
 }
 TOP = {"web", "cli", "demo"}
 # The only modules of bot/ that may import a platform: the list of platforms, and the demo (a scripted Zoom meeting).

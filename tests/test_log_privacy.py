@@ -8,11 +8,18 @@ from pathlib import Path
 
 from tests.conftest import FIXTURES, SECRET, TOKEN_A, TOKEN_B
 from tests.fakes import graph, rtms_server, zoom_api, zoom_chat
+from tests.integrations.teams.test_round_trip import JOIN_URL as ROUND_TRIP_JOIN_URL
+from tests.integrations.teams.test_sync import ONCE, WEEKLY
+from tests.integrations.teams.test_webhook import JOIN_URL, STATE
+from tests.test_routes_fuzz import JOIN_URL as FUZZ_JOIN_URL
+from tests.test_routes_fuzz import TEAMS_STATE
 
 # Note texts and names the tests send (see tests/bot/web/test_api*.py and the scripted people).
-SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor"]
+SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person"]
+# A Teams meeting's join link admits its holder; a clientState authenticates Graph's notifications.
+TEAMS_SECRETS = [JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, "meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", STATE, TEAMS_STATE]
 APP_SECRETS = [graph.CLIENT_SECRET, zoom_api.CLIENT_SECRET, zoom_chat.CHATBOT_SECRET, rtms_server.RTMS_SECRET]
-ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b")  # what the fake platforms hand out
+ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b|eyJ[\w-]{8,}\.eyJ")  # what the fake platforms hand out; JWTs
 
 
 def personal_values() -> set[str]:
@@ -39,7 +46,7 @@ def test_the_whole_run_logged_no_secret_or_personal_data_at_debug(debug_log: Pat
         handler.flush()
     text = debug_log.read_text(encoding="utf-8", errors="replace")
     assert len(text) > 10_000, "the run logged almost nothing: is the DEBUG capture working?"
-    secrets = {SECRET, TOKEN_A, TOKEN_B} | personal_values() | set(SENT) | set(APP_SECRETS)
+    secrets = {SECRET, TOKEN_A, TOKEN_B} | personal_values() | set(SENT) | set(APP_SECRETS) | set(TEAMS_SECRETS)
     leaked = sorted(value for value in secrets if value in text)
     context = {value: text[max(0, text.index(value) - 200): text.index(value) + 80] for value in leaked}
     assert not leaked, f"the log holds {leaked}: {context}"

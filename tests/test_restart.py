@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,16 +16,10 @@ import aiohttp
 from bot.core import events as ev
 from bot.storage.store import Store, create_engine
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
-from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
+from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
 
 ROOT = Path(__file__).parent.parent
 ALERT_SECONDS, FIRST_LEAD, SECOND_LEAD = 3, 5, 14
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_config(folder: Path, port: int) -> Path:

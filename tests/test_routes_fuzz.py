@@ -13,8 +13,10 @@ import json
 import os
 import threading
 import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -23,11 +25,17 @@ from sqlalchemy import func, select
 
 from bot.config.settings_file import parse_settings
 from bot.core.events import FRAMING_CHANGES
+from bot.core.join_urls import join_url_key
 from bot.storage import schema
+from bot.storage.subscriptions import Subscription
 from bot.web import keys
 from bot.web.app import create_app
+from integrations.teams import keys as teams_keys
 from integrations.zoom.events import HANDLERS
 from integrations.zoom.signature import sign
+from tests.bot.web.pages.conftest import PASSWORD_A, csrf_of, set_passwords
+from tests.fakes.entra import FakeEntra
+from tests.fakes.graph_notifications import call_event, notification, participant, service_key, service_key_file
 from tests.conftest import (
     SECRET,
     TOKEN_A,
@@ -41,6 +49,8 @@ EXAMPLES = 300  # per route family and database: under a minute in all on two co
 ROUTES = {  # every route of the app, and the family of generated requests that drives it
     ("GET", "/healthz"): "api",
     ("POST", "/webhooks/zoom"): "webhook",
+    ("POST", "/webhooks/teams"): "teams",
+    ("POST", "/webhooks/teams/lifecycle"): "teams",
     ("GET", "/api/sessions"): "api",
     ("GET", "/api/sessions/{session_id}"): "api",
     ("GET", "/api/sessions/{session_id}/summary"): "api",
@@ -53,20 +63,58 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
     ("GET", "/api/appointments"): "api",
     ("GET", "/api/appointments/{appointment_id}/checklist"): "api",
     ("POST", "/api/appointments/{appointment_id}/checklist/{item_id}"): "api",
+    ("PUT", "/api/appointments/{appointment_id}/client"): "api",
+    ("GET", "/api/clients"): "api",
+    ("POST", "/api/clients"): "api",
+    ("GET", "/api/clients/vocabulary"): "api",
+    ("PUT", "/api/clients/{code}"): "api",
+    ("DELETE", "/api/clients/{code}"): "api",
+    ("GET", "/static"): "page",
+    ("GET", "/sign-in"): "page",
+    ("POST", "/sign-in"): "page",
+    ("POST", "/sign-out"): "page",
+    ("GET", "/"): "page",
+    ("GET", "/appointments/{appointment_id}/checklist"): "page",
+    ("POST", "/appointments/{appointment_id}/checklist/{item_id}"): "page",
+    ("GET", "/sessions/{session_id}/checklist"): "page",
+    ("POST", "/sessions/{session_id}/checklist/{item_id}"): "page",
+    ("GET", "/sessions/{session_id}"): "page",
+    ("GET", "/sessions/{session_id}/live.json"): "page",
+    ("GET", "/sessions/{session_id}/summary"): "page",
+    ("GET", "/sessions/{session_id}/summary.md"): "page",
+    ("GET", "/sessions/{session_id}/summary.html"): "page",
+    ("GET", "/sessions/{session_id}/summary.pdf"): "page",
+    ("GET", "/clients"): "page",
+    ("POST", "/clients"): "page",
+    ("POST", "/clients/{code}/delete"): "page",
+    ("POST", "/appointments/{appointment_id}/client"): "page",
 }
+TEAMS_USER, TEAMS_SUBSCRIPTION, TEAMS_STATE = "0c1d2e3f-0000-4a6b-9c1d-7e2f5a6b8c01", "sub-fuzz-1", "fuzz-client-state-41"
+JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZnV6eg%40thread.v2/0"
 DERANDOMIZE = not os.environ.get("FUZZ_RANDOM")  # the same examples in every CI run; FUZZ_RANDOM=1 explores
-TABLES = [schema.sessions, schema.events, schema.notices, schema.notes, schema.due_work, schema.checklist_ticks, schema.deliveries]
+TABLES = [
+    schema.sessions, schema.events, schema.notices, schema.notes, schema.due_work, schema.checklist_ticks, schema.deliveries,
+    schema.client_profiles, schema.client_meetings, schema.session_clients, schema.platform_subscriptions,
+]
 
 
 class Service:
     """The real app on a loopback port, its event loop in a thread, so synchronous Hypothesis tests can drive it."""
 
-    def __init__(self, storage_url: str) -> None:
+    def __init__(self, storage_url: str, key_directory: Path) -> None:
         self.loop = asyncio.new_event_loop()
-        self.app = create_app(parse_settings(settings_dict(storage_url), {}))
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
+        self.entra = FakeEntra()  # Graph's token keys, so that notifications with good tokens reach decryption
+        self.run(self.entra.start())
+        # The service decrypts with the key the notifications are encrypted to; no calendar sync runs.
+        teams = {**self.entra.settings(), "graph_base_url": self.entra.authority_host, "encryption_key_file": service_key_file(key_directory)}
+        raw = settings_dict(storage_url, teams=teams, server={"public_url": "https://companion.test"}, reminders={"sync_interval_minutes": 0})
+        raw["therapists"][0]["teams_user_id"] = TEAMS_USER
+        self.app = create_app(parse_settings(raw, {}))
         self.port = self.run(self._start())
+        subscription = Subscription(TEAMS_SUBSCRIPTION, "teams", "t1", join_url_key(JOIN_URL), "meetingCallEvents", datetime(2030, 1, 1, tzinfo=timezone.utc))
+        self.run(self.app[teams_keys.SUBSCRIPTIONS].put(subscription, TEAMS_STATE, datetime.now(timezone.utc)))
 
     def run(self, coroutine: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
@@ -82,6 +130,7 @@ class Service:
 
     def stop(self) -> None:
         self.run(self._runner.cleanup())
+        self.run(self.entra.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
 
@@ -100,7 +149,7 @@ class Service:
             conn.putrequest(method, path, skip_accept_encoding=True)
             for name, value in headers:
                 conn.putheader(name, value.replace(b"\r", b" ").replace(b"\n", b" "))  # http.client refuses line breaks
-            if method == "POST" or body:
+            if method in ("POST", "PUT") or body:
                 conn.putheader("Content-Length", str(len(body)))
             conn.endheaders(body or None)
             response = conn.getresponse()
@@ -116,13 +165,35 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'companion.db'}"
     else:
         url = request.getfixturevalue("postgres_url_for_module")
-    service = Service(url)
+    service = Service(url, tmp_path_factory.mktemp("fuzz-key"))
     for body in load_fixture("zoom/session_reconnect_recording_visitor.json"):
         raw = json.dumps(body).encode()
         status, _ = service.request("POST", "/webhooks/zoom", signed(raw), raw)
         assert status == 200
+    service.run(set_passwords(service.app))
+    service.cookie, service.csrf = sign_in_over_http(service)
     yield service
     service.stop()
+
+
+def sign_in_over_http(service: Service) -> tuple[bytes, str]:
+    """Sign therapist t1 in through the form as a browser does; return the cookie header and the CSRF token."""
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=20)
+    conn.request("GET", "/sign-in")
+    response = conn.getresponse()
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    token = csrf_of(response.read().decode())
+    form = urlencode({"csrf_token": token, "account": "t1", "password": PASSWORD_A, "next": "/"})
+    conn.request("POST", "/sign-in", form, {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+    response = conn.getresponse()
+    response.read()
+    assert response.status == 303, response.status
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    conn.request("GET", "/", headers={"Cookie": cookie})
+    response = conn.getresponse()
+    token = csrf_of(response.read().decode())
+    conn.close()
+    return cookie.encode(), token
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +232,18 @@ json_values = st.recursive(
 )
 
 
+client_bodies = st.fixed_dictionaries(
+    {"code": st.sampled_from(["C-21", "c-22", "C-17", None]) | nasty_text},
+    optional={
+        "mode": st.sampled_from(["online", "face_to_face"]) | json_values,
+        "flags": st.lists(st.sampled_from(["animals", "animls", "minor_attracted"]) | nasty_text, max_size=3) | json_values,
+        "meeting_ids": st.lists(st.sampled_from(["85746065432", "999"]) | nasty_text, max_size=3) | json_values,
+        "emails": st.lists(nasty_text, max_size=2) | json_values,
+        "display_names": st.lists(nasty_text, max_size=2) | json_values,
+    },
+)
+
+
 def url_part(text: str) -> str:
     return quote(text.encode("utf-8", "surrogatepass"), safe="")
 
@@ -172,6 +255,7 @@ def api_requests(draw: st.DrawFn, session_id: str) -> tuple[str, str, list[tuple
         "session_id": draw(st.sampled_from([session_id, "s" + "0" * 20]) | nasty_text),
         "appointment_id": draw(st.sampled_from(["a" + "0" * 20]) | nasty_text),
         "item_id": draw(st.sampled_from(["no_family_photos", "dressed"]) | nasty_text),
+        "code": draw(st.sampled_from(["C-17", "C-21", "c-21"]) | nasty_text),
     }
     path = template.format(**{k: url_part(v) or "x" for k, v in fill.items()})
     query = draw(st.dictionaries(st.sampled_from(["limit", "platform", "meeting_uuid", "session_id", "kind", "format", "access_token"]) | nasty_text, nasty_text, max_size=3))
@@ -179,16 +263,44 @@ def api_requests(draw: st.DrawFn, session_id: str) -> tuple[str, str, list[tuple
         path += "?" + "&".join(f"{url_part(k)}={url_part(v)}" for k, v in query.items())
     token = draw(st.sampled_from([f"Bearer {TOKEN_A}".encode(), f"Bearer {TOKEN_B}".encode()]) | nasty_bytes)
     headers = [("Authorization", token)]
-    if method == "POST":
+    if method in ("POST", "PUT"):
         body = draw(st.one_of(
             st.binary(max_size=64),
             json_values.map(lambda v: json.dumps(v).encode()),
             st.fixed_dictionaries({"text": nasty_text}, optional={"prompt_id": json_values | st.integers(0, 50)}).map(lambda v: json.dumps(v).encode()),
             st.fixed_dictionaries({"kind": st.sampled_from(FRAMING_CHANGES) | nasty_text}, optional={"detail": json_values}).map(lambda v: json.dumps(v).encode()),
+            client_bodies.map(lambda v: json.dumps(v).encode()),
         ))
         headers.append(("Content-Type", draw(st.sampled_from([b"application/json", b"text/plain", b"application/json; charset=latin-1"]) | nasty_bytes)))
     else:
         body = b""
+    return method, path, headers, body
+
+
+@st.composite
+def page_requests(draw: st.DrawFn, session_id: str, cookie: bytes, csrf: str) -> tuple[str, str, list[tuple[str, bytes]], bytes]:
+    """A browser's request to a page: signed in or not, with the page's CSRF token or another, and any form."""
+    (method, template), _ = draw(st.sampled_from([r for r in ROUTES.items() if r[1] == "page"]))
+    fill = {
+        "session_id": draw(st.sampled_from([session_id, "s" + "0" * 20]) | nasty_text),
+        "appointment_id": draw(st.sampled_from(["a" + "0" * 20]) | nasty_text),
+        "item_id": draw(st.sampled_from(["no_family_photos", "dressed"]) | nasty_text),
+        "code": draw(st.sampled_from(["C-17", "C-99"]) | nasty_text),
+    }
+    path = template.format(**{k: url_part(v) or "x" for k, v in fill.items()})
+    if template == "/static":
+        path += "/" + draw(st.sampled_from(["companion.css", "live.js", "../templates/base.html", "%2e%2e/pages/__init__.py"]) | nasty_text.map(url_part))
+    query = draw(st.dictionaries(st.sampled_from(["next", "last_event_id"]) | nasty_text, nasty_text, max_size=2))
+    if query:
+        path += "?" + "&".join(f"{url_part(k)}={url_part(v)}" for k, v in query.items())
+    headers = [("Cookie", draw(st.sampled_from([cookie, b"companion_sign_in=" + cookie[-20:]]) | nasty_bytes))]
+    body = b""
+    if method == "POST":
+        form = draw(st.dictionaries(st.sampled_from(["csrf_token", "account", "password", "next", "code", "mode", "flags", "meeting_ids"]) | nasty_text, nasty_text, max_size=5))
+        if draw(st.booleans()):
+            form["csrf_token"] = csrf
+        body = urlencode({k.encode("utf-8", "surrogatepass"): v.encode("utf-8", "surrogatepass") for k, v in form.items()}).encode()
+        headers.append(("Content-Type", draw(st.sampled_from([b"application/x-www-form-urlencoded", b"multipart/form-data", b"application/json"]) | nasty_bytes)))
     return method, path, headers, body
 
 
@@ -212,6 +324,33 @@ def webhook_bodies(draw: st.DrawFn) -> bytes:
             field = draw(st.sampled_from(["user_id", "user_name", "id", "participant_uuid", "email", "join_time", "leave_time", "date_time"]))
             body["payload"]["object"]["participant"][field] = value
     return json.dumps(body).encode()
+
+
+@st.composite
+def teams_requests(draw: st.DrawFn, entra: FakeEntra) -> tuple[str, bytes]:
+    """A Graph notification or lifecycle delivery: right or wrong clientState and tokens, content encrypted or tampered, any field replaced."""
+    path = draw(st.sampled_from(["/webhooks/teams", "/webhooks/teams/lifecycle"]))
+    if draw(st.integers(0, 9)) == 0:
+        return path + "?validationToken=" + url_part(draw(nasty_text)), b""
+    kind = draw(st.sampled_from(["callStarted", "callEnded", "rosterUpdated"]) | nasty_text)
+    people = [participant(draw(st.sampled_from(["p1", "p2"])), draw(st.sampled_from([None, TEAMS_USER])), "Fuzz Person", lobby=draw(st.booleans()), left=draw(st.booleans()))]
+    payload = call_event(JOIN_URL, kind, draw(st.sampled_from(["2025-03-04T14:00:00Z", "2025-03-04T14:10:00.1234567Z"]) | nasty_text), "n1", people)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        payload[draw(st.sampled_from(["eventType", "eventDateTime", "participants@delta", "callEventType"]))] = draw(json_values)
+    state = draw(st.sampled_from([TEAMS_STATE] * 4 + [TEAMS_STATE + "x", ""]))
+    item = notification(TEAMS_SUBSCRIPTION, state, JOIN_URL, payload, service_key())
+    item["lifecycleEvent"] = draw(st.sampled_from(["missed", "reauthorizationRequired"]) | nasty_text)
+    if draw(st.integers(0, 3)) == 0:
+        item["encryptedContent"]["dataSignature"] = draw(st.sampled_from(["AAAA", item["encryptedContent"]["data"][:44]]) | nasty_text)
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        where = draw(st.sampled_from(["subscriptionId", "clientState", "encryptedContent", "data", "dataKey", "encryptionCertificateId"]))
+        content = item["encryptedContent"]
+        target = content if where in ("data", "dataKey", "encryptionCertificateId") and isinstance(content, dict) else item
+        target[where] = draw(json_values)
+    tokens = draw(st.sampled_from(["good", "good", "good", "good", "expired", "foreign", "any"]))
+    minted = {"good": [entra.mint()], "expired": [entra.mint(lifetime=-900)], "foreign": [entra.mint(aud="another-app")]}
+    body = {"value": [item], "validationTokens": minted[tokens] if tokens in minted else draw(json_values)}
+    return path, json.dumps(body).encode() if draw(st.integers(0, 9)) else draw(st.binary(max_size=64))
 
 
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
@@ -240,6 +379,19 @@ def test_api_routes_answer_any_request_without_a_5xx_and_refusals_store_nothing(
 
 
 @FUZZ
+@given(data=st.data())
+def test_pages_answer_any_request_without_a_5xx_and_refusals_store_nothing(service: Service, data: st.DataObject) -> None:
+    (session,) = json.loads(service.request("GET", "/api/sessions", [("Authorization", f"Bearer {TOKEN_A}".encode())])[1])[:1]
+    method, path, headers, body = data.draw(page_requests(session["session_id"], service.cookie, service.csrf))
+    before = service.counts()
+    status, answer = service.request(method, path, headers, body)
+    event(f"{method} {status}")
+    assert status < 500, (method, path, answer)
+    if status >= 400:
+        assert service.counts() == before, (method, path, status)
+
+
+@FUZZ
 @given(raw=webhook_bodies(), sign_it=st.sampled_from([True, True, True, False]))
 def test_signed_or_not_any_webhook_body_is_answered_without_a_5xx_and_refusals_store_nothing(service: Service, raw: bytes, sign_it: bool) -> None:
     before = service.counts()
@@ -251,6 +403,18 @@ def test_signed_or_not_any_webhook_body_is_answered_without_a_5xx_and_refusals_s
         assert service.counts() == before, status
     if not sign_it:
         assert status == 401
+
+
+@FUZZ
+@given(data=st.data())
+def test_teams_notifications_are_answered_without_a_5xx_and_refusals_store_nothing(service: Service, data: st.DataObject) -> None:
+    path, raw = data.draw(teams_requests(service.entra))
+    before = service.counts()
+    status, answer = service.request("POST", path, [("Content-Type", b"application/json")], raw)
+    event(f"{path.split('?')[0]} {status}")
+    assert status < 500, answer
+    if status >= 400:
+        assert service.counts() == before, status
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)

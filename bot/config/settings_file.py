@@ -1,6 +1,8 @@
 """Read the TOML settings, apply environment overrides, and validate them, naming every bad key."""
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 import tomllib
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.alerts import AlertSettings
 from bot.core.framing import FramingSettings
+from bot.core.join_urls import is_join_url
 from bot.core.prompts import PromptSettings
 from bot.core.settings import (
     CHANNELS,
@@ -45,6 +48,7 @@ POSITIVE_INTS = {
     ("server", "max_connections"),
     ("server", "max_streams_per_therapist"),
     ("server", "request_timeout_seconds"),
+    ("server", "sign_in_hours"),
     ("framing", "workers"),
 }
 # Framing thresholds that are fractions (0 to 1), and those that must be above zero.
@@ -78,6 +82,7 @@ def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settin
     therapists = tuple(_therapists(raw.get("therapists", []), environ, problems))
     clients = tuple(_clients(raw.get("clients", []), {t.id for t in therapists}, problems))
     problems += _channel_credentials(sections, therapists)
+    problems += _meeting_credentials(sections, therapists)
     if problems:
         raise SettingsError(problems)
     return Settings(therapists=therapists, clients=clients, **sections)
@@ -137,8 +142,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         if isinstance(value, int) and value < (1 if (name, key) in POSITIVE_INTS else 0):
             problems.append(f"[{name}] {key} must be {'positive' if (name, key) in POSITIVE_INTS else 'zero or more'}")
         values[key] = value
-    if name == "server" and values["port"] > 65535:
-        problems.append("[server] port must be at most 65535")
+    if name == "server":
+        problems += _server_problems(values)
     if name == "zoom" and not 1 <= values["rtms_fps"] <= 5:
         problems.append("[zoom] rtms_fps must be between 1 and 5")
     if name == "framing":
@@ -146,6 +151,21 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     return cls(**values)
+
+
+def _server_problems(values: dict[str, Any]) -> list[str]:
+    """Name every bad `[server]` value the types alone do not catch."""
+    problems = ["[server] port must be at most 65535"] if values["port"] > 65535 else []
+    key = values["session_key"]
+    try:
+        raw = base64.urlsafe_b64decode(key.encode()) if key.isascii() else b""
+    except (ValueError, binascii.Error):
+        raw = b""
+    if key and len(raw) != 32:
+        problems.append("[server] session_key must be 32 random bytes in url-safe base64 (make one with: companion new-session-key)")
+    if not re.fullmatch(r"[A-Za-z0-9'*:/._ -]+", values["frame_ancestors"]):
+        problems.append("[server] frame_ancestors must be CSP sources such as 'self' https://example.org, separated by spaces")
+    return problems
 
 
 def _framing_problems(values: dict[str, Any]) -> list[str]:
@@ -246,18 +266,48 @@ def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) 
     return problems
 
 
+# What reading a therapist's Teams meetings (and subscribing to their events) needs.
+TEAMS_MEETING_NEEDS = (("teams", "tenant_id"), ("teams", "client_id"), ("teams", "client_secret"), ("server", "public_url"))
+
+
+def _meeting_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+    """Name every key the Teams meetings need, once, if some therapist meets on Teams (has a teams_user_id)."""
+    users = [f"#{n + 1} ({t.id})" for n, t in enumerate(therapists) if t.teams_user_id]
+    if not users:
+        return []
+    who = f"[[therapists]] {', '.join(users)} {'meets' if len(users) == 1 else 'meet'} on Teams (teams_user_id)"
+    return [
+        f"[{section}] {key} is missing (or set {_env_name(section, key)}): {who}"
+        for section, key in TEAMS_MEETING_NEEDS
+        if not getattr(sections[section], key)
+    ]
+
+
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _client_list_problems(where: str, lists: dict[str, tuple[str, ...]]) -> list[str]:
+    """Name every join URL, email and Entra id of a client profile that cannot be what it says (by position, not value)."""
+    checks = (
+        ("teams_join_urls", is_join_url, "is not a meeting join URL starting with https://"),
+        ("emails", lambda v: bool(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v.strip())), "is not an email address"),
+        ("entra_ids", lambda v: bool(GUID.fullmatch(v.strip())), "is not an Entra object id (a GUID)"),
+    )
+    return [f"{where} {key}: entry {n + 1} {what}" for key, valid, what in checks for n, v in enumerate(lists[key]) if not valid(v)]
+
+
 def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list[ClientProfile]:
     if not isinstance(entries, list):
         problems.append("[[clients]] must be an array of tables")
         return []
     found: list[ClientProfile] = []
-    list_keys = ("flags", "zoom_meeting_ids", "emails", "display_names")
+    list_keys = ("flags", "zoom_meeting_ids", "teams_join_urls", "emails", "display_names", "entra_ids")
     for n, entry in enumerate(entries):
         where = f"[[clients]] #{n + 1}"
         if not isinstance(entry, dict):
             problems.append(f"{where} must be a table")
             continue
-        known = {f.name for f in dataclasses.fields(ClientProfile)}
+        known = {"code", "therapist", "mode", *list_keys}
         problems += [f"{where} {key} is not a known key" for key in sorted(set(entry) - known)]
         code, therapist = str(entry.get("code", "")), str(entry.get("therapist", ""))
         if not code:
@@ -268,5 +318,6 @@ def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list
         if mode not in CLIENT_MODES:
             problems.append(f"{where} mode must be one of {', '.join(CLIENT_MODES)}")
         lists = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
+        problems += _client_list_problems(where, lists)
         found.append(ClientProfile(code=code, therapist=therapist, mode=mode, **lists))
     return found

@@ -1,8 +1,9 @@
 """Match a meeting to its therapist and to the client's profile, so summaries name the client by code."""
 from __future__ import annotations
 
-import hashlib
+from typing import Iterable
 
+from .digests import email_digest, name_digest
 from .events import MeetingRef
 from .participants import RoleRules
 from .settings import ClientProfile, Settings, Therapist
@@ -18,8 +19,14 @@ def therapist_for_meeting(settings: Settings, meeting: MeetingRef) -> Therapist 
     return None
 
 
-def _hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+def email_digests(profile: ClientProfile) -> set[str]:
+    """Return the digests of the client's emails: given in the settings file, or kept as digests."""
+    return {email_digest(e) for e in profile.emails} | set(profile.email_digests)
+
+
+def name_digests(profiles: Iterable[ClientProfile]) -> set[str]:
+    """Return the digests of the clients' display names: given in the settings file, or kept as digests."""
+    return {d for p in profiles for d in (*map(name_digest, p.display_names), *p.name_digests)}
 
 
 def profiles_for(settings: Settings, therapist: Therapist, meeting: MeetingRef) -> list[ClientProfile]:
@@ -34,20 +41,27 @@ def role_rules(settings: Settings, therapist: Therapist, meeting: MeetingRef) ->
     profiles = profiles_for(settings, therapist, meeting)
     return RoleRules(
         therapist_account_ids=frozenset({meeting.host_id, *therapist.accounts.values()} - {""}),
-        client_email_hashes=frozenset(_hash(e) for c in profiles for e in c.emails),
-        client_names=frozenset(n.strip().lower() for c in profiles for n in c.display_names),
+        client_email_hashes=frozenset(d for c in profiles for d in email_digests(c)),
+        client_name_digests=frozenset(name_digests(profiles)),
+        client_account_ids=frozenset(i for c in profiles for i in c.entra_ids),
     )
 
 
 def client_code(
-    settings: Settings, therapist: Therapist, meeting: MeetingRef, email_hashes: set[str], names: set[str]
+    settings: Settings,
+    therapist: Therapist,
+    meeting: MeetingRef,
+    email_hashes: set[str],
+    names: set[str],
+    account_ids: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Return the pseudonym of the profile matching the meeting id, or the client's email or name."""
+    """Return the pseudonym of the profile matching the meeting id, or the client's account, email or name."""
     own = [c for c in settings.clients if c.therapist == therapist.id]
     for profile in own:
         if meeting.meeting_id and meeting.meeting_id in profile.meeting_ids:
             return profile.code
+    digests = {name_digest(n) for n in names}
     for profile in own:
-        if email_hashes & {_hash(e) for e in profile.emails} or names & {n.strip().lower() for n in profile.display_names}:
+        if account_ids & set(profile.entra_ids) or email_hashes & email_digests(profile) or digests & name_digests([profile]):
             return profile.code
     return None

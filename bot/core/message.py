@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .appointments import appointment_id_for
+from .clients import name_digests
+from .digests import name_digest
 from .due_work import CHECKLIST_REMINDER
 from .settings import Settings
 
 MAX_TEXT = 150  # Teams cuts its preview here; the other channels stay as short
+MAX_NAME_WORDS = 6  # the longest display name, in words, that a digest is looked for in a text
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 CHECKLIST_KINDS = frozenset({"checklist_reminder", "start_reminder"})
 TITLES = {
@@ -37,15 +40,37 @@ class AlertMessage:
 
 
 def private_words(settings: Settings, therapist_id: str) -> list[str]:
-    """Return the names and emails of a therapist's clients, which no message may carry."""
+    """Return the names and emails of a therapist's clients that the settings file gives, which no message may carry."""
     own = [c for c in settings.clients if c.therapist == therapist_id]
     return [w for c in own for w in (*c.display_names, *c.emails) if w.strip()]
 
 
-def scrub(text: str, words: Iterable[str], client: str) -> str:
-    """Replace every client name, email and email-like text in `text` with `client`."""
+def private_name_digests(settings: Settings, therapist_id: str) -> frozenset[str]:
+    """Return the digests of every display name of a therapist's clients, from either source."""
+    return frozenset(name_digests(c for c in settings.clients if c.therapist == therapist_id))
+
+
+def _named_spans(text: str, digests: frozenset[str]) -> list[tuple[int, int]]:
+    """Return where runs of up to MAX_NAME_WORDS words in `text` have a digest in `digests`, longest first, apart."""
+    words = [(m.start(), m.end()) for m in re.finditer(r"[^\s.,;:!?()\"]+", text)]
+    spans: list[tuple[int, int]] = []
+    for size in range(min(MAX_NAME_WORDS, len(words)), 0, -1):
+        for first in range(len(words) - size + 1):
+            start, end = words[first][0], words[first + size - 1][1]
+            if all(end <= s or start >= e for s, e in spans) and name_digest(text[start:end]) in digests:
+                spans.append((start, end))
+    return sorted(spans, reverse=True)
+
+
+def scrub(text: str, words: Iterable[str], client: str, digests: frozenset[str] = frozenset()) -> str:
+    """Replace every client name, email and email-like text in `text` with `client`.
+
+    Names kept only as digests are found by digesting each short run of words in the text.
+    """
     for word in sorted(words, key=len, reverse=True):
         text = re.sub(re.escape(word.strip()), client, text, flags=re.IGNORECASE)
+    for start, end in _named_spans(text, digests) if digests else ():
+        text = text[:start] + client + text[end:]
     return EMAIL.sub(client, text)
 
 
@@ -68,12 +93,13 @@ def compose(
     public_url: str,
     words: Iterable[str],
     key: str = "",
+    digests: frozenset[str] = frozenset(),
 ) -> AlertMessage:
     """Return the channel message for a notice; the client appears by code or as "the client"."""
     client = client_code or "the client"
     lines = message.strip().splitlines() or [""]
     first = lines[0].rstrip(":") + "…" if len(lines) > 1 else lines[0]  # the rest (a checklist) is behind the link
-    text = scrub(first, words, client)
+    text = scrub(first, words, client, digests)
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1].rstrip() + "…"
     title = TITLES.get(kind, "Session Companion")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
+from .digests import name_digest
 from .events import ParticipantRef
 
 THERAPIST = "therapist"
@@ -19,7 +20,8 @@ class RoleRules:
 
     therapist_account_ids: frozenset[str] = frozenset()  # host id and the therapist's own ids
     client_email_hashes: frozenset[str] = frozenset()
-    client_names: frozenset[str] = frozenset()  # lower-cased display names
+    client_name_digests: frozenset[str] = frozenset()  # of display names (bot/core/digests.py)
+    client_account_ids: frozenset[str] = frozenset()  # the client's own accounts (Entra object ids)
 
     def is_therapist(self, ref: ParticipantRef) -> bool:
         """Return whether `ref` is the host or the configured therapist."""
@@ -27,9 +29,11 @@ class RoleRules:
         return bool(ids & self.therapist_account_ids)
 
     def looks_like_client(self, ref: ParticipantRef) -> bool:
-        """Return whether `ref` matches the client profile's email or display name."""
-        return bool(ref.email_hash and ref.email_hash in self.client_email_hashes) or bool(
-            ref.name and ref.name.strip().lower() in self.client_names
+        """Return whether `ref` matches the client profile's account, email or display name."""
+        return (
+            bool({ref.stable_id, ref.account_id} & (self.client_account_ids - {""}))
+            or bool(ref.email_hash and ref.email_hash in self.client_email_hashes)
+            or bool(ref.name and name_digest(ref.name) in self.client_name_digests)
         )
 
 

@@ -5,6 +5,7 @@ import html
 from typing import Any, Callable
 
 from .timefmt import from_iso, local_text
+from .timeline import timeline_svg
 
 _EVENT_WORDS = {
     "meeting_started": "Meeting started",
@@ -55,7 +56,7 @@ def _changes(summary: dict[str, Any], at: Callable[[str | None], str]) -> list[s
     return lines
 
 
-def _sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]:
+def sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]:
     """Return the summary as titled lists of plain-text lines, shared by both formats."""
     at = lambda text: _when(text, zone)  # noqa: E731
     video = summary["client_video"]
@@ -105,10 +106,14 @@ def _sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]
 
 def to_markdown(summary: dict[str, Any], zone: str) -> str:
     """Return the summary as Markdown."""
-    lines = [f"# Session summary {summary['session_id']}", "", f"Times are in {zone}.", ""]
-    for title, items in _sections(summary, zone):
+    lines = [f"# Session summary {summary['session_id']}", "", f"Times are in {zone}. The timeline picture is in the HTML and PDF summaries.", ""]
+    for title, items in sections(summary, zone):
         lines += [f"## {title}", ""] + [f"- {item}" for item in items] + [""]
     return "\n".join(lines)
+
+
+def _html_list(title: str, items: list[str]) -> list[str]:
+    return [f"<h2>{html.escape(title)}</h2><ul>", *(f"<li>{html.escape(item)}</li>" for item in items), "</ul>"]
 
 
 def to_html(summary: dict[str, Any], zone: str) -> str:
@@ -119,14 +124,15 @@ def to_html(summary: dict[str, Any], zone: str) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Session summary {esc(summary['session_id'])}</title>",
         "<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;line-height:1.4}"
-        "h2{border-bottom:1px solid #ccc}</style></head><body>",
+        "h2{border-bottom:1px solid #ccc}.session-timeline{display:block;width:100%;height:auto}</style></head><body>",
         f"<h1>Session summary {esc(summary['session_id'])}</h1>",
         f"<p>Times are in {esc(zone)}.</p>",
     ]
-    for title, items in _sections(summary, zone):
-        parts.append(f"<h2>{esc(title)}</h2><ul>")
-        parts += [f"<li>{esc(item)}</li>" for item in items]
-        parts.append("</ul>")
+    overview, *rest = sections(summary, zone)
+    parts += _html_list(*overview)
+    parts += ["<h2>At a glance</h2>", timeline_svg(summary, zone)]  # the picture: after the key facts, before the lists
+    for title, items in rest:
+        parts += _html_list(title, items)
     parts.append("</body></html>")
     return "\n".join(parts)
 

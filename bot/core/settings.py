@@ -5,10 +5,12 @@ from dataclasses import dataclass
 
 from .alerts import AlertSettings
 from .framing import FramingSettings
+from .join_urls import join_url_key
 from .prompts import NOTE_PROMPT, PromptSettings
 
 CHANNELS = ("dashboard", "zoom_chat", "teams_activity")
 CLIENT_MODES = ("online", "face_to_face")
+SETTINGS_FILE, DATABASE = "settings", "database"  # where a client profile is kept
 
 
 class SettingsError(Exception):
@@ -30,6 +32,9 @@ class ServerSettings:
     max_connections: int = 1000  # beyond it, idle connections make room or new ones are closed
     max_streams_per_therapist: int = 20  # open notice streams; one more is refused with 429
     request_timeout_seconds: int = 30  # to receive a request's body and answer it; not the notice stream
+    session_key: str = ""  # encrypts and signs the pages' sign-in cookie (32 bytes, url-safe base64); empty: pages off
+    sign_in_hours: int = 12  # a sign-in to the pages lasts this long
+    frame_ancestors: str = "'self'"  # who may show the pages in a frame (CSP frame-ancestors), e.g. the meeting apps' side panels
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,11 @@ class TeamsSettings:
     client_secret: str = ""
     authority_host: str = "https://login.microsoftonline.com"
     graph_base_url: str = "https://graph.microsoft.com"
+    # The key that Graph encrypts meeting events to: the operator's (PEM or PKCS#12), or, when empty,
+    # a key pair the service generates at first start and keeps in `generated_key_file` (mode 0600).
+    encryption_key_file: str = ""
+    encryption_key_password: str = ""
+    generated_key_file: str = ""  # empty: beside the SQLite database, or ./companion-teams-key.pem with PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -101,13 +111,21 @@ class ClientProfile:
     mode: str = "online"
     flags: tuple[str, ...] = ()
     zoom_meeting_ids: tuple[str, ...] = ()
+    teams_join_urls: tuple[str, ...] = ()
     emails: tuple[str, ...] = ()
     display_names: tuple[str, ...] = ()
+    entra_ids: tuple[str, ...] = ()  # the client's Microsoft Entra object ids: recognised in a Teams roster
+    # Kept in the database, never in the settings file: meetings linked on any platform, and only
+    # digests of the emails and display names the therapist gave (bot/core/digests.py).
+    linked_meeting_ids: tuple[str, ...] = ()
+    email_digests: tuple[str, ...] = ()
+    name_digests: tuple[str, ...] = ()
+    source: str = SETTINGS_FILE
 
     @property
     def meeting_ids(self) -> tuple[str, ...]:
-        """Return the ids of the client's meetings, on every platform."""
-        return self.zoom_meeting_ids
+        """Return the ids of the client's meetings, on every platform (a Teams meeting by its join URL's key)."""
+        return self.zoom_meeting_ids + tuple(join_url_key(u) for u in self.teams_join_urls) + self.linked_meeting_ids
 
 
 @dataclass(frozen=True)

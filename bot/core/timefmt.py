@@ -43,9 +43,15 @@ def local_text(at: datetime | None, zone: str) -> str:
 
 def clock_text(at: datetime, zone: str) -> str:
     """Return `at` as hours and minutes in the therapist's time zone, as a short message shows it."""
-    return at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    local = at.astimezone(ZoneInfo(zone))
+    return f"{local.hour:02d}:{local.minute:02d}"  # strftime's cost shows in a picture of a thousand bars
 
 
 def seconds_between(start: datetime, end: datetime) -> int:
     """Return whole seconds from `start` to `end` (never negative)."""
     return max(0, int(round((end - start).total_seconds())))
+
+
+def day_text(at: datetime, zone: str) -> str:
+    """Return `at` as the day, month and time in the therapist's time zone, where hours alone are ambiguous."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%d %b %H:%M")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from bot.core.message import AlertMessage, compose, private_words
+from bot.core.message import AlertMessage, compose, private_name_digests, private_words
 from bot.core.settings import Settings
 from bot.storage.notices import NoticeRow
 from bot.tracking.tracker import SessionTracker
@@ -36,12 +36,14 @@ class MessageWriter:
 
     def __init__(self, settings: Settings, tracker: SessionTracker) -> None:
         self._settings = settings
+        self._tracker = tracker
         self._codes = ClientCodes(tracker)
 
     async def message_for(self, notice: NoticeRow) -> AlertMessage:
         """Return the message every channel sends for `notice`."""
         code = await self._codes.code(notice.session_id) if notice.session_id else None
-        words = private_words(self._settings, notice.therapist_id)
+        clients = await self._tracker.clients.settings()  # the settings file's profiles and the database's
+        words, digests = private_words(clients, notice.therapist_id), private_name_digests(clients, notice.therapist_id)
         return compose(
-            notice.id, notice.kind, notice.session_id, notice.message, code, self._settings.server.public_url, words, notice.key
+            notice.id, notice.kind, notice.session_id, notice.message, code, self._settings.server.public_url, words, notice.key, digests
         )

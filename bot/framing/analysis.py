@@ -13,6 +13,7 @@ from bot.core.framing import (
     Landmark,
     shoulder_angle,
 )
+from bot.tracking.frames import jpeg_size
 
 ANALYSIS_WIDTH = 640  # RTMS sends SD frames; anything larger is scaled down so every frame costs the same
 # Pose landmarks (mediapipe's numbering).
@@ -63,7 +64,12 @@ def analyse(jpeg: bytes) -> FramingObservation | None:
     import numpy as np
 
     load_models()
-    bgr = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    # A frame at least twice the analysis width is decoded at a half or a quarter (the JPEG decoder scales
+    # in its transform, far cheaper than decoding it all and scaling after): HD costs about what SD does.
+    size = jpeg_size(jpeg)
+    scale = 4 if size and size[0] >= 4 * ANALYSIS_WIDTH else 2 if size and size[0] >= 2 * ANALYSIS_WIDTH else 1
+    flags = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4}[scale]
+    bgr = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), flags)
     if bgr is None:
         return None
     height, width = bgr.shape[:2]
@@ -73,6 +79,7 @@ def analyse(jpeg: bytes) -> FramingObservation | None:
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     faces, poses = _models
+    mean, spread = cv2.meanStdDev(grey)
     face = _face(faces.process(rgb))
     landmarks = poses.process(rgb).pose_landmarks
     shoulders = wrists = elbows = None
@@ -91,9 +98,9 @@ def analyse(jpeg: bytes) -> FramingObservation | None:
         wrists=wrists,
         elbows=elbows,
         shoulder_angle=angle,
-        brightness=float(grey.mean()) / 255.0,
-        contrast=float(grey.std()) / 255.0,
-        sharpness=float(cv2.Laplacian(grey, cv2.CV_32F).std()) / 255.0,
+        brightness=float(mean[0, 0]) / 255.0,
+        contrast=float(spread[0, 0]) / 255.0,
+        sharpness=float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))[1][0, 0]) / 255.0,
         thumbnail=cv2.resize(grey, THUMBNAIL_SIZE, interpolation=cv2.INTER_AREA).tobytes(),
         scene=cv2.resize(grey, SCENE_SIZE, interpolation=cv2.INTER_AREA).tobytes(),
     )

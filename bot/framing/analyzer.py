@@ -29,6 +29,7 @@ class FramingAnalyzer:
         self.analysed = 0
         self.dropped = 0  # frames not analysed in time: the pool was busy or warming up, or too slow
         self.failed = 0
+        self.restarts = 0  # the pool was replaced after a worker died
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._ready: asyncio.Future[None] | None = None
         self._in_flight = 0
@@ -44,6 +45,16 @@ class FramingAnalyzer:
         self._ready = asyncio.ensure_future(asyncio.gather(*warm))
         self._ready.add_done_callback(self._warmed)
 
+    def _restart(self, pool: concurrent.futures.ProcessPoolExecutor) -> None:
+        """Replace a pool a worker died in (killed, out of memory, a crash in a model): the analysis goes on after a reload."""
+        if self._pool is not pool:
+            return  # another frame of the same pool already restarted it
+        self.restarts += 1
+        _LOGGER.warning("a framing worker died: restarting the workers (restart %d); frames are dropped while they load", self.restarts)
+        self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)  # its processes are gone or going; its queued frames fail
+        self.start()
+
     async def analyse(self, jpeg: bytes) -> FramingObservation | None:
         """Return the frame's observation, or None when it is unreadable or was dropped."""
         self.start()
@@ -51,7 +62,13 @@ class FramingAnalyzer:
         if not self._ready.done() or self._ready.exception() is not None or self._in_flight >= self.capacity:
             self.dropped += 1
             return None
-        job = self._pool.submit(analysis.analyse, jpeg)
+        pool = self._pool
+        try:
+            job = pool.submit(analysis.analyse, jpeg)
+        except concurrent.futures.BrokenExecutor:
+            self.dropped += 1
+            self._restart(pool)
+            return None
         self._in_flight += 1
         loop = asyncio.get_running_loop()
         job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
@@ -61,6 +78,10 @@ class FramingAnalyzer:
         except TimeoutError:
             job.cancel()  # only stops it if it has not started: a running analysis finishes and is ignored
             self.dropped += 1
+            return None
+        except concurrent.futures.BrokenExecutor:  # the worker died under this frame (or another one in the pool)
+            self.failed += 1
+            self._restart(pool)
             return None
         except Exception as err:  # a frame that breaks a model must not stop the analysis of the next
             self.failed += 1

@@ -129,11 +129,112 @@ deliveries = Table(
     Index("ix_deliveries_order", "channel", "ordering_key", "notice_id"),
 )
 
+# A therapist's password for the pages, hashed (Argon2id); set with `companion therapist set-password`.
+passwords = Table(
+    "passwords",
+    metadata,
+    Column("therapist_id", String(64), primary_key=True),
+    Column("hash", String(255), nullable=False),
+    Column("set_at", String(32), nullable=False),
+)
+
+# Failed sign-ins, counted per account in the database so that a restart or a second instance
+# does not reset them; `sign_in_locks` holds an account locked out until a time.
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Index("ix_sign_in_failures_account", "therapist_id", "at"),
+)
+
+# Each sign-in to the pages, so that signing out (or a new password) ends it on the server too:
+# the cookie alone is not enough once its row is ended.
+page_sign_ins = Table(
+    "page_sign_ins",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("ended_at", String(32)),
+    Index("ix_page_sign_ins_therapist", "therapist_id"),
+)
+
+sign_in_locks = Table(
+    "sign_in_locks",
+    metadata,
+    Column("therapist_id", String(64), primary_key=True),
+    Column("until", String(32), nullable=False),
+)
+
+# The therapist's client profiles kept in the database (beside the settings file's): lists as JSON
+# text, and digests of emails and display names, never the words (bot/core/digests.py).
+client_profiles = Table(
+    "client_profiles",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("code", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("flags", Text, nullable=False, default="[]"),
+    Column("email_digests", Text, nullable=False, default="[]"),
+    Column("name_digests", Text, nullable=False, default="[]"),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("therapist_id", "code", name="uq_client_profiles_code"),
+)
+
+# Which client a meeting is (any platform's meeting id): at most one client per therapist and meeting.
+# `code` may name a profile of either source, so an appointment can be said to be a settings-file client.
+client_meetings = Table(
+    "client_meetings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("meeting_id", String(64), nullable=False),
+    Column("code", String(255), nullable=False),
+    UniqueConstraint("therapist_id", "meeting_id", name="uq_client_meetings_meeting"),
+)
+
+# The client code a session keeps whatever later becomes of the profile that named it.
+session_clients = Table(
+    "session_clients",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("code", String(255), nullable=False),
+    Index("ix_session_clients_therapist", "therapist_id"),
+)
+
+# A platform's subscriptions to a meeting's events (Graph change notifications): which therapist and
+# meeting each is for, a digest of its clientState (the secret itself is never kept), when it expires
+# and when its meeting is planned to end (it is deleted a while after). The join URL and the resource
+# (which holds it) admit anyone to the meeting: never logged.
+platform_subscriptions = Table(
+    "platform_subscriptions",
+    metadata,
+    Column("subscription_id", String(128), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("meeting_id", String(64), nullable=False),
+    Column("join_url", Text, nullable=False, default=""),
+    Column("resource", Text, nullable=False),
+    Column("client_state_digest", String(64), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("meeting_ends_at", String(32)),
+    Column("updated_at", String(32), nullable=False),
+    Index("ix_platform_subscriptions_therapist", "platform", "therapist_id"),
+    Index("ix_platform_subscriptions_expiry", "platform", "expires_at"),
+)
+
 # Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
 UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn),
     lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
     lambda conn: metadata.create_all(conn, tables=[deliveries]),
+    lambda conn: metadata.create_all(conn, tables=[passwords, sign_in_failures, sign_in_locks, page_sign_ins]),
+    lambda conn: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
+    lambda conn: metadata.create_all(conn, tables=[platform_subscriptions]),
 ]
 
 

@@ -143,7 +143,8 @@ class Timekeeper:
             self.tracker.board.publish(new)
 
     async def _remind(self, row: DueRow) -> None:
-        notice = reminder_notice(row, self.settings, self.tracker.checklist_points, self.tracker.clock())
+        settings = await self.tracker.clients.settings()  # tailored to a database profile too
+        notice = reminder_notice(row, settings, self.tracker.checklist_points, self.tracker.clock())
         await self._finish(row, FIRED if notice else EXPIRED, notice)
 
     async def _check_video(self, row: DueRow) -> None:

@@ -22,7 +22,15 @@ class DeliveryUpdate:
     state: str
 
 
-Published = NoticeRow | DeliveryUpdate
+@dataclass(frozen=True)
+class SessionChanged:
+    """A session was judged again: a live page of it may have something new to show (who is present, the camera)."""
+
+    session_id: str
+    therapist_id: str
+
+
+Published = NoticeRow | DeliveryUpdate | SessionChanged
 
 
 class NoticeBoard:
@@ -49,6 +57,10 @@ class NoticeBoard:
     def publish_delivery(self, update: DeliveryUpdate) -> None:
         """Tell every listener that a notice's delivery to a channel changed state."""
         self._tell(update)
+
+    def publish_change(self, change: SessionChanged) -> None:
+        """Tell every listener that a session was judged again."""
+        self._tell(change)
 
     def _tell(self, item: Published) -> None:
         for queue in list(self._listeners):

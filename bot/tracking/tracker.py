@@ -11,7 +11,7 @@ from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
 from bot.core.changes import Change, session_changes, with_notes
 from bot.core.checklist import Checklist
-from bot.core.clients import client_code, role_rules, therapist_for_meeting
+from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
 from bot.core.events import (
     MeetingEvent,
     MeetingRef,
@@ -26,11 +26,14 @@ from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
 from bot.core.validity import accepted, believable
 from bot.storage.appointments import AppointmentBook
+from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
+from bot.storage.session_clients import SessionClients
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
-from .notice_board import NoticeBoard
+from .client_book import ClientBook
+from .notice_board import NoticeBoard, SessionChanged
 from .prompts import NotePrompter
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,6 +87,8 @@ class SessionTracker:
         self.ticks = TickStore(store.engine)
         self.appointments = AppointmentBook(DueStore(store), timedelta(hours=settings.reminders.horizon_hours))
         self.prompter = NotePrompter(settings, store, board)
+        self.clients = ClientBook(settings, ClientRecords(store.engine), clock, self.keep_client_codes)
+        self.session_clients = SessionClients(store.engine)
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 
@@ -110,26 +115,9 @@ class SessionTracker:
     async def view(self, row: SessionRow, now: datetime | None = None) -> SessionView:
         """Return the session as of `now` (default: the clock)."""
         now = now or self.clock()
-        therapist = self.settings.therapist(row.therapist_id)
-        meeting = row.meeting
-        # A row stored before times were checked must not break the session: leave out what cannot be true.
-        events = [e for e in await self.store.session_events(meeting) if believable(e.at, now)]
-        if therapist is None:  # a therapist removed from the settings: judge with the host alone
-            rules = RoleRules(therapist_account_ids=frozenset({row.host_id}))
-            code = None
-        else:
-            rules = role_rules(self.settings, therapist, meeting)
-        state = build_state(meeting, events, rules)
-        if therapist is not None:
-            client = state.roster.client
-            refs = client.refs if client else []
-            code = client_code(
-                self.settings,
-                therapist,
-                meeting,
-                {r.email_hash for r in refs if r.email_hash},
-                {r.name.strip().lower() for r in refs if r.name},
-            )
+        settings = await self.clients.settings()
+        state, code = await self._judge_client(row, settings, now)
+        code = await self.session_clients.code(row.id) or code
         judged_at = min(now, state.ended_at) if state.ended_at else now
         alerts = find_alerts(state, self.settings.alerts, judged_at)
         items = await self.checklist(row, code, state.started_at)
@@ -145,12 +133,52 @@ class SessionTracker:
         )
         return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items, changes)
 
+    async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None]:
+        """Return the session's state as of `now`, and the code of the client the profiles recognise in it."""
+        therapist = settings.therapist(row.therapist_id)
+        meeting = row.meeting
+        # A row stored before times were checked must not break the session: leave out what cannot be true.
+        events = [e for e in await self.store.session_events(meeting) if believable(e.at, now)]
+        if therapist is None:  # a therapist removed from the settings: judge with the host alone
+            return build_state(meeting, events, RoleRules(therapist_account_ids=frozenset({row.host_id}))), None
+        state = build_state(meeting, events, role_rules(settings, therapist, meeting))
+        refs = state.roster.client.refs if state.roster.client else []
+        emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name for r in refs if r.name}
+        code = client_code(settings, therapist, meeting, emails, names, frozenset(r.account_id for r in refs if r.account_id))
+        return state, code
+
+    async def keep_client_codes(self, therapist_id: str, code: str) -> None:
+        """Keep the code on every session of the therapist's that client `code` is now: before its profile changes.
+
+        A session's meeting id decides its client when some profile lists it; only the other sessions
+        are judged from their events, and only if this client is recognised by email or name.
+        """
+        settings = await self.clients.settings()
+        own = [c for c in settings.clients if c.therapist == therapist_id]
+        profile = next((c for c in own if c.code == code), None)
+        if profile is None:
+            return
+        by_meeting = {m: c.code for c in reversed(own) for m in c.meeting_ids}  # the first profile listing it wins
+        by_people = bool(email_digests(profile) or name_digests([profile]) or profile.entra_ids)
+        kept, now, named = await self.session_clients.kept(therapist_id), self.clock(), {}
+        for row in await self.store.sessions(therapist_id):
+            if row.id in kept:
+                continue
+            if row.meeting_id in by_meeting:
+                found = by_meeting[row.meeting_id]
+            else:
+                found = (await self._judge_client(row, settings, now))[1] if by_people else None
+            if found == code:
+                named[row.id] = code
+        await self.session_clients.keep(therapist_id, named)
+        _LOGGER.info("kept the client code of %d session(s) before a profile change", len(named))
+
     async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
         """Return the session's checklist, tailored to the client with profile `code`, with its ticks.
 
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
-        profile = next((c for c in self.settings.clients if c.therapist == row.therapist_id and c.code == code), None)
+        profile = await self.clients.profile(row.therapist_id, code) if code else None
         ticks = await self.ticks.ticks(row.id)
         appointment = await self.appointments.for_session(row.therapist_id, row.platform, row.meeting_id, started)
         if appointment is not None:
@@ -179,4 +207,5 @@ class SessionTracker:
         view = dataclasses.replace(view, prompts_waiting=waiting)
         for hook in self.after_evaluation:
             await hook(view, now)
+        self.board.publish_change(SessionChanged(row.id, row.therapist_id))
         return raised

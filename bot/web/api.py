@@ -16,6 +16,7 @@ from bot.tracking.tracker import SessionTracker, SessionView
 
 from . import keys
 from .errors import refuse
+from .signed_in import cookie_therapist
 
 _LOGGER = logging.getLogger(__name__)
 DEFAULT_LISTING, MAX_LISTING = 50, 200
@@ -24,10 +25,11 @@ UNREADABLE_REASON = "this session's stored events cannot be judged; its other da
 routes = web.RouteTableDef()
 
 
-def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:
-    """Return the therapist whose bearer token the request carries, or answer 401.
+async def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:
+    """Return the therapist whose bearer token the request carries, or who is signed in to the pages; else answer 401.
 
-    `allow_query_token` also accepts `?access_token=` (for EventSource, which cannot set headers).
+    `allow_query_token` also accepts `?access_token=` (for EventSource, which cannot set headers). A
+    change made with the sign-in cookie must carry the page's CSRF token (else 403).
     """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -37,19 +39,21 @@ def therapist_for(request: web.Request, allow_query_token: bool = False) -> Ther
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
                 return therapist
+    elif not header and (therapist := await cookie_therapist(request)) is not None:
+        return therapist
     raise refuse(web.HTTPUnauthorized, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"})
 
 
-async def owned_session(request: web.Request) -> tuple[Therapist, SessionRow]:
-    """Return the caller and the session in the path; another therapist's session is a 404."""
-    therapist = therapist_for(request)
+async def owned_session(request: web.Request, therapist: Therapist | None = None) -> tuple[Therapist, SessionRow]:
+    """Return the caller (or `therapist`, already known) and the session in the path; another therapist's session is a 404."""
+    therapist = therapist or await therapist_for(request)
     row = await request.app[keys.STORE].session(request.match_info["session_id"], therapist.id)
     if row is None:
         raise refuse(web.HTTPNotFound, "no such session")
     return therapist, row
 
 
-async def _judged(tracker: SessionTracker, row: SessionRow) -> SessionView | None:
+async def judged(tracker: SessionTracker, row: SessionRow) -> SessionView | None:
     """Return the session judged now, or None if its stored rows cannot be judged (logged by id only)."""
     try:
         return await tracker.view(row)
@@ -75,7 +79,7 @@ def _listing(row: SessionRow, view: SessionView | None) -> dict[str, Any]:
 
 @routes.get("/api/sessions")
 async def list_sessions(request: web.Request) -> web.Response:
-    therapist = therapist_for(request)
+    therapist = await therapist_for(request)
     platform = request.query.get("platform")
     limit = request.query.get("limit", str(DEFAULT_LISTING))
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LISTING:
@@ -83,13 +87,13 @@ async def list_sessions(request: web.Request) -> web.Response:
     # Each listed session is judged afresh from its events: the listing is bounded.
     rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"), int(limit))
     tracker = request.app[keys.TRACKER]
-    return web.json_response([_listing(row, await _judged(tracker, row)) for row in rows])
+    return web.json_response([_listing(row, await judged(tracker, row)) for row in rows])
 
 
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     _, row = await owned_session(request)
-    view = await _judged(request.app[keys.TRACKER], row)
+    view = await judged(request.app[keys.TRACKER], row)
     detail = _listing(row, view)
     if view is None:
         return web.json_response(detail)
@@ -101,7 +105,7 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}/summary")
 async def get_summary(request: web.Request) -> web.Response:
     therapist, row = await owned_session(request)
-    view = await _judged(request.app[keys.TRACKER], row)
+    view = await judged(request.app[keys.TRACKER], row)
     if view is None:
         raise refuse(web.HTTPConflict, UNREADABLE_REASON)
     summary = view.summary
@@ -129,7 +133,7 @@ def notice_json(row: NoticeRow, delivery: dict[str, str]) -> dict[str, Any]:
 
 @routes.get("/api/notices")
 async def list_notices(request: web.Request) -> web.Response:
-    therapist = therapist_for(request)
+    therapist = await therapist_for(request)
     rows = await request.app[keys.STORE].notices(therapist.id, request.query.get("session_id"), request.query.get("kind"))
     states = await request.app[keys.OUTBOX].states(row.id for row in rows)
     return web.json_response([notice_json(row, states[row.id]) for row in rows])

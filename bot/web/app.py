@@ -14,6 +14,7 @@ from bot.framing import framing_sink
 from bot.services import Services
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
+from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store, create_engine
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -22,11 +23,14 @@ from bot.tracking.frames import FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
-from . import api, checklist_api, keys, notes_api, stream
+from . import api, checklist_api, clients_api, keys, notes_api, pages, stream
 from .errors import MIDDLEWARES
+from .headers import security_headers
 from .limits import name_the_server, request_limits
 from .logs import quiet_server_logs
+from .pages.errors import page_errors
 from .platforms import setup_platforms
+from .signed_in import sign_in_middleware
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
 RECENT = timedelta(hours=24)
@@ -42,6 +46,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     await store.upgrade()
     app[keys.STORE] = store
     app[keys.BOARD] = NoticeBoard(store)
+    app[keys.SIGN_INS] = SignInRecords(engine)
     app[keys.TRACKER] = app[keys.SERVICES].tracker = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
     yield
     await store.close()
@@ -119,8 +124,11 @@ async def _quiet_logs(app: web.Application) -> None:
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
     limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[limits, *MIDDLEWARES])  # outermost first
+    sign_ins = sign_in_middleware(settings)
+    middlewares = [limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else [])]  # outermost first
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(name_the_server)
+    app.on_response_prepare.append(security_headers(settings.server))
     app.on_startup.append(_quiet_logs)
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
@@ -132,6 +140,8 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_routes(api.routes)
     app.router.add_routes(checklist_api.routes)
+    app.router.add_routes(clients_api.routes)
     app.router.add_routes(notes_api.routes)
     stream.setup(app)
+    pages.setup(app)
     return app

@@ -8,17 +8,12 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.core.text import storable
+
 from .logs import frames_only
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def storable(text: str) -> bool:
-    """Return whether every database the service runs on can hold `text`: no NUL, no lone surrogate."""
-    if text.isascii():
-        return "\x00" not in text
-    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:

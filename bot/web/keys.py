@@ -10,6 +10,7 @@ from bot.core.settings import Settings
 from bot.delivery.workers import Deliveries
 from bot.services import Services
 from bot.storage.outbox import Outbox
+from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -31,6 +32,7 @@ TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
 STORED = web.AppKey("stored_events", StoredEvents)
 FRAMES = web.AppKey("frames", FramePipeline)
 OUTBOX = web.AppKey("outbox", Outbox)
+SIGN_INS = web.AppKey("sign_ins", SignInRecords)
 DELIVERIES = web.AppKey("deliveries", Deliveries)
 STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.core.settings import Therapist
 from bot.storage.notices import NoticeRow
-from bot.tracking.notice_board import DeliveryUpdate
+from bot.tracking.notice_board import DeliveryUpdate, SessionChanged
 
 from . import keys
 from .api import notice_json, therapist_for
@@ -70,6 +70,10 @@ class NoticeStream:
         states = await outbox.states([row.id])
         await self._response.write(event(notice_json(row, states[row.id]), "notice", row.id))
 
+    async def session_changed(self, change: SessionChanged) -> None:
+        """Tell a live page that its session was judged again (no content: the page asks for what it shows)."""
+        await self._response.write(event({"session_id": change.session_id}, "session"))
+
     async def delivery(self, update: DeliveryUpdate) -> None:
         """Write a delivery change, e.g. a channel that failed for good."""
         data = {"notice_id": update.notice_id, "channel": update.channel, "state": update.state}
@@ -79,7 +83,7 @@ class NoticeStream:
 @routes.get(STREAM_PATH)
 async def notice_stream(request: web.Request) -> web.StreamResponse:
     """Handle `GET /api/notices/stream`: replay after Last-Event-ID, then push notices as raised."""
-    therapist = therapist_for(request, allow_query_token=True)
+    therapist = await therapist_for(request, allow_query_token=True)
     resume_from = _resume_from(request)
     _count_stream(request, therapist)  # nothing below may await before the try that uncounts it
     board = request.app[keys.BOARD]
@@ -104,7 +108,12 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
                 continue
             if item.therapist_id != therapist.id:
                 continue
-            await (stream.notice(item) if isinstance(item, NoticeRow) else stream.delivery(item))
+            if isinstance(item, NoticeRow):
+                await stream.notice(item)
+            elif isinstance(item, SessionChanged):
+                await stream.session_changed(item)
+            else:
+                await stream.delivery(item)
     except ConnectionResetError:
         _LOGGER.debug("notice stream of therapist %s closed by the client", therapist.id)
     finally:

@@ -1,33 +1,77 @@
-"""Microsoft Teams: private alerts through the Graph activity feed (meetings and live tracking arrive later)."""
+"""Microsoft Teams: meetings from therapists' calendars, their call events in through Graph, private alerts out to the activity feed."""
 from __future__ import annotations
 
-from typing import AsyncIterator
+import asyncio
+from typing import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.services import Services
+from bot.storage.subscriptions import SubscriptionStore
 
+from . import keys
+from .certificate import load_service_key
 from .client import GraphToken, TeamsActivity, TimeoutSession
+from .const import LIFECYCLE_PATH, WEBHOOK_PATH
+from .graph import GraphClient
+from .subscriptions import SubscriptionManager
+from .sync import TeamsMeetingSync
+from .webhook import TeamsWebhook
 
 ACTIVITY_CHANNEL = "teams_activity"
 
 
+def meets_on_teams(settings: Settings) -> bool:
+    """Return whether some therapist meets clients on Teams (has a teams_user_id)."""
+    return any(t.teams_user_id for t in settings.therapists)
+
+
 def enabled(settings: Settings) -> bool:
-    """Return whether the settings use Teams: some therapist's notices go to the activity feed."""
-    return ACTIVITY_CHANNEL in settings.enabled_channels()
+    """Return whether the settings use Teams: some therapist meets on Teams, or has notices sent to the activity feed."""
+    return meets_on_teams(settings) or ACTIVITY_CHANNEL in settings.enabled_channels()
 
 
 def setup(app: web.Application, services: Services) -> None:
-    """Run the activity-feed channel with the app: one HTTP session and one msal app for every therapist."""
+    """Run one Graph client (one HTTP session, one msal app) and the activity channel on it, and Teams meetings if any.
+
+    For meetings the service key, the subscription manager and the calendar sync start first; the webhook
+    starts after them, since it reads what they set (the decryption keys, the store, the lifecycle).
+    """
     settings = services.settings
 
-    async def activity_channel(app: web.Application) -> AsyncIterator[None]:
+    async def graph(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as http:
             with TimeoutSession() as auth_http:
                 token = GraphToken(settings.teams, auth_http)
-                services.channels[ACTIVITY_CHANNEL] = TeamsActivity(settings.teams, http, token).send
+                app[keys.GRAPH] = GraphClient(settings.teams, http, token)
+                if ACTIVITY_CHANNEL in settings.enabled_channels():
+                    services.channels[ACTIVITY_CHANNEL] = TeamsActivity(settings.teams, http, token).send
                 yield
 
-    app.cleanup_ctx.append(activity_channel)
+    app.cleanup_ctx.append(graph)
+    if meets_on_teams(settings):
+        app.cleanup_ctx.append(_meetings(services))
+        webhook = TeamsWebhook(services)  # refuses to exist without [teams] client_id and tenant_id
+        app.router.add_post(WEBHOOK_PATH, webhook.notifications)
+        app.router.add_post(LIFECYCLE_PATH, webhook.lifecycle)
+        app.cleanup_ctx.append(webhook.run)
+
+
+def _meetings(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Return the cleanup context of the service key, the meeting subscriptions and the calendar sync."""
+    settings = services.settings
+
+    async def meetings(app: web.Application) -> AsyncIterator[None]:
+        app[keys.SERVICE_KEY] = key = await asyncio.to_thread(load_service_key, settings)
+        app[keys.DECRYPTION_KEYS] = {key.certificate_id: key.private_key}  # by id: an old key could stay during a rollover
+        app[keys.SUBSCRIPTIONS] = store = SubscriptionStore(services.tracker.store.engine)
+        app[keys.LIFECYCLE] = manager = SubscriptionManager(settings, app[keys.GRAPH], store, key, services.clock)
+        app[keys.MEETING_SYNC] = sync = TeamsMeetingSync(settings, app[keys.GRAPH], services.timekeeper, services.clock, manager)
+        if minutes := settings.reminders.sync_interval_minutes:
+            services.scheduler.every(minutes, "teams-meeting-sync", sync.sync_all)
+            services.scheduler.every(minutes, "teams-subscription-renewal", manager.maintain, now=False)
+        yield
+
+    return meetings

@@ -1,6 +1,7 @@
 """The `companion` command: clear messages and exit code 2 for bad input, never a traceback."""
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -117,3 +118,37 @@ def test_summary_when_the_database_does_not_answer_says_so_and_exits_1(tmp_path)
     )
     assert result.returncode == 1
     assert "companion: summary failed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_summary_as_pdf_needs_out_and_exits_2_without_it(tmp_path, capsys):
+    config = write_config(tmp_path, tmp_path / "x.db")
+    assert main(["summary", "s1", "--config", str(config), "--format", "pdf"]) == 2
+    assert "--format pdf needs --out FILE" in capsys.readouterr().err
+
+
+def test_summary_as_pdf_is_written_to_out_and_nothing_to_the_terminal(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    asyncio.run(_stored_meeting(db))
+    out = tmp_path / "summary.pdf"
+    sid = session_id_for("zoom", MEETING.occurrence_id)
+    assert main(["summary", sid, "--config", str(write_config(tmp_path, db)), "--format", "pdf", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert capsys.readouterr().out == ""
+
+
+def test_summary_as_text_can_go_to_out_too(tmp_path):
+    db = tmp_path / "c.db"
+    asyncio.run(_stored_meeting(db))
+    out = tmp_path / "summary.md"
+    sid = session_id_for("zoom", MEETING.occurrence_id)
+    assert main(["summary", sid, "--config", str(write_config(tmp_path, db)), "--format", "md", "--out", str(out)]) == 0
+    assert "## Participants" in out.read_text(encoding="utf-8")
+
+
+def test_summary_to_an_out_that_cannot_be_written_says_so_and_exits_1(tmp_path, capsys):
+    db = tmp_path / "c.db"
+    asyncio.run(_stored_meeting(db))
+    sid = session_id_for("zoom", MEETING.occurrence_id)
+    out = tmp_path / "no-such-folder" / "summary.pdf"
+    assert main(["summary", sid, "--config", str(write_config(tmp_path, db)), "--format", "pdf", "--out", str(out)]) == 1
+    assert "companion: summary failed: No such file or directory" in capsys.readouterr().err

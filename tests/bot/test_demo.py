@@ -47,3 +47,33 @@ async def test_the_demo_therapist_answers_a_camera_off_prompt_and_the_summary_sh
     assert ("The client seems to be lying down" in out) == framing and ("The client seems to be sitting up again" in out) == framing
     assert "No note: unanswered." in text and f"{3 if framing else 1} of {4 if framing else 2} change(s) have no note." in text
     assert "Client Person" not in out  # the demo's own lines never name the client
+
+
+async def test_the_demo_prints_how_to_sign_in_and_keeps_its_pages_open_until_stopped(tmp_path, capsys, monkeypatch):
+    import asyncio
+
+    import aiohttp
+
+    from tests.bot.web.pages.conftest import csrf_of
+
+    monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
+    running = asyncio.create_task(demo.run_demo(out_dir=tmp_path, wait=True))
+    out = ""
+    async with asyncio.timeout(120):
+        while "stay open until Ctrl-C" not in out:
+            await asyncio.sleep(0.2)
+            out += capsys.readouterr().out
+    assert not running.done()
+    sign_in = re.search(r"The therapist's pages: (http://127\.0\.0\.1:\d+)/sign-in  \(id: demo, password: (\S+)\)", out)
+    summary = re.search(r"The summary page: (\S+)", out)
+    assert sign_in and summary and re.search(r"The live page: http://127\.0\.0\.1:\d+/sessions/s\w+", out)
+    base, password = sign_in.groups()
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = csrf_of(await (await http.get(f"{base}/sign-in")).text())
+        signed_in = await http.post(f"{base}/sign-in", data={"csrf_token": token, "account": "demo", "password": password, "next": "/"})
+        assert signed_in.status == 200 and "Hello, Demo Therapist" in await signed_in.text()
+        page = await http.get(summary.group(1))
+        assert page.status == 200 and "Session summary: C-17" in await page.text()
+    running.cancel()
+    with __import__("pytest").raises(asyncio.CancelledError):
+        await running

@@ -5,6 +5,7 @@ import ssl
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable
 
+import aiohttp.connector
 import pytest
 from aiohttp import web
 from sqlalchemy import select
@@ -28,9 +29,11 @@ ALL_CHANNELS = ["dashboard", "zoom_chat", "teams_activity"]
 
 @pytest.fixture
 def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
-    """Serve HTTPS with a fresh loopback certificate that requests (hence msal) trusts."""
+    """Serve HTTPS with a fresh loopback certificate that requests (hence msal) and aiohttp (the token checks) trust."""
     context, cafile = loopback_certificate(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cafile))
+    # aiohttp verifies with one default context made at import: the test's stands in for it.
+    monkeypatch.setattr(aiohttp.connector, "_SSL_CONTEXT_VERIFIED", ssl.create_default_context(cafile=str(cafile)))
     return context
 
 

@@ -1,4 +1,4 @@
-"""A fake Entra ID (tenant discovery and client-credentials token, over HTTPS) and Graph activity feed."""
+"""A fake Entra ID (OpenID discovery, signing keys, client-credentials token, over HTTPS) and Graph activity feed."""
 from __future__ import annotations
 
 import itertools
@@ -6,19 +6,18 @@ import ssl
 
 from aiohttp import web
 
-from .service import FakeService
+from .entra import CLIENT_ID, TENANT, FakeEntra
 
-TENANT, CLIENT_ID, CLIENT_SECRET = "tenant-7f3a", "graph-app-id", "graph-app-secret"
+CLIENT_SECRET = "graph-app-secret"
 
 
-class FakeGraph(FakeService):
-    """Routes: `discovery`, `token` (Entra, on the HTTPS port) and `activity` (Graph, on the plain port)."""
+class FakeGraph(FakeEntra):
+    """Routes: Entra's `discovery`, `keys` and `token` (on the HTTPS port) and Graph's `activity` (on the plain port)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._serial = itertools.count(1)
         self.tokens: list[str] = []
-        self.route("GET", "/{tenant}/v2.0/.well-known/openid-configuration", "discovery", self._discovery)
         self.route("POST", "/{tenant}/oauth2/v2.0/token", "token", self._token)
         self.route("POST", "/v1.0/users/{user_id}/teamwork/sendActivityNotification", "activity", self._activity)
 
@@ -43,23 +42,6 @@ class FakeGraph(FakeService):
             "authority_host": self.authority_host,
             "graph_base_url": self.graph_base_url,
         }
-
-    async def _discovery(self, request: web.Request) -> web.Response:
-        tenant = request.match_info["tenant"]
-        if tenant != TENANT:
-            return web.json_response({"error": "invalid_tenant"}, status=400)
-        await self.record("discovery", request, None)
-        base = f"{self.authority_host}/{tenant}"
-        return web.json_response(
-            {
-                "issuer": f"{base}/v2.0",
-                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "jwks_uri": f"{base}/discovery/v2.0/keys",
-                "response_types_supported": ["code", "id_token", "token"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            }
-        )
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()

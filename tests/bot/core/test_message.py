@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot.config.settings_file import parse_settings
 from bot.core.appointments import appointment_id_for
+from bot.core.digests import name_digest
 from bot.core.message import MAX_TEXT, compose, private_words
 from tests.conftest import settings_dict
 
@@ -40,3 +41,9 @@ def test_names_and_emails_are_replaced_and_long_text_is_cut_to_one_short_line():
     assert compose(1, "checklist_reminder", None, reminder, None, "https://c", words).text == "Session with C-17 at 14:50 GMT. Pre-call checklist…"
     long = compose(1, "framing_changed", "s1", "word " * 100, "C-17", "https://c", words).text
     assert len(long) == MAX_TEXT and long.endswith("…")
+
+
+def test_names_kept_only_as_digests_are_found_and_replaced():
+    digests = frozenset({name_digest("Sam Client"), name_digest("Jo")})
+    text = "Sam   client (and jo) joined; Joanne did not"
+    assert compose(1, "third_party_joined", "s1", text, "C-21", "https://c", [], "", digests).text == "C-21 (and C-21) joined; Joanne did not"

@@ -71,3 +71,10 @@ def test_guests_without_ids_are_told_apart_by_name():
 def test_open_intervals_close_at_the_meeting_end():
     state = build_state(MEETING, in_order(started(), joined(1, THERAPIST), ended(60)), RULES)
     assert state.roster.people[0].intervals[0].left_at == at(60)
+
+
+def test_the_client_is_recognised_by_their_entra_id_in_a_teams_roster():
+    rules = RoleRules(client_account_ids=frozenset({"048c94fb-dda6-48b8-9fc8-6740ee418fb9"}))
+    assert rules.looks_like_client(ParticipantRef(stable_id="048c94fb-dda6-48b8-9fc8-6740ee418fb9", name="Anyone"))
+    assert not rules.looks_like_client(ParticipantRef(stable_id="another-id"))
+    assert not RoleRules().looks_like_client(ParticipantRef())  # no ids on either side is no match

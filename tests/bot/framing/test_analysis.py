@@ -5,6 +5,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+import cv2
 import numpy as np
 import pytest
 
@@ -111,3 +112,23 @@ def test_each_transformation_raises_its_change_and_its_return(look, name, pictur
 def test_the_same_frame_repeated_is_frozen_until_the_picture_moves(look):
     live = variants(look, "grace", P.grace_hopper())
     assert changes(stretch(live, 8) + [live[0]] * 10 + stretch(live, 6)) == ["frozen", "unfrozen"]
+
+
+def test_each_frame_is_judged_on_its_own_whatever_came_before():
+    """The pose model runs in still-image mode: its video (tracking) mode carries the last frame's region over,
+    and on these frames it keeps a turned picture's shoulders level (no lying_down) and finds a body in an empty room."""
+    turned = P.jpeg(P.turned(P.grace_hopper_photo()))
+    alone = analysis.analyse(turned)
+    for seed in range(3):
+        analysis.analyse(P.jpeg(P.noisy(P.grace_hopper(), seed, 5.0)))
+    after = analysis.analyse(turned)
+    assert after == alone and after is not None and after.shoulder_angle is not None and after.shoulder_angle > 70
+
+
+def test_a_frame_larger_than_needed_is_decoded_smaller_and_reads_the_same():
+    sd = analysis.analyse(P.jpeg(P.grace_hopper()))
+    hd = analysis.analyse(P.jpeg(cv2.resize(P.grace_hopper(), (1280, 720), interpolation=cv2.INTER_CUBIC)))
+    assert sd is not None and hd is not None and sd.face is not None and hd.face is not None
+    assert (hd.width, hd.height) == (640, 360)
+    assert abs(hd.face.width - sd.face.width) < 0.02 and abs(hd.shoulder_angle - sd.shoulder_angle) < 3  # type: ignore[operator]
+    assert abs(hd.brightness - sd.brightness) < 0.01 and abs(hd.contrast - sd.contrast) < 0.01

@@ -12,6 +12,7 @@ from bot.core.due_work import (
     VIDEO_OFF_CHECK,
     WATCHDOG,
 )
+from bot.core.client_form import client_from_form, vocabulary
 from bot.core.reminders import Appointment
 
 from .harness import (
@@ -229,6 +230,18 @@ async def test_a_checklist_reminder_fires_once_lead_minutes_before_with_the_tail
         (notice,) = await h.notices(CHECKLIST_REMINDER)
         assert notice.message.startswith("Session with C-17 at 12:00 GMT. Pre-call checklist:\n- ")
         assert "photos of your children" in notice.message and "pets" not in notice.message
+
+
+async def test_a_reminder_is_tailored_to_a_client_kept_in_the_database(make_settings, storage_url):
+    async with Harness(make_settings(storage_url), Clock()) as h:
+        words = vocabulary(h.tracker.checklist_points)
+        await h.tracker.clients.add(client_from_form({"code": "C-21", "flags": ["animals"], "meeting_ids": ["999"]}, words, "t1"))
+        await h.keeper.keep_reminders("t1", "zoom", [appointment(7200, "999")])
+        h.clock.now = at(7200 - 600)
+        await h.run_due()
+        (notice,) = await h.notices(CHECKLIST_REMINDER)
+        assert notice.message.startswith("Session with C-21 at 12:00 GMT.") and "pets" in notice.message
+        assert "photos of your children" not in notice.message
 
 
 async def test_reminders_follow_the_plan_moved_cancelled_and_beyond_the_horizon(make_settings, sqlite_url):

@@ -56,7 +56,9 @@ async def test_a_new_platform_plugs_in_through_setup_alone(aiohttp_client, make_
         {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "teams_user_id": T1_ENTRA},
         {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B},
     ]
-    app = create_app(make_settings(therapists=therapists))
+    # A therapist on Teams needs the Entra app and a public URL; no sync runs against them here.
+    teams = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+    app = create_app(make_settings(therapists=therapists, teams=teams, server={"public_url": "https://c"}, reminders={"sync_interval_minutes": 0}))
     assert seen["set_up_with"] is app[keys.SERVICES]
     heard: list[ev.MeetingRef] = []
     app[keys.SERVICES].stored.subscribe(lambda meeting, events: heard.append(meeting))

@@ -1,0 +1,38 @@
+"""Keep the client code each session was recorded with, so later changes to a profile never rename it."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import schema
+
+
+class SessionClients:
+    """A session's client code, kept once: the first kept stays."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def keep(self, therapist_id: str, codes: Mapping[str, str]) -> None:
+        """Keep each session's client code (session id: code) unless one is kept already."""
+        if not codes:
+            return
+        rows = [dict(session_id=session_id, therapist_id=therapist_id, code=code) for session_id, code in codes.items()]
+        async with self._engine.begin() as conn:
+            await conn.execute(self._insert(schema.session_clients).on_conflict_do_nothing(), rows)
+
+    async def code(self, session_id: str) -> str | None:
+        """Return the client code kept for a session, if any."""
+        t = schema.session_clients
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(t.c.code).where(t.c.session_id == session_id))).scalar()
+
+    async def kept(self, therapist_id: str) -> set[str]:
+        """Return the ids of the therapist's sessions that keep a client code."""
+        t = schema.session_clients
+        async with self._engine.connect() as conn:
+            return set((await conn.execute(select(t.c.session_id).where(t.c.therapist_id == therapist_id))).scalars())

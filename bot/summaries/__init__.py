@@ -1,0 +1,1 @@
+"""The summary in formats that need a library to make: the PDF."""

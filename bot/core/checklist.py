@@ -8,7 +8,8 @@ from typing import Any, Mapping
 from .record import ChecklistItem
 from .settings import CLIENT_MODES, ClientProfile, SettingsError
 
-POINT_KEYS = {"id", "group", "text", "modes", "flags"}
+POINT_KEYS = {"id", "group", "text", "modes", "flags", "platforms"}
+PLATFORMS = ("zoom", "teams")
 
 
 @dataclass(frozen=True)
@@ -20,10 +21,12 @@ class ChecklistPoint:
     text: str
     modes: frozenset[str] = frozenset(CLIENT_MODES)
     flags: frozenset[str] = frozenset()  # empty: for every client; else for clients with any of these
+    platforms: frozenset[str] = frozenset()  # empty: on every platform; else only for meetings on these
 
-    def applies_to(self, modes: frozenset[str], flags: frozenset[str]) -> bool:
-        """Return whether a client seen in `modes` with `flags` needs this point."""
-        return bool(self.modes & modes) and (not self.flags or bool(self.flags & flags))
+    def applies_to(self, modes: frozenset[str], flags: frozenset[str], platform: str | None = None) -> bool:
+        """Return whether a client seen in `modes` with `flags`, met on `platform` (None: not known), needs this point."""
+        on_platform = not self.platforms or platform is None or platform in self.platforms
+        return bool(self.modes & modes) and (not self.flags or bool(self.flags & flags)) and on_platform
 
 
 @dataclass(frozen=True)
@@ -32,14 +35,14 @@ class Checklist:
 
     points: tuple[ChecklistPoint, ...]
 
-    def for_client(self, profile: ClientProfile | None) -> list[ChecklistPoint]:
-        """Return the points for this client (no profile: an online client with no flags)."""
+    def for_client(self, profile: ClientProfile | None, platform: str | None = None) -> list[ChecklistPoint]:
+        """Return the points for this client met on `platform` (no profile: an online client with no flags)."""
         modes, flags = client_modes(profile), frozenset(profile.flags if profile else ())
-        return [p for p in self.points if p.applies_to(modes, flags)]
+        return [p for p in self.points if p.applies_to(modes, flags, platform)]
 
-    def items(self, profile: ClientProfile | None, ticks: Mapping[str, datetime]) -> list[ChecklistItem]:
-        """Return this client's points, each with when it was first confirmed (None: not yet)."""
-        return [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in self.for_client(profile)]
+    def items(self, profile: ClientProfile | None, ticks: Mapping[str, datetime], platform: str | None = None) -> list[ChecklistItem]:
+        """Return this client's points on `platform`, each with when it was first confirmed (None: not yet)."""
+        return [ChecklistItem(p.id, p.text, ticks.get(p.id)) for p in self.for_client(profile, platform)]
 
 
 def client_modes(profile: ClientProfile | None) -> frozenset[str]:
@@ -79,7 +82,8 @@ def parse_checklist(raw: Mapping[str, Any], source: str) -> Checklist:
             problems.append(f"{where} id {values['id']!r} is used twice")
         modes = _names(f"{where} modes", item["modes"], CLIENT_MODES, problems) if "modes" in item else frozenset(CLIENT_MODES)
         flags = _names(f"{where} flags", item["flags"], None, problems) if "flags" in item else frozenset()
-        points.append(ChecklistPoint(str(values["id"]), str(values["group"]), str(values["text"]), modes, flags))
+        platforms = _names(f"{where} platforms", item["platforms"], PLATFORMS, problems) if "platforms" in item else frozenset()
+        points.append(ChecklistPoint(str(values["id"]), str(values["group"]), str(values["text"]), modes, flags, platforms))
     if problems:
         raise SettingsError(problems)
     return Checklist(tuple(points))

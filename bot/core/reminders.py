@@ -75,7 +75,7 @@ def reminder_notice(row: DueRow, settings: Settings, checklist: Checklist, now: 
     therapist = settings.therapist(work.therapist_id)
     zone = ZoneInfo(therapist.timezone if therapist else "UTC")
     profile = profile_for_meeting(settings, work.therapist_id, str(work.data["meeting_id"]))
-    points = checklist.for_client(profile)
+    points = checklist.for_client(profile, str(work.data.get("platform") or "") or None)
     lines = [f"Session with {client_words(profile.code if profile else None)} at {start.astimezone(zone):%H:%M %Z}. Pre-call checklist:"]
     lines += [f"- {p.text}" for p in points]
     return NoticeSpec(work.therapist_id, None, CHECKLIST_REMINDER, work.key, work.due_at, "\n".join(lines))

@@ -184,7 +184,7 @@ class SessionTracker:
         if appointment is not None:
             for item_id, at in (await self.ticks.ticks(appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
-        return self.checklist_points.items(profile, ticks)
+        return self.checklist_points.items(profile, ticks, row.platform)
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""

@@ -54,7 +54,7 @@ async def appointment_json(request: web.Request, appointment: Appointment) -> di
     tracker = request.app[keys.TRACKER]
     profile = profile_for_meeting(await tracker.clients.settings(), appointment.therapist_id, appointment.meeting_id)
     ticks = await tracker.ticks.ticks(appointment.id)
-    items = tracker.checklist_points.items(profile, ticks)
+    items = tracker.checklist_points.items(profile, ticks, appointment.platform)
     return {
         "appointment_id": appointment.id,
         "platform": appointment.platform,

@@ -10,6 +10,7 @@ from bot.core.settings import ClientProfile, SettingsError
 ONLINE_BASE = {
     "know_the_client", "contract_in_place", "own_dress", "not_the_bedroom", "background_check",
     "self_disclosure", "client_dressed", "client_sitting_up", "client_hands_visible",
+    "companion_told_zoom", "companion_told_teams",  # a platform's own point shows when the platform is not known
 }
 FACE_TO_FACE_BASE = {"know_the_client", "contract_in_place", "alone_with_client", "shared_building", "summon_help", "self_disclosure"}
 
@@ -44,6 +45,25 @@ def test_a_client_without_a_profile_gets_the_online_list_without_flag_points():
     assert {p.id for p in load_checklist().for_client(None)} == ONLINE_BASE
 
 
+@pytest.mark.parametrize("platform,other", [("zoom", "companion_told_teams"), ("teams", "companion_told_zoom")])
+def test_the_client_is_told_what_the_companion_shows_on_their_own_platform_only(platform, other):
+    points = {p.id: p.text for p in load_checklist().for_client(None, platform)}
+    assert points.keys() == ONLINE_BASE - {other}
+    told = points[f"companion_told_{platform}"]
+    assert ("app is receiving the meeting's content" in told) if platform == "zoom" else ("participant list" in told)
+
+
+def test_the_companion_points_are_for_online_sessions_only():
+    profile = ClientProfile(code="C-1", therapist="t1", mode="face_to_face")
+    assert not {p.id for p in load_checklist().for_client(profile, "teams")} & {"companion_told_zoom", "companion_told_teams"}
+
+
+def test_a_point_limited_to_a_platform_shows_only_there():
+    checklist = parse_checklist({"items": [{"id": "a", "group": "g", "text": "t", "platforms": ["teams"]}, {"id": "b", "group": "g", "text": "u"}]}, "x")
+    assert [p.id for p in checklist.for_client(None, "zoom")] == ["b"]
+    assert [i.id for i in checklist.items(None, {}, "teams")] == ["a", "b"]
+
+
 @pytest.mark.parametrize(
     "raw,problem",
     [
@@ -52,6 +72,7 @@ def test_a_client_without_a_profile_gets_the_online_list_without_flag_points():
         ({"items": [{"id": "a", "group": "g", "text": "t", "modes": ["video"]}]}, "'video' is not one of online, face_to_face"),
         ({"items": [{"id": "a", "group": "g", "text": "t", "flags": "animals"}]}, "flags must be a non-empty list"),
         ({"items": [{"id": "a", "group": "g", "text": "t", "when": 1}]}, "when is not a known key"),
+        ({"items": [{"id": "a", "group": "g", "text": "t", "platforms": ["webex"]}]}, "'webex' is not one of zoom, teams"),
         ({"items": [{"id": "a", "group": "g", "text": "t"}, {"id": "a", "group": "g", "text": "u"}]}, "id 'a' is used twice"),
     ],
 )

@@ -99,7 +99,7 @@ async def test_the_start_reminder_names_the_open_checklist_points_once(make_sett
         await live_session(h)
         await h.happen(joined(CLIENT, at(40)))
         (notice,) = await h.notices("start_reminder")
-        total = len(h.tracker.checklist_points.for_client(h.settings.clients[0]))
+        total = len(h.tracker.checklist_points.for_client(h.settings.clients[0], "zoom"))
         assert notice.message == f"The session with C-17 has started; {total} of {total} checklist points are not confirmed."
 
 
@@ -230,6 +230,7 @@ async def test_a_checklist_reminder_fires_once_lead_minutes_before_with_the_tail
         (notice,) = await h.notices(CHECKLIST_REMINDER)
         assert notice.message.startswith("Session with C-17 at 12:00 GMT. Pre-call checklist:\n- ")
         assert "photos of your children" in notice.message and "pets" not in notice.message
+        assert "Zoom shows everyone" in notice.message and "participant list" not in notice.message  # Zoom's own point
 
 
 async def test_a_reminder_is_tailored_to_a_client_kept_in_the_database(make_settings, storage_url):

@@ -28,6 +28,7 @@ async def test_the_checklist_is_tailored_ticked_once_and_in_the_summary(aiohttp_
     checklist = await (await client.get(f"/api/sessions/{session}/checklist", headers=A)).json()
     ids = [item["id"] for item in checklist["items"]]
     assert "no_family_photos" in ids and "no_pets" not in ids  # C-17 is minor_attracted, online
+    assert "companion_told_zoom" in ids and "companion_told_teams" not in ids  # a Zoom session: what Zoom shows the client
     assert checklist["confirmed"] == 0 and checklist["total"] == len(ids)
 
     first = await client.post(f"/api/sessions/{session}/checklist/no_family_photos", headers=A)

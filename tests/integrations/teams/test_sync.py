@@ -109,6 +109,8 @@ async def test_reminders_are_planned_for_each_teams_occurrence_as_for_zoom(servi
     listed = {a["appointment_id"]: a for a in await answer.json()}
     assert listed[appointment_id_for(first.work.key)]["client_code"] == "C-9"  # the profile names the meeting by its join URL
     assert listed[appointment_id_for(first.work.key)]["platform"] == "teams"
+    points = [item["id"] for item in listed[appointment_id_for(first.work.key)]["checklist"]["items"]]
+    assert "companion_told_teams" in points and "companion_told_zoom" not in points  # the client is told the bot is visible
 
 
 async def test_a_moved_meeting_moves_its_reminder_and_a_cancelled_one_cancels_it(service, graph_meetings, clock):

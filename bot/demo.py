@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import secrets
 import sys
@@ -15,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config.settings_file import parse_settings
+from bot.config.starter import new_key
 from bot.core.events import MeetingRef, VideoStateChanged
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, local_text
@@ -81,9 +81,10 @@ def demo_settings(folder: Path, secret: str, rtms_secret: str) -> Settings:
     """Return settings for one demo therapist and client, storing in `folder`."""
     return parse_settings(
         {
-            "server": {"session_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()},
+            "server": {"session_key": new_key()},
             "storage": {"url": f"sqlite+aiosqlite:///{folder / 'companion.db'}"},
             "zoom": {"webhook_secret_token": secret, "rtms_client_id": RTMS_APP_ID, "rtms_client_secret": rtms_secret},
+            "privacy": {"data_key": new_key(), "notes_keys": [new_key()]},  # the demo's own, for its own database
             "therapists": [{"id": "demo", "name": "Demo Therapist", "api_token": TOKEN, "zoom_user_id": HOST_ID, "timezone": ZONE}],
             "clients": [{"code": "C-17", "therapist": "demo", "zoom_meeting_ids": ["81234567890"]}],
         },

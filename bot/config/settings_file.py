@@ -18,6 +18,7 @@ from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
     ClientProfile,
+    PrivacySettings,
     ReminderSettings,
     ServerSettings,
     Settings,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, type] = {
     "watchdog": WatchdogSettings,
     "framing": FramingSettings,
     "prompts": PromptSettings,
+    "privacy": PrivacySettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -148,24 +150,75 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append("[zoom] rtms_fps must be between 1 and 5")
     if name == "framing":
         problems += _framing_problems(values)
+    if name == "privacy":
+        problems += _privacy_problems(values, environ)
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     return cls(**values)
+
+
+def is_key(text: str) -> bool:
+    """Return whether `text` is 32 bytes in url-safe base64: a session key, a notes key (Fernet's) or a data key."""
+    try:
+        return text.isascii() and len(base64.urlsafe_b64decode(text.encode())) == 32
+    except (ValueError, binascii.Error):
+        return False
 
 
 def _server_problems(values: dict[str, Any]) -> list[str]:
     """Name every bad `[server]` value the types alone do not catch."""
     problems = ["[server] port must be at most 65535"] if values["port"] > 65535 else []
     key = values["session_key"]
-    try:
-        raw = base64.urlsafe_b64decode(key.encode()) if key.isascii() else b""
-    except (ValueError, binascii.Error):
-        raw = b""
-    if key and len(raw) != 32:
+    if key and not is_key(key):
         problems.append("[server] session_key must be 32 random bytes in url-safe base64 (make one with: companion new-session-key)")
     if not re.fullmatch(r"[A-Za-z0-9'*:/._ -]+", values["frame_ancestors"]):
         problems.append("[server] frame_ancestors must be CSP sources such as 'self' https://example.org, separated by spaces")
     return problems
+
+
+NOTES_KEY_ENV = ENV_PREFIX + "PRIVACY_NOTES_KEY"  # one key, or several separated by commas: the first is current
+MAKE_A_KEY = "make one with `companion new-key` (or a starter config with fresh keys: `companion init --config FILE`)"
+
+
+def _privacy_problems(values: dict[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Gather the notes keys into `values` (environment, list or key file) and name every missing or malformed key.
+
+    A key's value is never quoted in a problem: only where it came from and its position.
+    """
+    problems: list[str] = []
+    listed, where = values["notes_keys"], "[privacy] notes_keys"
+    if isinstance(listed, str):
+        listed = [listed]
+    if not isinstance(listed, (list, tuple)) or not all(isinstance(k, str) for k in listed):
+        problems.append(f"{where} must be a list of keys")
+        listed = []
+    if environ.get(NOTES_KEY_ENV, "").strip():
+        listed, where = environ[NOTES_KEY_ENV].replace(",", " ").split(), NOTES_KEY_ENV
+    elif values["notes_key_file"]:
+        if listed:
+            problems.append("[privacy] give notes_keys or notes_key_file, not both")
+        listed, where = _key_file(values["notes_key_file"], problems), f"[privacy] notes_key_file {values['notes_key_file']}"
+    values["notes_keys"] = tuple(k.strip() for k in listed if k.strip())
+    problems += [f"{where}: key {n} is not 32 bytes in url-safe base64 ({MAKE_A_KEY})" for n, k in enumerate(values["notes_keys"], 1) if not is_key(k)]
+    if not values["notes_keys"]:
+        problems.append(f"[privacy] notes_keys is missing: notes are stored encrypted with it; {MAKE_A_KEY}, then set notes_keys, notes_key_file or {NOTES_KEY_ENV}")
+    if not values["data_key"]:
+        problems.append(f"[privacy] data_key is missing: emails and display names are matched by keyed digests; {MAKE_A_KEY}, then set it or {_env_name('privacy', 'data_key')}")
+    elif not is_key(values["data_key"]):
+        problems.append(f"[privacy] data_key is not 32 bytes in url-safe base64 ({MAKE_A_KEY})")
+    elif values["data_key"] in values["notes_keys"]:
+        problems.append("[privacy] data_key must not also be a notes key: make one of each")
+    return problems
+
+
+def _key_file(path: str, problems: list[str]) -> list[str]:
+    """Return the keys of a key file (one a line; blank lines and # comments skipped), or none with the problem named."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(f"[privacy] notes_key_file {path} cannot be read: {getattr(err, 'strerror', None) or type(err).__name__}")
+        return []
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
 def _framing_problems(values: dict[str, Any]) -> list[str]:

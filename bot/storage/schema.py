@@ -1,11 +1,9 @@
-"""The database tables, and the schema upgrades applied in order at start-up."""
+"""The database tables (bot/storage/upgrades.py brings a database up to them)."""
 from __future__ import annotations
 
-from typing import Callable
 
 from sqlalchemy import (
     Column,
-    Connection,
     Index,
     Integer,
     MetaData,
@@ -13,7 +11,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    select,
 )
 
 metadata = MetaData()
@@ -27,7 +24,6 @@ sessions = Table(
     Column("platform", String(16), nullable=False),
     Column("occurrence_id", String(255), nullable=False),
     Column("meeting_id", String(64), nullable=False, default=""),
-    Column("topic", Text, nullable=False, default=""),
     Column("host_id", String(255), nullable=False, default=""),
     Column("therapist_id", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
@@ -227,25 +223,11 @@ platform_subscriptions = Table(
     Index("ix_platform_subscriptions_expiry", "platform", "expires_at"),
 )
 
-# Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
-UPGRADES: list[Callable[[Connection], None]] = [
-    lambda conn: metadata.create_all(conn),
-    lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
-    lambda conn: metadata.create_all(conn, tables=[deliveries]),
-    lambda conn: metadata.create_all(conn, tables=[passwords, sign_in_failures, sign_in_locks, page_sign_ins]),
-    lambda conn: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
-    lambda conn: metadata.create_all(conn, tables=[platform_subscriptions]),
-]
-
-
-def upgrade(conn: Connection) -> int:
-    """Bring the schema up to date and return its version."""
-    schema_version.create(conn, checkfirst=True)
-    current = conn.execute(select(schema_version.c.version)).scalar()
-    if current is None:
-        conn.execute(schema_version.insert().values(version=0))
-        current = 0
-    for version, step in enumerate(UPGRADES[current:], start=current + 1):
-        step(conn)
-        conn.execute(schema_version.update().values(version=version))
-    return len(UPGRADES)
+# What proves the configured keys are the ones this database was written with (bot/storage/key_checks.py):
+# a constant sealed with the notes key and one keyed with the data key. Never a key itself.
+key_checks = Table(
+    "key_checks",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,56 @@
+"""The schema upgrades, applied in order at start-up under a lock (see Store.upgrade)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import Connection, select
+
+from .at_rest import AtRest
+from .previous_version import make_private
+from .schema import (
+    checklist_ticks,
+    client_meetings,
+    client_profiles,
+    deliveries,
+    due_work,
+    key_checks,
+    metadata,
+    page_sign_ins,
+    passwords,
+    platform_subscriptions,
+    schema_version,
+    session_clients,
+    sign_in_failures,
+    sign_in_locks,
+)
+
+
+def _private_at_rest(conn: Connection, at_rest: AtRest) -> None:
+    metadata.create_all(conn, tables=[key_checks])
+    make_private(conn, at_rest)
+
+
+# Each upgrade takes a schema at version N-1 to N; append, never edit, once released. An upgrade
+# that rewrites data is handed the keys it is kept with.
+UPGRADES: list[Callable[[Connection, AtRest], None]] = [
+    lambda conn, _: metadata.create_all(conn),
+    lambda conn, _: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
+    lambda conn, _: metadata.create_all(conn, tables=[deliveries]),
+    lambda conn, _: metadata.create_all(conn, tables=[passwords, sign_in_failures, sign_in_locks, page_sign_ins]),
+    lambda conn, _: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
+    lambda conn, _: metadata.create_all(conn, tables=[platform_subscriptions]),
+    _private_at_rest,  # names, topics and emails out of the clear; notes and change details encrypted
+]
+
+
+def upgrade(conn: Connection, at_rest: AtRest) -> int:
+    """Bring the schema up to date and return its version."""
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        conn.execute(schema_version.insert().values(version=0))
+        current = 0
+    for version, step in enumerate(UPGRADES[current:], start=current + 1):
+        step(conn, at_rest)
+        conn.execute(schema_version.update().values(version=version))
+    return len(UPGRADES)

@@ -1,0 +1,94 @@
+"""A database the previous version wrote is upgraded at start: names, topics and emails out of the clear, notes sealed,
+and the summaries as they were (the previous version's pages already showed people by role).
+
+The database comes from tests/fixtures/storage/previous_version.json, which that version's own code wrote
+(see make_previous_version.py beside it): its DDL for SQLite and PostgreSQL and every row of every table.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+import pytest
+from sqlalchemy import column, table, text
+
+from bot.storage.store import create_engine
+from bot.web import keys
+from bot.web.app import create_app
+from tests.conftest import TOKEN_A, load_fixture
+from tests.fakes.clock import ManualClock
+from tests.raw_read import every_value, file_bytes, found
+
+A = {"Authorization": f"Bearer {TOKEN_A}"}
+PREVIOUS = load_fixture("storage/previous_version.json")
+NAMES = ["Dr Ruth Therapist", "Sam Client", "Alex Visitor", "Jo Name", "Guest Without Ids"]
+EMAILS = ["sam.client@example.net", "ruth@clinic.example.org"]
+TOPICS = ["Weekly session", "Session with Jo Name"]
+WORDS = ["Talked about the allotment", "his brother Kevin", "Moved to the spare room"]
+# What the previous version kept instead of the words: unsalted SHA-256, matchable against a list.
+UNSALTED = [hashlib.sha256(e.encode()).hexdigest() for e in EMAILS] + [
+    hashlib.sha256(b"name:" + n.casefold().encode()).hexdigest() for n in NAMES
+] + [hashlib.sha256(f"name:{n}".encode()).hexdigest()[:16] for n in NAMES]
+
+
+async def previous_database(storage_url: str) -> None:
+    """Create the previous version's schema with its rows, as that version left them."""
+    engine = create_engine(storage_url)
+    dialect = engine.dialect.name
+    async with engine.begin() as conn:
+        for statement in PREVIOUS["ddl"][dialect]:
+            await conn.exec_driver_sql(statement)
+        for name, rows in PREVIOUS["rows"].items():
+            if rows:
+                await conn.execute(table(name, *map(column, rows[0])).insert(), rows)
+                if dialect == "postgresql" and isinstance(rows[0].get("id"), int):  # as a dump restores its sequences
+                    await conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
+    await engine.dispose()
+
+
+def test_the_fixture_holds_what_the_upgrade_must_remove():
+    rows = repr(PREVIOUS["rows"])
+    assert not {*NAMES, *TOPICS, *WORDS, *UNSALTED[:2]} - set(found([*NAMES, *TOPICS, *WORDS, *UNSALTED], rows))
+
+
+async def test_the_previous_versions_database_is_upgraded_at_start(aiohttp_client, make_settings, storage_url):
+    await previous_database(storage_url)
+    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
+    client = await aiohttp_client(create_app(make_settings(storage_url, clients=[]), clock=clock))
+    await client.app[keys.EVALUATION].drain()  # the recent sessions are judged again at start
+    for session_id, expected in PREVIOUS["summaries"].items():
+        summary = await (await client.get(f"/api/sessions/{session_id}/summary", headers=A)).json()
+        assert summary == expected, session_id
+    # The clients were matched by keyed digests, re-keyed from the unsalted ones: C-21 by email, C-22 by name.
+    assert sorted(s["client_code"] for s in PREVIOUS["summaries"].values()) == ["C-21", "C-22"]
+    notices = await client.app[keys.STORE].notices("t1")
+    assert sorted(n.key for n in notices) != sorted(r["key"] for r in PREVIOUS["rows"]["notices"])  # a name's key was renamed
+    assert len(notices) == len(PREVIOUS["rows"]["notices"])  # and nothing was raised again
+    await client.close()
+    stored = every_value(storage_url)
+    secrets = [*NAMES, *EMAILS, *TOPICS, *WORDS, *UNSALTED]
+    assert not found(secrets, stored)
+    if storage_url.startswith("sqlite"):
+        assert not found(secrets, "", file_bytes(storage_url))  # nor left behind in free pages
+
+
+async def test_the_upgrade_runs_once(aiohttp_client, make_settings, storage_url):
+    await previous_database(storage_url)
+    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
+    settings = make_settings(storage_url, clients=[])
+    first = await aiohttp_client(create_app(settings, clock=clock))
+    await first.close()
+    second = await aiohttp_client(create_app(settings, clock=clock))
+    for session_id, expected in PREVIOUS["summaries"].items():
+        assert await (await second.get(f"/api/sessions/{session_id}/summary", headers=A)).json() == expected
+
+
+@pytest.mark.parametrize("storage_url", ["sqlite"], indirect=True)
+async def test_an_upgrade_with_the_wrong_data_key_afterwards_is_refused(aiohttp_client, make_settings, storage_url):
+    await previous_database(storage_url)
+    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
+    upgraded = await aiohttp_client(create_app(make_settings(storage_url, clients=[]), clock=clock))
+    await upgraded.close()
+    other = make_settings(storage_url, clients=[], privacy={"data_key": "YW5vdGhlci1kYXRhLWtleS1vZi0zMi1ieXRlcy1vayE="})
+    with pytest.raises(Exception, match="the data key is not the one"):
+        await aiohttp_client(create_app(other, clock=clock))

@@ -64,12 +64,14 @@ def test_usage_errors_exit_2(capsys):
     assert caught.value.code == 2
 
 
-async def _stored_meeting(db: Path) -> None:
+async def _stored_meeting(db: Path, note: str = "") -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     store = Store(engine, storage_keys())
     await store.upgrade()
     events = [started(), joined(1, THERAPIST), joined(5, CLIENT), ended(600)]
     await store.record_events("t1", MEETING, [(f"k{n}", e) for n, e in enumerate(events)], at(600))
+    if note:
+        await store.add_note(session_id_for("zoom", MEETING.occurrence_id), at(300), note, None)
     await store.close()
     await engine.dispose()
 

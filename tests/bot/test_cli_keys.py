@@ -11,10 +11,10 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from bot.cli import main
-from bot.storage.store import Store, create_engine, session_id_for
-from tests.bot.core.builders import CLIENT, MEETING, THERAPIST, at, ended, joined, started
-from tests.bot.test_cli import ROOT, write_config
-from tests.conftest import NOTES_KEY, free_port, storage_keys
+from bot.storage.store import session_id_for
+from tests.bot.core.builders import MEETING
+from tests.bot.test_cli import ROOT, _stored_meeting, write_config
+from tests.conftest import NOTES_KEY, free_port
 
 NEW_KEY = "bmV3LW5vdGVzLWtleS1vZi0zMi1ieXRlcy1mb3ItdGU="
 STRANGER = "YS1rZXktbm8tY29uZmlnLWhhcy0zMi1ieXRlcy1sbmc="
@@ -30,17 +30,6 @@ def with_notes_keys(config: Path, *notes_keys: str) -> Path:
     listed = ", ".join(f'"{k}"' for k in notes_keys)
     config.write_text(config.read_text().replace(f'notes_keys = ["{NOTES_KEY}"]', f"notes_keys = [{listed}]"))
     return config
-
-
-async def meeting_with_a_note(db: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
-    store = Store(engine, storage_keys())
-    await store.upgrade()
-    events = [started(), joined(1, THERAPIST), joined(5, CLIENT), ended(600)]
-    await store.record_events("t1", MEETING, [(f"k{n}", e) for n, e in enumerate(events)], at(600))
-    await store.add_note(SID, at(300), NOTE, None)
-    await store.close()
-    await engine.dispose()
 
 
 def test_new_key_prints_a_fresh_fernet_key_each_time(capsys):
@@ -84,7 +73,7 @@ def test_without_keys_nothing_starts_and_the_message_says_how_to_make_one(tmp_pa
 
 def test_a_wrong_notes_key_is_a_clear_error_never_garbage(tmp_path):
     db = tmp_path / "c.db"
-    asyncio.run(meeting_with_a_note(db))
+    asyncio.run(_stored_meeting(db, NOTE))
     config = with_notes_keys(write_config(tmp_path, db), STRANGER)
     for command in (["summary", SID, "--config", str(config)], ["serve", "--config", str(config), "--port", str(free_port())]):
         result = companion(*command)
@@ -95,7 +84,7 @@ def test_a_wrong_notes_key_is_a_clear_error_never_garbage(tmp_path):
 
 def test_rotate_key_reencrypts_under_the_new_key_and_the_old_one_can_go(tmp_path):
     db = tmp_path / "c.db"
-    asyncio.run(meeting_with_a_note(db))
+    asyncio.run(_stored_meeting(db, NOTE))
     config = with_notes_keys(write_config(tmp_path, db), NEW_KEY, NOTES_KEY)
     rotated = companion("rotate-key", "--config", str(config))
     assert rotated.returncode == 0, rotated.stderr

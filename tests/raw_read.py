@@ -29,10 +29,36 @@ def every_value(storage_url: str) -> str:
         conn.close()
 
 
-def file_bytes(storage_url: str) -> bytes:
-    """Return the bytes of an SQLite database's files (the database, and its write-ahead log if one is left)."""
-    path = Path(storage_url.split(":///", 1)[1])
-    return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+def file_bytes(storage_url: str) -> bytes | None:
+    """Return the bytes of the files holding the database's tables, or None where this process cannot read them.
+
+    SQLite: the database and its write-ahead log, if one is left. PostgreSQL (a local server): each table's
+    files and its TOAST table's, after a checkpoint has written every change to them.
+    """
+    if storage_url.startswith("sqlite"):
+        path = Path(storage_url.split(":///", 1)[1])
+        return b"".join(p.read_bytes() for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    import psycopg2
+
+    url = urlparse(storage_url.replace("+asyncpg", ""))
+    conn = psycopg2.connect(host=url.hostname, port=url.port, user=url.username, dbname=url.path.lstrip("/"))
+    conn.autocommit = True
+    try:
+        cursor = conn.cursor()
+        cursor.execute("CHECKPOINT")
+        cursor.execute("SHOW data_directory")
+        folder = Path(cursor.fetchone()[0])
+        cursor.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname IN ('public', 'pg_toast') AND c.relkind IN ('r', 't') AND pg_relation_filepath(c.oid) IS NOT NULL"
+        )
+        files = [folder / row[0] for row in cursor.fetchall()]
+    finally:
+        conn.close()
+    try:
+        return b"".join(p.read_bytes() for f in files for p in [f, *sorted(f.parent.glob(f.name + ".[0-9]*"))] if p.exists())
+    except PermissionError:
+        return None
 
 
 def found(secrets: list[str], text: str, data: bytes = b"") -> list[str]:

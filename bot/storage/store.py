@@ -21,7 +21,7 @@ from .group_commit import GroupCommit
 from .key_checks import check_keys
 from .notices import NoticeRecords
 from .session_ids import session_id_for
-from .upgrades import upgrade
+from .upgrades import PRIVATE_AT_REST, REWRITTEN, stored_version, upgrade
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,10 +134,25 @@ class Store(NoticeRecords):
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             else:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            before = await conn.run_sync(stored_version)
             version = await conn.run_sync(upgrade, self.at_rest)
             await conn.run_sync(check_keys, self.at_rest)
             await conn.commit()
-            return version
+        if 0 < before < PRIVATE_AT_REST <= version:
+            await self._compact(REWRITTEN)
+        return version
+
+    async def _compact(self, tables: Sequence[str]) -> None:
+        """Rewrite tables whose rows an upgrade changed, so that no old version of a row stays in the database's files.
+
+        PostgreSQL keeps an updated row's old version until a vacuum; SQLite overwrites it as it goes
+        (secure_delete, set on every connection).
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with self.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+            await autocommit.exec_driver_sql("VACUUM FULL " + ", ".join(tables))
 
     async def record_events(
         self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select
 
 from .at_rest import AtRest
 from .previous_version import make_private
@@ -41,6 +41,17 @@ UPGRADES: list[Callable[[Connection, AtRest], None]] = [
     lambda conn, _: metadata.create_all(conn, tables=[platform_subscriptions]),
     _private_at_rest,  # names, topics and emails out of the clear; notes and change details encrypted
 ]
+
+
+PRIVATE_AT_REST = 7  # the version whose upgrade rewrites rows that held names and the therapist's words in the clear
+REWRITTEN = ("sessions", "events", "notes", "client_profiles", "notices")  # the tables it rewrites
+
+
+def stored_version(conn: Connection) -> int:
+    """Return the schema's version as stored (0: a new database)."""
+    if not inspect(conn).has_table(schema_version.name):
+        return 0
+    return conn.execute(select(schema_version.c.version)).scalar() or 0
 
 
 def upgrade(conn: Connection, at_rest: AtRest) -> int:

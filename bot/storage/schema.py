@@ -32,6 +32,7 @@ sessions = Table(
 )
 
 # One row per domain event; `key` identifies the event (the platform says how), so a redelivery inserts nothing.
+# `data` holds ids, times, keyed digests and sealed text, never a name, email or topic (bot/storage/at_rest.py).
 events = Table(
     "events",
     metadata,
@@ -62,6 +63,7 @@ notices = Table(
     Index("ix_notices_therapist", "therapist_id", "id"),
 )
 
+# A note's text is sealed (Fernet under the first [privacy] notes key: bot/storage/sealing.py).
 notes = Table(
     "notes",
     metadata,
@@ -165,7 +167,8 @@ sign_in_locks = Table(
 )
 
 # The therapist's client profiles kept in the database (beside the settings file's): lists as JSON
-# text, and digests of emails and display names, never the words (bot/core/digests.py).
+# text, and keyed digests (HMAC under [privacy] data_key) of emails and display names, never the words
+# (bot/core/digests.py).
 client_profiles = Table(
     "client_profiles",
     metadata,

@@ -25,7 +25,15 @@ from bot.storage.store import SessionRow
 from ..const import PLATFORM
 from .entra import ScriptedEntra
 from .graph import ScriptedCall, ScriptedGraph
-from .notifications import OFF, ON, call_event, call_participant, comms_notifications, identity, roster_entry
+from .notifications import (
+    OFF,
+    ON,
+    call_event,
+    call_participant,
+    comms_notifications,
+    identity,
+    roster_entry,
+)
 from .tls import loopback_certificate, trusting
 
 TENANT_ID = "7b0c5a1e-5d3e-4f27-9a61-0d3e5c0ffee1"

@@ -24,7 +24,12 @@ from cryptography import x509
 from bot.core.timefmt import from_iso
 
 from .entra import ScriptedEntra
-from .notifications import call_participant, comms_notifications, encrypted_content, rich_notification
+from .notifications import (
+    call_participant,
+    comms_notifications,
+    encrypted_content,
+    rich_notification,
+)
 
 MAX_LIFETIME = timedelta(days=3)  # for meeting call events
 MAX_CLIENT_STATE = 128

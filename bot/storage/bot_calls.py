@@ -72,7 +72,7 @@ class BotCallStore:
                 return CLAIMED
             lapsed = await conn.execute(
                 update(t)
-                .where(t.c.session_id == session_id, t.c.state == JOINING, t.c.call_id.is_(None), t.c.claimed_until < to_stamp(now))
+                .where(t.c.session_id == session_id, t.c.state == JOINING, t.c.call_id.is_(None), t.c.claimed_until <= to_stamp(now))
                 .values(claimed_until=to_stamp(now + hold), updated_at=to_stamp(now))
             )
             if lapsed.rowcount:

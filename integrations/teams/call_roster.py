@@ -17,7 +17,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.core import events as ev
@@ -222,12 +222,12 @@ def camera_changes(
     of their own: the change is dated `at`, when it was heard.
     """
     known = roster_refs(stored)
-    last: dict[str, bool] = {}
+    last: dict[str, tuple[bool, datetime]] = {}
     counts: Counter[str] = Counter()
     for event in stored:
         if isinstance(event, ev.VideoStateChanged):
             person = _person(event.participant)
-            last[person] = event.on
+            last[person] = (event.on, event.at)
             counts[person] += 1
     people: dict[str, tuple[ev.ParticipantRef, bool]] = {}
     for participant in present:
@@ -237,8 +237,11 @@ def camera_changes(
         people[person] = (first, on or participant.camera_on)
     changes = []
     for person, (ref, on) in people.items():
-        if last.get(person) == on:
+        was = last.get(person)
+        if was is not None and was[0] == on:
             continue  # unchanged (or the same roster delivered again)
-        event = ev.VideoStateChanged(meeting=meeting, at=at, participant=ref, on=on, raw=raw)
+        # Two changes heard in the same instant (one callback's notifications) keep their order in the record.
+        when = at if was is None or at > was[1] else was[1] + timedelta(microseconds=1)
+        event = ev.VideoStateChanged(meeting=meeting, at=when, participant=ref, on=on, raw=raw)
         changes.append((camera_event_key(meeting, person, counts[person], on), event))
     return changes

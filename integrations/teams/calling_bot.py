@@ -302,10 +302,11 @@ class CallingBot:
     async def _call_state(self, call: BotCall, state: CallState) -> None:
         now = self.services.clock()
         if state.state == "terminated":
-            if not await self.calls.set_state(call.session_id, calls_table.TERMINATED, now, state.result):
+            codes = {state.code, state.subcode} - {""}
+            failed = bool(codes & (LOBBY_TIMEOUT | JOIN_REFUSED))
+            if not await self.calls.set_state(call.session_id, calls_table.FAILED if failed else calls_table.TERMINATED, now, state.result):
                 return  # over already (hung up by us, or a repeated notification)
             await self._stop_keep_alive(call.session_id)
-            codes = {state.code, state.subcode} - {""}
             if codes & LOBBY_TIMEOUT:
                 _LOGGER.error(
                     "the calling bot of session %s waited too long in the lobby of meeting %s (%s): let the bot bypass the "

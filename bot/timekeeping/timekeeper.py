@@ -56,16 +56,19 @@ class Timekeeper:
             NOTICE_SETTLE: self._settle,
         }
 
-    def register(self, kind: str, handler: Callable[[DueRow], Awaitable[str]]) -> None:
+    def register(self, kind: str, handler: Callable[[DueRow], Awaitable[str | None]]) -> None:
         """Carry out due work of `kind` (a platform's own) with `handler`, which returns the row's outcome.
 
-        A handler that raises leaves its row pending: the next start or reconcile runs it again.
+        A handler that returns None has moved its row to a later time (it stays pending); one that raises
+        leaves it pending where it was: the next start or reconcile runs it again.
         """
         if kind in self._handlers:
             raise ValueError(f"due work of kind {kind} already has a handler")
 
         async def finish(row: DueRow) -> None:
-            await self._finish(row, await handler(row))
+            outcome = await handler(row)
+            if outcome is not None:
+                await self._finish(row, outcome)
 
         self._handlers[kind] = finish
 

@@ -239,6 +239,9 @@ class CallingBot:
         call = await self.calls.by_session(row.work.session_id or "")
         if call is None or call.over or call.call_id is None:
             return SKIPPED
+        if _ended(await self.services.tracker.store.session_events(call.meeting)):
+            # Closed by the watchdog (no end was ever reported), or its end's hang-up was lost: leave now.
+            return await self.hang_up(row)
         try:
             await self._graph.post("keep call alive", f"{CALLS_API}/{quote(call.call_id, safe='')}/keepAlive")
         except GraphError as err:

@@ -306,6 +306,9 @@ async def test_keep_alive_every_thirty_minutes_and_hang_up_when_the_meeting_ends
         rig.clock.now = rig.at(n * 30 * 60 + 1)
         await rig.settle()
         assert [r.path for r in rig.graph.received if r.route == "keep_alive"] == [keep_alive] * n
+        if n == 1:  # the session stays lively (the watchdog closes one quiet for 90 minutes, and the bot leaves with it)
+            rig.clock.now = rig.at(45 * 60)
+            await rig.notify(call_id, roster(call_id, [call_participant("c-cli", CLIENT_ENTRA, "Client Person", video="inactive")]))
     rig.clock.now = rig.at(100 * 60)
     await rig.deliver(call_event(JOIN_URL, "callEnded", stamp(rig.at(100 * 60)), "n-end"))
     assert [r.path for r in rig.graph.received if r.route == "hang_up"] == [f"/v1.0/communications/calls/{call_id}"]
@@ -424,6 +427,19 @@ async def test_a_restart_after_the_meeting_ended_unheard_by_the_bot_hangs_up(aio
     again = Rig(await start(aiohttp_client, settings, clock, port), graph_calls, clock)
     await again.settle()
     assert [r.path for r in graph_calls.received if r.route == "hang_up"] == [f"/v1.0/communications/calls/{call_id}"]
+
+
+async def test_a_session_the_watchdog_closed_is_left_at_the_next_keep_alive(rig):
+    call_id = await rig.start_call()
+    store = rig.app[keys.STORE]
+    (row,) = await store.sessions("t1", "teams")
+    closed = ev.SessionClosed(meeting=row.meeting, at=rig.at(20 * 60), reason="watchdog")
+    await store.record_events("t1", row.meeting, [("watchdog:test", closed)], rig.at(20 * 60))
+    rig.clock.now = rig.at(30 * 60 + 1)
+    await rig.settle()
+    assert rig.graph.bodies("keep_alive") == []
+    assert [r.path for r in rig.graph.received if r.route == "hang_up"] == [f"/v1.0/communications/calls/{call_id}"]
+    assert (await rig.bot_call()).state == "hung_up" and await rig.app[keys.TIMEKEEPER].due.pending(kind=CALL_KEEP_ALIVE) == []
 
 
 async def test_a_therapist_without_camera_tracking_gets_no_bot(aiohttp_client, sqlite_url, graph_calls, clock, tmp_path):

@@ -73,7 +73,6 @@ class CallingBot:
         self.calls = calls
         self._graph = graph
         self._subscriptions = subscriptions
-        self._own_app = settings.teams.client_id
         self._callback_uri = settings.server.public_url.rstrip("/") + CALLS_PATH
         self._tasks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -359,7 +358,8 @@ class CallingBot:
         if update.sequence is not None and call.roster_sequence is not None and update.sequence <= call.roster_sequence:
             _LOGGER.info("a stale roster of call %s (sequence %d after %d): ignored", call.call_id, update.sequence, call.roster_sequence)
             return
-        present = [p for p in update.present if p.application_id != self._own_app and not p.application_id and not p.in_lobby]
+        # An application (our own bot, whose app id is [teams] client_id, or any other) has no camera to follow.
+        present = [p for p in update.present if not p.application_id and not p.in_lobby]
         tracker, now = self.services.tracker, self.services.clock()
         meeting = call.meeting
         keyed = camera_changes(meeting, now, present, await tracker.store.session_events(meeting), raw)

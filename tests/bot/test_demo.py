@@ -7,6 +7,20 @@ from bot import demo
 from integrations.zoom.scripted.demo_photos import demo_person_frames
 
 
+def answered_camera_prompts(out: str, folder) -> tuple[list[str], str]:
+    """Check a prompt asked about each of the two camera-off intervals and the first has the therapist's note in the summary.
+
+    Return the printed prompts and the summary's Markdown.
+    """
+    prompts = [line for line in out.splitlines() if line.lstrip().startswith("PROMPT")]
+    assert sum("What were they doing?" in line for line in prompts) == 2  # one prompt per camera-off interval
+    assert "therapist answered prompt #" in out and demo.DEMO_NOTE in out
+    (summary,) = folder.glob("summary-*.md")
+    text = summary.read_text(encoding="utf-8")
+    assert f"Camera off: off for 3 min, until the camera came back on (camera). Note: {demo.DEMO_NOTE}" in text
+    return prompts, text
+
+
 async def test_the_demo_replays_a_meeting_prints_alerts_and_writes_the_summary(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
     assert await demo.run_demo(out_dir=tmp_path) == 0
@@ -35,12 +49,7 @@ async def test_the_demo_therapist_answers_a_camera_off_prompt_and_the_summary_sh
     monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
     assert await demo.run_demo(out_dir=tmp_path) == 0
     out = capsys.readouterr().out
-    prompts = [line for line in out.splitlines() if line.lstrip().startswith("PROMPT")]
-    assert sum("What were they doing?" in line for line in prompts) == 2  # one prompt per camera-off interval
-    assert "therapist answered prompt #" in out and demo.DEMO_NOTE in out
-    (summary,) = tmp_path.glob("summary-*.md")
-    text = summary.read_text(encoding="utf-8")
-    assert f"Camera off: off for 3 min, until the camera came back on (camera). Note: {demo.DEMO_NOTE}" in text
+    prompts, text = answered_camera_prompts(out, tmp_path)
     # With the vision stack (the test install has it), real frames show the client lying down, then sitting up.
     framing = demo_person_frames() is not None
     assert len(prompts) == (4 if framing else 2)
@@ -125,7 +134,7 @@ def test_companion_demo_platform_teams_plays_a_teams_meeting_to_its_summary(tmp_
     (summary,) = tmp_path.glob("companion-demo-*/summary-*.md")
     assert str(summary) in out
     text = summary.read_text(encoding="utf-8")
-    assert "Client: C-17" in text and "(client):" in text and "Other person 1" in text
+    assert "Client: C-17" in text and "(client):" in text and "(other):" in text and "Duration: 50 min 12 s" in text
     assert "2 interval(s), 5 min 00 s in all, longest 3 min 00 s" in text
     for who in ("Client Person", "Unknown Visitor", "Demo Therapist"):
         assert who not in out  # the demo's lines and alerts never name anyone
@@ -145,13 +154,8 @@ async def test_the_teams_demo_raises_the_zoom_demos_camera_alerts_and_prompts(tm
     monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
     assert await demo.run_demo(out_dir=tmp_path, platform="teams") == 0
     out = capsys.readouterr().out
-    prompts = [line for line in out.splitlines() if line.lstrip().startswith("PROMPT")]
-    assert sum("What were they doing?" in line for line in prompts) == 2  # one prompt per camera-off interval
-    assert "therapist answered prompt #" in out and demo.DEMO_NOTE in out
-    (summary,) = tmp_path.glob("summary-*.md")
-    text = summary.read_text(encoding="utf-8")
+    _, text = answered_camera_prompts(out, tmp_path)
     assert text.count("The client's video has been off for 1 min.") == 2
-    assert f"Camera off: off for 3 min, until the camera came back on (camera). Note: {demo.DEMO_NOTE}" in text
     assert "Camera off: off for 2 min, until the camera came back on (camera). No note: unanswered." in text
 
     # What Graph saw: a subscription with the service's certificate, one call joined with the callback route, then left.

@@ -11,6 +11,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from integrations.teams.scripted import notifications as scripted
+
 from .botframework import FakeBotFramework
 from .entra import CLIENT_ID, TENANT
 from .graph_calendar import FakeGraphMeetings
@@ -24,23 +26,10 @@ def call_participant(
 ) -> dict[str, Any]:
     """Return a participant as the calls API shows it: a user (Entra id), a guest, or an application; `video` its video direction."""
     if app_id:
-        identity: dict[str, Any] = {"application": {"@odata.type": "#microsoft.graph.identity", "id": app_id, "displayName": name or "Session Companion"}}
-    elif user_id:
-        identity = {"user": {"@odata.type": "#microsoft.graph.identity", "id": user_id, "displayName": name, "tenantId": TENANT}}
+        who: dict[str, Any] = {"application": {"@odata.type": "#microsoft.graph.identity", "id": app_id, "displayName": name or "Session Companion"}}
     else:
-        identity = {"guest": {"@odata.type": "#microsoft.graph.identity", "id": f"guest-{participant_id}", "displayName": name}}
-    streams = [{"@odata.type": "#microsoft.graph.mediaStream", "mediaType": "audio", "sourceId": "1", "direction": "sendReceive", "serverMuted": False}]
-    if video is not None:
-        streams.append({"@odata.type": "#microsoft.graph.mediaStream", "mediaType": "video", "sourceId": "2", "direction": video, "serverMuted": False})
-        streams.append({"@odata.type": "#microsoft.graph.mediaStream", "mediaType": "videoBasedScreenSharing", "sourceId": "8", "direction": "receiveOnly", "serverMuted": False})
-    entry: dict[str, Any] = {
-        "@odata.type": "#microsoft.graph.participant",
-        "info": {"@odata.type": "#microsoft.graph.participantInfo", "identity": {"@odata.type": "#microsoft.graph.identitySet", **identity}, "languageId": "en-GB"},
-        "mediaStreams": streams,
-        "isMuted": False,
-        "isInLobby": lobby,
-        "id": participant_id,
-    }
+        who = scripted.identity(user_id, name, TENANT, f"guest-{participant_id}")
+    entry = scripted.call_participant(participant_id, who, video, lobby)
     if removed:
         entry["removedState"] = {"reason": "Removed from the call"}
     return entry
@@ -51,7 +40,7 @@ def call_state(call_id: str, state: str, code: int | None = None, subcode: int |
     data: dict[str, Any] = {"@odata.type": "#microsoft.graph.call", "state": state, "id": call_id}
     if code is not None or subcode is not None:
         data["resultInfo"] = {"@odata.type": "#microsoft.graph.resultInfo", "code": code, "subcode": subcode, "message": "details for the operator"}
-    return {"@odata.type": "#microsoft.graph.commsNotification", "changeType": change, "resourceUrl": f"/communications/calls/{call_id}", "resourceData": data}
+    return scripted.comms_notification(f"/communications/calls/{call_id}", data, change)
 
 
 def roster(call_id: str, participants: list[dict[str, Any]], change: str = "updated", sequence: int | None = None, delta: bool = False) -> dict[str, Any]:
@@ -59,10 +48,7 @@ def roster(call_id: str, participants: list[dict[str, Any]], change: str = "upda
     data: Any = participants
     if delta:
         data = {"@odata.type": "#microsoft.graph.deltaParticipants", "sequenceNumber": sequence, "participants": participants}
-    return {
-        "@odata.type": "#microsoft.graph.commsNotification", "changeType": change,
-        "resourceUrl": f"/communications/calls/{call_id}/participants", "resourceData": data,
-    }
+    return scripted.comms_notification(f"/communications/calls/{call_id}/participants", data, change)
 
 
 class FakeGraphCalls(FakeGraphMeetings):
@@ -128,7 +114,7 @@ class FakeGraphCalls(FakeGraphMeetings):
         target = url or self.calls[call_id]["body"]["callbackUri"]
         bearer = self.bot_framework.mint() if token is None else token
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        body = {"@odata.type": "#microsoft.graph.commsNotifications", "value": list(notifications)}
+        body = scripted.comms_notifications(*notifications)
         async with aiohttp.ClientSession() as http:
             async with http.post(target, json=body, headers=headers) as answer:
                 return answer.status, await answer.json(content_type=None)

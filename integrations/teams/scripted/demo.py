@@ -13,15 +13,17 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from bot.core.events import VideoStateChanged
+from bot.core.events import MeetingRef, VideoStateChanged
 from bot.core.settings import Therapist
 from bot.services import Services
-from bot.storage.store import SessionRow
+from bot.storage.store import SessionRow, Store
 
+from .. import keys
+from ..calling_bot import CallingBot
 from ..const import PLATFORM
 from .entra import ScriptedEntra
 from .graph import ScriptedCall, ScriptedGraph
@@ -30,7 +32,7 @@ from .notifications import (
     ON,
     call_event,
     call_participant,
-    comms_notifications,
+    comms_notification,
     identity,
     roster_entry,
 )
@@ -90,6 +92,7 @@ class TeamsDemo:
         self.session_id: str | None = None
         self._session: SessionRow | None = None
         self._call: ScriptedCall | None = None
+        self._bot: CallingBot | None = None
         self._ids = itertools.count(1)
         self._exit = contextlib.AsyncExitStack()
 
@@ -124,8 +127,9 @@ class TeamsDemo:
     async def play(self, app: web.Application, services: Services, set_clock: Callable[[datetime], None]) -> AsyncIterator[tuple[float, str]]:
         """Play the meeting on the service's clock; after each step, yield its time (seconds from the start) and what happened.
 
-        (`app`, the running service's application, is for scripts that need a platform's own parts: this one does not.)
+        `app` is the running service's application: the script waits on its calling bot, as a person would wait for Teams.
         """
+        self._bot = app[keys.CALLING_BOT]
         set_clock(self.start + timedelta(seconds=PLANNED))
         await self.graph.wait_for(lambda: self.graph.subscriptions, WAIT_SECONDS)  # made by the service's first calendar sync
         yield PLANNED, "calendarView: the Teams meeting is planned; the service subscribed to its call events"
@@ -142,19 +146,24 @@ class TeamsDemo:
 
     async def _call_event(self, services: Services, therapist: Therapist, offset: float, what: str) -> AsyncIterator[str]:
         await self.graph.notify([call_event(JOIN_URL, what, self._at(offset), f"demo-{next(self._ids)}")])
-        yield what
-        if what == "callStarted":
+        if what == "callStarted":  # stored before Graph heard 202: the session is there
             self._session = (await services.tracker.store.sessions(therapist.id, PLATFORM, limit=1))[0]
             self.session_id = self._session.id
+        yield what
+        if what == "callStarted":
             # The service joins the call as a calling bot (the therapist turned camera tracking on).
-            self._call = await self.graph.wait_for(lambda: next(iter(self.graph.calls.values()), None), WAIT_SECONDS)
-            await self.graph.establish(self._call)
+            bot = self._bot
+            assert bot is not None
+            self._call = call = await self.graph.wait_for(lambda: next(iter(self.graph.calls.values()), None), WAIT_SECONDS)
+            await self._until(lambda: bot.calls.by_call(PLATFORM, call.id))  # it has Graph's answer: the call is its own
+            await self.graph.establish(call)
+            await bot.settle()  # it reads the participants once established
             yield "calling bot: the service joined the call (established)"
         elif self._call is not None:
             call = self._call
             await self.graph.wait_for(lambda: call in self.graph.hung_up, WAIT_SECONDS)
             ended = {"@odata.type": "#microsoft.graph.call", "state": "terminated", "resultInfo": {"code": 200, "subcode": 5001, "message": "The conversation has ended."}}
-            await self.graph.call_back(call, comms_notifications(call.resource, ended, change="deleted"))
+            await self.graph.call_back(call, comms_notification(call.resource, ended, change="deleted"))
             yield "calling bot: the service hung up"
 
     async def _roster(self, offset: float, who: Person, joined: bool) -> str:
@@ -176,10 +185,16 @@ class TeamsDemo:
         before = sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting))
         self._call.roster[who.participant_id] = call_participant(who.participant_id, identity(who.user_id, who.name, TENANT_ID, who.participant_id), ON if on else OFF)
         await self.graph.roster_changed(self._call)
-        for _ in range(WAIT_SECONDS * 50):
-            if sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting)) > before:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise TimeoutError("the service recorded no camera change")
+        await self._until(lambda: self._camera_changes(store, meeting, before))
         return f"calling bot: {who.role} camera {'on' if on else 'off'}"
+
+    @staticmethod
+    async def _camera_changes(store: Store, meeting: MeetingRef, before: int) -> bool:
+        return sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting)) > before
+
+    @staticmethod
+    async def _until(check: Callable[[], Awaitable[object]]) -> None:
+        """Wait until the service has done something (`check()` answers truly), polling; TimeoutError after WAIT_SECONDS."""
+        async with asyncio.timeout(WAIT_SECONDS):
+            while not await check():
+                await asyncio.sleep(0.02)

@@ -26,6 +26,7 @@ from bot.core.timefmt import from_iso
 from .entra import ScriptedEntra
 from .notifications import (
     call_participant,
+    comms_notification,
     comms_notifications,
     encrypted_content,
     rich_notification,
@@ -132,18 +133,18 @@ class ScriptedGraph:
         items = [rich_notification(subscription, p, encrypted_content(p, certificate, subscription["encryptionCertificateId"]), self.entra.tenant_id) for p in payloads]
         await self._deliver(subscription["notificationUrl"], {"value": items, "validationTokens": [self.entra.validation_token()]}, {})
 
-    async def call_back(self, call: ScriptedCall, body: dict[str, Any]) -> None:
-        """POST a callback about `call` to its callbackUri with the Bot Framework's bearer token; raise unless taken."""
-        await self._deliver(call.callback_uri, body, {"Authorization": f"Bearer {self.entra.callback_token()}"})
+    async def call_back(self, call: ScriptedCall, *notifications: dict[str, Any]) -> None:
+        """POST commsNotifications about `call` to its callbackUri with the Bot Framework's bearer token; raise unless taken."""
+        await self._deliver(call.callback_uri, comms_notifications(*notifications), {"Authorization": f"Bearer {self.entra.callback_token()}"})
 
     async def establish(self, call: ScriptedCall) -> None:
         """The call is set up: tell the bot so."""
         call.state = "established"
-        await self.call_back(call, comms_notifications(call.resource, {"@odata.type": "#microsoft.graph.call", "state": "established"}))
+        await self.call_back(call, comms_notification(call.resource, {"@odata.type": "#microsoft.graph.call", "state": "established"}))
 
     async def roster_changed(self, call: ScriptedCall) -> None:
         """Tell the bot the call's participants, as they are now."""
-        await self.call_back(call, comms_notifications(f"{call.resource}/participants", list(call.roster.values())))
+        await self.call_back(call, comms_notification(f"{call.resource}/participants", list(call.roster.values())))
 
     async def _deliver(self, url: str, body: dict[str, Any], headers: dict[str, str]) -> None:
         assert self._http is not None

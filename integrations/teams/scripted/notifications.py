@@ -84,24 +84,30 @@ def rich_notification(subscription: dict[str, Any], payload: dict[str, Any], con
     }
 
 
-def call_participant(participant_id: str, who: dict[str, Any], video: str | None) -> dict[str, Any]:
-    """Return a participant of a bot's call: audio, and a video stream in direction `video` (None: no video stream)."""
-    streams = [{"@odata.type": "#microsoft.graph.mediaStream", "mediaType": "audio", "sourceId": "1", "direction": ON, "serverMuted": False}]
-    if video is not None:
-        streams.append({"@odata.type": "#microsoft.graph.mediaStream", "mediaType": "video", "sourceId": "2", "direction": video, "serverMuted": False})
+def call_participant(participant_id: str, who: dict[str, Any], video: str | None, lobby: bool = False) -> dict[str, Any]:
+    """Return a participant of a bot's call: audio, and a camera stream in direction `video` (None: no video streams at all)."""
+    streams = [_stream("audio", "1", ON)]
+    if video is not None:  # a video participant also receives shared screens
+        streams += [_stream("video", "2", video), _stream("videoBasedScreenSharing", "8", OFF)]
     return {
         "@odata.type": "#microsoft.graph.participant",
-        "id": participant_id,
-        "info": {"@odata.type": "#microsoft.graph.participantInfo", "identity": who, "languageId": "en-GB"},
+        "info": {"@odata.type": "#microsoft.graph.participantInfo", "identity": {"@odata.type": "#microsoft.graph.identitySet", **who}, "languageId": "en-GB"},
         "mediaStreams": streams,
         "isMuted": False,
-        "isInLobby": False,
+        "isInLobby": lobby,
+        "id": participant_id,
     }
 
 
-def comms_notifications(resource_url: str, data: Any, change: str = "updated") -> dict[str, Any]:
-    """Return a calling-bot callback body: one commsNotification about `resource_url` (a call, or its participants)."""
-    return {
-        "@odata.type": "#microsoft.graph.commsNotifications",
-        "value": [{"@odata.type": "#microsoft.graph.commsNotification", "changeType": change, "resourceUrl": resource_url, "resourceData": data}],
-    }
+def _stream(kind: str, source: str, direction: str) -> dict[str, Any]:
+    return {"@odata.type": "#microsoft.graph.mediaStream", "mediaType": kind, "sourceId": source, "direction": direction, "serverMuted": False}
+
+
+def comms_notification(resource_url: str, data: Any, change: str = "updated") -> dict[str, Any]:
+    """Return one commsNotification about `resource_url` (a call: its state; or its participants)."""
+    return {"@odata.type": "#microsoft.graph.commsNotification", "changeType": change, "resourceUrl": resource_url, "resourceData": data}
+
+
+def comms_notifications(*notifications: dict[str, Any]) -> dict[str, Any]:
+    """Return a calling-bot callback body holding `notifications`."""
+    return {"@odata.type": "#microsoft.graph.commsNotifications", "value": list(notifications)}

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import itertools
-import json
-import time
 from typing import Any
 
-import jwt
 from aiohttp import web
 
 from integrations.teams.const import BOT_TOKEN_ISSUER
+from integrations.teams.scripted.entra import jwks, lifetime_claims, sign
 
 from .entra import CLIENT_ID, signing_key
 from .service import FakeService
@@ -35,13 +33,8 @@ class FakeBotFramework(FakeService):
 
     def mint(self, kid: str = "bot-key-1", lifetime: float = 3600, **claims: Any) -> str:
         """Return a callback's bearer token as the Bot Framework signs it; `claims` override (None drops one)."""
-        now = time.time()
-        body = {
-            "aud": CLIENT_ID, "iss": BOT_TOKEN_ISSUER, "iat": int(now) - 5, "nbf": int(now) - 5, "exp": int(now + lifetime),
-            "serviceurl": "https://smba.trafficmanager.net/emea/", "jti": f"bot-jti-{next(self._jti)}",
-        }
-        body.update(claims)
-        return jwt.encode({k: v for k, v in body.items() if v is not None}, signing_key(kid), algorithm="RS256", headers={"kid": kid})
+        body = {"aud": CLIENT_ID, "iss": BOT_TOKEN_ISSUER, "serviceurl": "https://smba.trafficmanager.net/emea/", "jti": f"bot-jti-{next(self._jti)}", **lifetime_claims(lifetime)}
+        return sign({**body, **claims}, signing_key(kid), kid)
 
     async def _openid(self, request: web.Request) -> web.Response:
         await self.record("openid", request, None)
@@ -58,8 +51,5 @@ class FakeBotFramework(FakeService):
 
     async def _keys(self, request: web.Request) -> web.Response:
         await self.record("keys", request, None)
-        keys = []
-        for kid in self.published:
-            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key(kid).public_key()))
-            keys.append({**jwk, "kid": kid, "use": "sig", "kty": "RSA", "endorsements": ["msteams"]})
-        return web.json_response({"keys": keys})
+        listed = jwks({kid: signing_key(kid) for kid in self.published})
+        return web.json_response({"keys": [{**key, "endorsements": ["msteams"]} for key in listed["keys"]]})

@@ -19,9 +19,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from ..const import GRAPH_APP_ID
+from ..const import BOT_TOKEN_ISSUER, GRAPH_APP_ID
 
-BOT_ISSUER = "https://api.botframework.com"  # the issuer of a calling bot's callback tokens
 BOT_OPENID_PATH = "/skype/v1/.well-known/OpenIdConfiguration"
 TOKEN_SECONDS = 3599
 GRAPH_ROLES = ["Calendars.Read", "OnlineMeetings.Read.All", "Calls.JoinGroupCall.All", "TeamsActivity.Send"]
@@ -118,7 +117,7 @@ class ScriptedEntra:
     def callback_token(self) -> str:
         """Return the bearer token of a calling-bot callback: the Bot Framework's, for our app."""
         kid, key = next(iter(self.bot_keys.items()))
-        return sign({"aud": self.client_id, "iss": BOT_ISSUER, **lifetime_claims(3600)}, key, kid)
+        return sign({"aud": self.client_id, "iss": BOT_TOKEN_ISSUER, **lifetime_claims(3600)}, key, kid)
 
     def access_token_claims(self, token: str, audience: str) -> dict[str, Any] | None:
         """Return the claims of an access token this tenant issued for `audience` and still valid, else None."""
@@ -140,7 +139,7 @@ class ScriptedEntra:
         return web.json_response(jwks(self.tenant_keys))
 
     async def _bot_discovery(self, request: web.Request) -> web.Response:
-        return web.json_response({"issuer": BOT_ISSUER, "jwks_uri": f"{self.authority_host}/skype/v1/keys", "id_token_signing_alg_values_supported": ["RS256"]})
+        return web.json_response({"issuer": BOT_TOKEN_ISSUER, "jwks_uri": f"{self.authority_host}/skype/v1/keys", "id_token_signing_alg_values_supported": ["RS256"]})
 
     async def _bot_keys(self, request: web.Request) -> web.Response:
         return web.json_response(jwks(self.bot_keys))

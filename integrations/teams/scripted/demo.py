@@ -127,7 +127,7 @@ class TeamsDemo:
     async def play(self, app: web.Application, services: Services, set_clock: Callable[[datetime], None]) -> AsyncIterator[tuple[float, str]]:
         """Play the meeting on the service's clock; after each step, yield its time (seconds from the start) and what happened.
 
-        `app` is the running service's application: the script waits on its calling bot, as a person would wait for Teams.
+        `app` is the running service's application: the script waits for its calling bot where Teams would wait too.
         """
         self._bot = app[keys.CALLING_BOT]
         set_clock(self.start + timedelta(seconds=PLANNED))
@@ -182,15 +182,18 @@ class TeamsDemo:
         """Turn someone's camera on or off in the call, and wait until the service has recorded it."""
         assert self._call is not None and self._session is not None, "the camera changes only in a call the bot is in"
         store, meeting = services.tracker.store, self._session.meeting
-        before = sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting))
+        before = await self._camera_changes(store, meeting)
         self._call.roster[who.participant_id] = call_participant(who.participant_id, identity(who.user_id, who.name, TENANT_ID, who.participant_id), ON if on else OFF)
         await self.graph.roster_changed(self._call)
-        await self._until(lambda: self._camera_changes(store, meeting, before))
+        await self._until(lambda: self._camera_changed(store, meeting, before))
         return f"calling bot: {who.role} camera {'on' if on else 'off'}"
 
     @staticmethod
-    async def _camera_changes(store: Store, meeting: MeetingRef, before: int) -> bool:
-        return sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting)) > before
+    async def _camera_changes(store: Store, meeting: MeetingRef) -> int:
+        return sum(isinstance(e, VideoStateChanged) for e in await store.session_events(meeting))
+
+    async def _camera_changed(self, store: Store, meeting: MeetingRef, before: int) -> bool:
+        return await self._camera_changes(store, meeting) > before
 
     @staticmethod
     async def _until(check: Callable[[], Awaitable[object]]) -> None:

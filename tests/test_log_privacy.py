@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tests.conftest import FIXTURES, SECRET, TOKEN_A, TOKEN_B
 from tests.fakes import graph, rtms_server, zoom_api, zoom_chat
+from tests.integrations.teams.test_calling_bot import JOIN_URL as BOT_JOIN_URL
+from tests.integrations.teams.test_calling_bot import STATE as BOT_STATE
 from tests.integrations.teams.test_round_trip import JOIN_URL as ROUND_TRIP_JOIN_URL
 from tests.integrations.teams.test_sync import ONCE, WEEKLY
 from tests.integrations.teams.test_webhook import JOIN_URL, STATE
@@ -15,9 +17,10 @@ from tests.test_routes_fuzz import JOIN_URL as FUZZ_JOIN_URL
 from tests.test_routes_fuzz import TEAMS_STATE
 
 # Note texts and names the tests send (see tests/bot/web/test_api*.py and the scripted people).
-SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person"]
+SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person", "Visiting Guest"]
 # A Teams meeting's join link admits its holder; a clientState authenticates Graph's notifications.
-TEAMS_SECRETS = [JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, "meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", STATE, TEAMS_STATE]
+TEAMS_SECRETS = [JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, "meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", STATE, TEAMS_STATE,
+                 BOT_JOIN_URL, "meeting_Q2FtZXJhQm90", BOT_STATE]
 APP_SECRETS = [graph.CLIENT_SECRET, zoom_api.CLIENT_SECRET, zoom_chat.CHATBOT_SECRET, rtms_server.RTMS_SECRET]
 ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b|eyJ[\w-]{8,}\.eyJ")  # what the fake platforms hand out; JWTs
 

@@ -10,6 +10,7 @@ from .prompts import NOTE_PROMPT, PromptSettings
 
 CHANNELS = ("dashboard", "zoom_chat", "teams_activity")
 CLIENT_MODES = ("online", "face_to_face")
+PLATFORMS = ("zoom", "teams")  # what a checklist point may be limited to
 SETTINGS_FILE, DATABASE = "settings", "database"  # where a client profile is kept
 
 

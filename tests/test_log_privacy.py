@@ -9,6 +9,8 @@ from pathlib import Path
 from tests.bot.storage import test_rotation as rotation
 from tests.conftest import DATA_KEY, FIXTURES, NOTES_KEY, SECRET, TOKEN_A, TOKEN_B
 from tests.fakes import graph, rtms_server, zoom_api, zoom_chat
+from tests.integrations.teams.test_calling_bot import JOIN_URL as BOT_JOIN_URL
+from tests.integrations.teams.test_calling_bot import STATE as BOT_STATE
 from tests.integrations.teams.test_round_trip import JOIN_URL as ROUND_TRIP_JOIN_URL
 from tests.integrations.teams.test_sync import ONCE, WEEKLY
 from tests.integrations.teams.test_webhook import JOIN_URL, STATE
@@ -16,14 +18,15 @@ from tests.test_routes_fuzz import JOIN_URL as FUZZ_JOIN_URL
 from tests.test_routes_fuzz import TEAMS_STATE
 
 # Note texts and names the tests send (see tests/bot/web/test_api*.py and the scripted people).
-SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person"]
+SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person", "Visiting Guest"]
 # The privacy tests' notes, change details, names and topics (tests/test_privacy_at_rest.py, tests/bot/storage/), and their keys.
 PRIVACY = [
     "caravan in Skegness", "behind the curtain", "the allotment", "Jo Name", "Guest Without Ids", "Maureen", "Weekly session",
     DATA_KEY, NOTES_KEY, rotation.NEW_KEY, rotation.STRANGER,
 ]
 # A Teams meeting's join link admits its holder; a clientState authenticates Graph's notifications.
-TEAMS_SECRETS = [JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, "meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", STATE, TEAMS_STATE]
+TEAMS_SECRETS = [JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, "meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", STATE, TEAMS_STATE,
+                 BOT_JOIN_URL, "meeting_Q2FtZXJhQm90", BOT_STATE]
 APP_SECRETS = [graph.CLIENT_SECRET, zoom_api.CLIENT_SECRET, zoom_chat.CHATBOT_SECRET, rtms_server.RTMS_SECRET]
 ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b|eyJ[\w-]{8,}\.eyJ")  # what the fake platforms hand out; JWTs
 

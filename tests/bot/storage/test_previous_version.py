@@ -10,9 +10,11 @@ import hashlib
 from datetime import datetime
 
 import pytest
-from sqlalchemy import column, table, text
+from sqlalchemy import column, inspect, table, text
 
+from bot.storage import schema
 from bot.storage.store import create_engine
+from bot.storage.upgrades import BOT_CALLS, PRIVATE_AT_REST, UPGRADES
 from bot.web import keys
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, load_fixture
@@ -92,3 +94,80 @@ async def test_an_upgrade_with_the_wrong_data_key_afterwards_is_refused(aiohttp_
     other = make_settings(storage_url, clients=[], privacy={"data_key": "YW5vdGhlci1kYXRhLWtleS1vZi0zMi1ieXRlcy1vayE="})
     with pytest.raises(Exception, match="the data key is not the one"):
         await aiohttp_client(create_app(other, clock=clock))
+
+
+# Main's and this branch's upgrades were both written as version 7 (bot/storage/upgrades.py): main's bot_calls
+# kept 7, privacy at rest became 8. A database either side's code upgraded is at 7, and both upgrade.
+BOT_CALL = {
+    "session_id": "s-bot", "platform": "teams", "therapist_id": "t1", "meeting_id": "jmeeting", "occurrence_id": "jmeeting@1",
+    "host_id": "", "call_id": "call-1", "state": "established", "claimed_until": None, "roster_sequence": 4,
+    "participants_read": 1, "result": "", "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
+}
+
+
+async def _stamp(storage_url: str, version: int, *, bot_calls: str) -> None:
+    """Set the stored schema version; `bot_calls`: "create" (with a row) or "drop" that table."""
+    engine = create_engine(storage_url)
+    async with engine.begin() as conn:
+        if bot_calls == "create":
+            await conn.run_sync(lambda c: schema.metadata.create_all(c, tables=[schema.bot_calls]))
+            await conn.execute(schema.bot_calls.insert().values(**BOT_CALL))
+        else:
+            await conn.run_sync(lambda c: schema.bot_calls.drop(c))
+        await conn.execute(schema.schema_version.update().values(version=version))
+    await engine.dispose()
+
+
+async def _kept(storage_url: str) -> tuple[int, list, list, list | None]:
+    """Return the stored version, the events' and notes' rows as kept, and the bot calls (None: no such table)."""
+    engine = create_engine(storage_url)
+    async with engine.connect() as conn:
+        version = (await conn.execute(schema.schema_version.select())).scalar()
+        events = (await conn.execute(schema.events.select().order_by(schema.events.c.id))).all()
+        notes = (await conn.execute(schema.notes.select().order_by(schema.notes.c.id))).all()
+        has_calls = await conn.run_sync(lambda c: inspect(c).has_table(schema.bot_calls.name))
+        calls = [dict(c) for c in (await conn.execute(schema.bot_calls.select())).mappings()] if has_calls else None
+    await engine.dispose()
+    return version, events, notes, calls
+
+
+def test_main_keeps_its_number_and_privacy_comes_after():
+    assert (BOT_CALLS, PRIVATE_AT_REST, len(UPGRADES)) == (7, 8, 8)
+
+
+async def test_a_database_mains_code_upgraded_to_7_is_made_private(aiohttp_client, make_settings, storage_url):
+    await previous_database(storage_url)
+    await _stamp(storage_url, BOT_CALLS, bot_calls="create")  # main's 7: bot_calls, and everything in the clear
+    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
+    client = await aiohttp_client(create_app(make_settings(storage_url, clients=[]), clock=clock))
+    await client.app[keys.EVALUATION].drain()
+    for session_id, expected in PREVIOUS["summaries"].items():
+        assert await (await client.get(f"/api/sessions/{session_id}/summary", headers=A)).json() == expected, session_id
+    await client.close()
+    version, _, _, calls = await _kept(storage_url)
+    assert version == PRIVATE_AT_REST and calls == [BOT_CALL]
+    secrets = [*NAMES, *EMAILS, *TOPICS, *WORDS, *UNSALTED]
+    assert not found(secrets, every_value(storage_url))
+    files = file_bytes(storage_url)
+    assert files is None or not found(secrets, "", files)
+
+
+async def test_a_database_this_branch_upgraded_to_7_before_the_merge_gets_bot_calls_and_is_not_rewritten(
+    aiohttp_client, make_settings, storage_url
+):
+    await previous_database(storage_url)
+    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
+    settings = make_settings(storage_url, clients=[])
+    first = await aiohttp_client(create_app(settings, clock=clock))
+    await first.close()
+    await _stamp(storage_url, BOT_CALLS, bot_calls="drop")  # this branch's 7: private, and no bot_calls
+    version, events, notes, calls = await _kept(storage_url)
+    assert (version, calls) == (BOT_CALLS, None)
+    second = await aiohttp_client(create_app(settings, clock=clock))
+    for session_id, expected in PREVIOUS["summaries"].items():
+        # the note in it opens once: sealed once
+        assert await (await second.get(f"/api/sessions/{session_id}/summary", headers=A)).json() == expected, session_id
+    await second.close()
+    version, events_after, notes_after, calls = await _kept(storage_url)
+    assert version == PRIVATE_AT_REST and calls == []  # bot_calls made, empty
+    assert (events_after, notes_after) == (events, notes)  # nothing keyed or sealed a second time

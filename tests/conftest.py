@@ -44,6 +44,9 @@ def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
         "zoom": {"webhook_secret_token": SECRET},
         # The models cost a worker process and a second to load: only the framing tests turn them on.
         "framing": {"enabled": False},
+        # The fixtures' meetings are dated up to two years back, and every app purges at start what is past
+        # the limit: the tests of the purge (tests/bot/timekeeping/test_purge.py) set their own.
+        "privacy": {"retention_days": 36500},
         "therapists": [
             {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "zoom_user_id": THERAPIST_A_HOST, "timezone": "Europe/London"},
             {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B, "zoom_user_id": THERAPIST_B_HOST, "timezone": "America/New_York"},

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from .record import ChecklistItem
-from .settings import CLIENT_MODES, ClientProfile, SettingsError
+from .settings import CLIENT_MODES, PLATFORMS, ClientProfile, SettingsError
 
 POINT_KEYS = {"id", "group", "text", "modes", "flags", "platforms"}
-PLATFORMS = ("zoom", "teams")
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ class Timekeeper:
             NOTICE_SETTLE: self._settle,
         }
 
+    def handle(self, kind: str, handler: Callable[[DueRow], Awaitable[None]]) -> None:
+        """Carry out due work of `kind` with `handler` (work of the whole service, such as the daily purge)."""
+        self._handlers[kind] = handler
+
     async def plan(self, work: DueWork) -> None:
         """Store `work` (or move it while pending) and have the schedule run it at its time."""
         row = await self.due.put(work, self.tracker.clock())

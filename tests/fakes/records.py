@@ -17,7 +17,7 @@ from bot.storage.due_store import DueStore
 from bot.storage.session_clients import SessionClients
 from bot.storage.store import Store, session_id_for
 from bot.storage.ticks import TickStore
-from tests.conftest import THERAPIST_A_HOST
+from tests.conftest import THERAPIST_A_HOST, THERAPIST_B_HOST
 
 # What the sessions below say about people: none of it may outlive the session, nor reach a log.
 CLIENT_NAME, CLIENT_EMAIL, VISITOR_NAME = "Jonah Keeler", "jonah.keeler@example.org", "Priya Ollerton"
@@ -44,16 +44,17 @@ class StoredSession:
 
 async def store_session(
     store: Store, name: str, start: datetime, end: datetime | None, *, closed: bool = False, therapist_id: str = "t1",
-    meeting_id: str = "85746065432", code: str | None = "C-17",
+    meeting_id: str = "85746065432", code: str | None = "C-17", client_name: str = CLIENT_NAME, client_email: str = CLIENT_EMAIL,
+    topic: str = TOPIC, note: str = NOTE,
 ) -> StoredSession:
     """Store a session that started at `start` and ended at `end` (None: still live; `closed`: the watchdog closed it).
 
     It gets the events of a therapist and a named client with an email, a note, a notice with its
     delivery, a checklist tick, a due video-off check and a kept client code.
     """
-    meeting = ev.MeetingRef("zoom", f"occ-{name}==", meeting_id, THERAPIST_A_HOST if therapist_id == "t1" else "HOST-B", TOPIC)
+    meeting = ev.MeetingRef("zoom", f"occ-{name}==", meeting_id, THERAPIST_A_HOST if therapist_id == "t1" else THERAPIST_B_HOST, topic)
     therapist = ev.ParticipantRef(user_id=f"1{name}", stable_id=f"T-{name}", account_id=meeting.host_id, name="Dr Example")
-    client = ev.ParticipantRef(user_id=f"2{name}", stable_id=f"C-{name}", name=CLIENT_NAME, email_hash=email_digest(CLIENT_EMAIL))
+    client = ev.ParticipantRef(user_id=f"2{name}", stable_id=f"P-{name}", name=client_name, email_hash=email_digest(client_email))
     events: list[tuple[str, ev.MeetingEvent]] = [
         (f"{name}:start", ev.MeetingStarted(meeting, start)),
         (f"{name}:t", ev.ParticipantJoined(meeting, start, participant=therapist)),
@@ -64,7 +65,7 @@ async def store_session(
         events.append((f"{name}:end", last))
     await store.record_events(therapist_id, meeting, events, end or start)
     session_id = session_id_for(meeting.platform, meeting.occurrence_id)
-    await store.add_note(session_id, start + timedelta(minutes=5), NOTE, None)
+    await store.add_note(session_id, start + timedelta(minutes=5), note, None)
     await store.raise_notice(therapist_id, session_id, "recording_started", f"{session_id}:rec", start, "Someone started recording.", start)
     await TickStore(store.engine).tick(session_id, "dressed", start)
     await DueStore(store).put(DueWork(f"{VIDEO_OFF_CHECK}:{session_id}", VIDEO_OFF_CHECK, start, therapist_id, session_id), start)

@@ -205,6 +205,26 @@ def debug_log(tmp_path_factory: pytest.TempPathFactory) -> Any:
     handler.close()
 
 
+@pytest.fixture(autouse=True)
+def logs_nothing_sensitive(debug_log: Path, request: pytest.FixtureRequest) -> Any:
+    """Fail a test whose log lines, at DEBUG and from any library, hold a name, email, topic, note text or token.
+
+    The values are tests/fakes/sensitive.py's: everything the tests' people, meetings and credentials use.
+    """
+    from tests.fakes.sensitive import leaks
+
+    start = debug_log.stat().st_size
+    yield
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    with debug_log.open("rb") as log:
+        log.seek(start)
+        text = log.read().decode("utf-8", errors="replace")
+    if found := leaks(text):
+        where = text.index(found[0]) if found[0] in text else 0
+        pytest.fail(f"{request.node.nodeid} logged {found}: ...{text[max(0, where - 200):where + 80]}...", pytrace=False)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the log check last, after every test has had its chance to log."""
     items.sort(key=lambda item: item.name == DEBUG_LOG_TEST)

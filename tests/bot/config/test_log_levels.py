@@ -33,3 +33,8 @@ def test_the_operator_may_hear_more_from_a_library_and_sets_the_services_own_lev
     assert logging.getLogger("sqlalchemy.engine").getEffectiveLevel() == logging.INFO
     assert logging.getLogger("sqlalchemy.pool").getEffectiveLevel() == logging.WARNING
     assert logging.getLogger("my.own").level == logging.ERROR
+
+
+def test_the_pdf_libraries_stay_at_error_since_their_warnings_quote_the_text(levels_restored):
+    quiet_libraries(LoggingSettings())
+    assert logging.getLogger("weasyprint").level == logging.getLogger("fontTools").level == logging.ERROR

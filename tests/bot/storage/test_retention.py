@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.core import events as ev
+from bot.core.appointments import appointment_id_for
 from bot.core.due_work import CHECKLIST_REMINDER, FIRED, DueWork
 from bot.core.retention import cutoff
 from bot.storage.due_store import DueStore
 from bot.storage.retention import CHUNK, Retention
-from bot.storage.store import create_engine
 from bot.storage.ticks import TickStore
-from tests.fakes.records import EVENTS_PER_SESSION, SESSION_TABLES, row_counts, store_session, store_with_deliveries
+from tests.fakes.records import EVENTS_PER_SESSION, SESSION_TABLES, row_counts, store_session
 
 NOW = datetime(2026, 11, 30, 3, 0, tzinfo=timezone.utc)
 LIMIT = cutoff(NOW, 365)
@@ -20,16 +20,6 @@ LIMIT = cutoff(NOW, 365)
 
 def days_ago(days: float) -> datetime:
     return NOW - timedelta(days=days)
-
-
-@pytest.fixture
-async def store(storage_url):
-    engine = create_engine(storage_url)
-    store = store_with_deliveries(engine)
-    await store.upgrade()
-    yield store
-    await store.close()
-    await engine.dispose()
 
 
 async def test_the_purge_takes_exactly_the_sessions_that_ended_before_the_cut_off(store):
@@ -80,8 +70,6 @@ async def test_the_purge_takes_old_rows_of_no_session_too(store):
     old_row = await due.put(past, days_ago(401))
     await due.finish(old_row.id, FIRED, days_ago(400))
     await store.raise_notice("t1", None, CHECKLIST_REMINDER, past.key, days_ago(400), "Session with C-17 soon.", days_ago(400))
-    from bot.core.appointments import appointment_id_for
-
     await TickStore(store.engine).tick(appointment_id_for(past.key), "dressed", days_ago(400))
     await due.put(coming, NOW)
     removal = await Retention(store.engine).purge(LIMIT, NOW)

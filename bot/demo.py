@@ -18,6 +18,7 @@ from bot.config.settings_file import parse_settings
 from bot.core.events import MeetingRef, VideoStateChanged
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, local_text
+from bot.storage.files import write_private
 from bot.storage.notices import NoticeRow
 from bot.storage.store import session_id_for
 from bot.tracking.notice_board import Published
@@ -266,7 +267,7 @@ async def run_demo(out_dir: Path | None = None, wait: bool = False) -> int:
                 async with http.get(url, headers=auth) as response:
                     response.raise_for_status()
                     path = out_dir / f"summary-{session_id}.{fmt}"
-                    path.write_text(await response.text(), encoding="utf-8")
+                    write_private(path, (await response.text()).encode("utf-8"))
                     paths.append(path)
         _print_results(frames, paths)
         if wait:

@@ -27,10 +27,10 @@ DB_CLIENT = {"client_name": "Tobias Wren", "client_email": "t.wren@example.com",
 REMINDER_KEY = f"{CHECKLIST_REMINDER}:zoom:85746065432:future"
 
 
-def write_config(tmp_path: Path, db: Path, retention_days: int = 365, second_c17: bool = False) -> Path:
+def write_config(tmp_path: Path, url: str, retention_days: int = 365, second_c17: bool = False) -> Path:
     path = tmp_path / "companion.toml"
     text = (
-        f'[storage]\nurl = "sqlite+aiosqlite:///{db}"\n[zoom]\nwebhook_secret_token = "{SECRET}"\n'
+        f'[storage]\nurl = "{url}"\n[zoom]\nwebhook_secret_token = "{SECRET}"\n'
         f"[privacy]\nretention_days = {retention_days}\n"
         f'[[therapists]]\nid = "t1"\nname = "A"\napi_token = "{TOKEN_A}"\nzoom_user_id = "hTq3Wl8kR0yC5fG1nB7xZw"\ntimezone = "Europe/London"\n'
         f'[[therapists]]\nid = "t2"\nname = "B"\napi_token = "{TOKEN_B}"\nzoom_user_id = "bB0bB0bB0bB0bB0bB0bB0b"\n'
@@ -42,9 +42,9 @@ def write_config(tmp_path: Path, db: Path, retention_days: int = 365, second_c17
     return path
 
 
-async def _fill(db: Path) -> dict[str, str]:
+async def _fill(url: str) -> dict[str, str]:
     """Store C-17's sessions (one a year and more old), another client's, and database client C-21's; return their ids."""
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+    engine = create_engine(url)
     store = store_with_deliveries(engine)
     await store.upgrade()
     day = timedelta(days=1)
@@ -72,8 +72,8 @@ async def _fill(db: Path) -> dict[str, str]:
     return ids
 
 
-async def _rows(db: Path) -> tuple[dict, dict]:
-    engine = create_engine(f"sqlite+aiosqlite:///{db}")
+async def _rows(url: str) -> tuple[dict, dict]:
+    engine = create_engine(url)
     try:
         return await every_row(engine), dict(await row_counts(engine))
     finally:
@@ -81,14 +81,13 @@ async def _rows(db: Path) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def stored(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    db = tmp_path / "companion.db"
-    return write_config(tmp_path, db), asyncio.run(_fill(db))
+def stored(tmp_path: Path, storage_url: str) -> tuple[Path, dict[str, str], str]:
+    """The settings file, the ids of the sessions stored, and the database's URL: SQLite, then PostgreSQL."""
+    return write_config(tmp_path, storage_url), asyncio.run(_fill(storage_url)), storage_url
 
 
 def test_purge_dry_run_names_the_sessions_and_counts_and_deletes_nothing(stored, capsys):
-    config, ids = stored
-    db = config.parent / "companion.db"
+    config, ids, db = stored
     _, before = asyncio.run(_rows(db))
     assert main(["purge", "--config", str(config), "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -105,7 +104,7 @@ def test_purge_dry_run_names_the_sessions_and_counts_and_deletes_nothing(stored,
 
 
 def test_export_writes_every_session_and_note_of_the_client_as_json_and_markdown_with_mode_0600(stored, capsys, tmp_path):
-    config, ids = stored
+    config, ids, _ = stored
     out = tmp_path / "exports" / "c17.json"
     out.parent.mkdir()
     assert main(["client", "export", "C-17", "--config", str(config), "--out", str(out)]) == 0
@@ -123,7 +122,7 @@ def test_export_writes_every_session_and_note_of_the_client_as_json_and_markdown
 
 
 def test_an_export_replaces_a_file_that_others_could_read_and_takes_their_access_away(stored, tmp_path, capsys):
-    config, _ = stored
+    config, _, db = stored
     out = tmp_path / "c21-export"
     out.write_text("old")
     out.chmod(0o644)
@@ -133,8 +132,7 @@ def test_an_export_replaces_a_file_that_others_could_read_and_takes_their_access
 
 
 def test_forget_leaves_no_row_that_mentions_the_client_and_says_counts_only(stored, capsys):
-    config, ids = stored
-    db = config.parent / "companion.db"
+    config, ids, db = stored
     assert main(["client", "forget", "C-17", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("forgot client C-17 of therapist t1: 3 session(s); rows deleted by table:")
@@ -156,8 +154,7 @@ def test_forget_leaves_no_row_that_mentions_the_client_and_says_counts_only(stor
 
 
 def test_forget_of_a_database_client_removes_its_profile_and_digests(stored, capsys):
-    config, ids = stored
-    db = config.parent / "companion.db"
+    config, ids, db = stored
     assert main(["client", "forget", "C-21", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "forgot client C-21 of therapist t1: 1 session(s)" in out and "  client_profiles: 1\n" in out
@@ -171,20 +168,19 @@ def test_forget_of_a_database_client_removes_its_profile_and_digests(stored, cap
 
 @pytest.mark.parametrize("command", [["export", "--out", "x.json"], ["forget"]])
 def test_an_unknown_code_is_refused_with_exit_2(stored, capsys, command, tmp_path):
-    config, _ = stored
-    _, before = asyncio.run(_rows(config.parent / "companion.db"))
+    config, _, db = stored
+    _, before = asyncio.run(_rows(db))
     assert main(["client", command[0], "C-99", "--config", str(config), *command[1:]]) == 2
     assert "no client 'C-99'" in capsys.readouterr().err
     assert main(["client", command[0], "C-17", "--therapist", "t2", "--config", str(config), *command[1:]]) == 2
     assert "no client 'C-17' of therapist t2" in capsys.readouterr().err
-    assert asyncio.run(_rows(config.parent / "companion.db"))[1] == before
+    assert asyncio.run(_rows(db))[1] == before
     assert not (tmp_path / "x.json").exists()
 
 
-def test_a_code_two_therapists_use_needs_the_therapist(tmp_path, capsys):
-    db = tmp_path / "companion.db"
-    asyncio.run(_fill(db))
-    config = write_config(tmp_path, db, second_c17=True)
+def test_a_code_two_therapists_use_needs_the_therapist(tmp_path, capsys, sqlite_url):
+    asyncio.run(_fill(sqlite_url))
+    config = write_config(tmp_path, sqlite_url, second_c17=True)
     out = tmp_path / "c17.json"
     assert main(["client", "export", "C-17", "--config", str(config), "--out", str(out)]) == 2
     assert "client of t1, t2: say whose with --therapist" in capsys.readouterr().err

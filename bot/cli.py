@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--out", help="write to this file instead of standard output (pdf needs it)")
     demo = commands.add_parser("demo", help="replay a scripted meeting on loopback, then serve its pages until Ctrl-C")
     demo.add_argument("--no-wait", action="store_true", help="stop once the summary is written (for scripts and tests)")
+    demo.add_argument("--platform", help="the platform the scripted meeting is on: zoom (the default) or teams")
     therapist = commands.add_parser("therapist", help="manage a therapist's sign-in to the pages")
     therapist_commands = therapist.add_subparsers(dest="therapist_command", required=True)
     password = therapist_commands.add_parser("set-password", help="set a therapist's password (from standard input unless a terminal)")
@@ -172,7 +173,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "demo":
         from bot.demo import main as demo_main
 
-        return demo_main(wait=not args.no_wait)
+        return demo_main(wait=not args.no_wait, platform=args.platform)
     if args.command == "new-session-key":
         print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
         return 0

@@ -11,20 +11,22 @@ import copy
 import http.client
 import json
 import os
+import ssl
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, urlencode
 
+import aiohttp.connector
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.config.settings_file import parse_settings
-from bot.core.events import FRAMING_CHANGES
+from bot.core.events import FRAMING_CHANGES, MeetingRef
 from bot.core.join_urls import join_url_key
 from bot.storage import schema
 from bot.storage.subscriptions import Subscription
@@ -34,8 +36,6 @@ from integrations.teams import keys as teams_keys
 from integrations.zoom.events import HANDLERS
 from integrations.zoom.signature import sign
 from tests.bot.web.pages.conftest import PASSWORD_A, csrf_of, set_passwords
-from tests.fakes.entra import FakeEntra
-from tests.fakes.graph_notifications import call_event, notification, participant, service_key, service_key_file
 from tests.conftest import (
     SECRET,
     TOKEN_A,
@@ -44,6 +44,17 @@ from tests.conftest import (
     load_fixture,
     settings_dict,
 )
+from tests.fakes.botframework import FakeBotFramework
+from tests.fakes.entra import FakeEntra
+from tests.fakes.graph_calls import call_participant, call_state, roster
+from tests.fakes.graph_notifications import (
+    call_event,
+    notification,
+    participant,
+    service_key,
+    service_key_file,
+)
+from tests.fakes.tls import loopback_certificate
 
 EXAMPLES = 300  # per route family and database: under a minute in all on two cores
 ROUTES = {  # every route of the app, and the family of generated requests that drives it
@@ -51,6 +62,7 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
     ("POST", "/webhooks/zoom"): "webhook",
     ("POST", "/webhooks/teams"): "teams",
     ("POST", "/webhooks/teams/lifecycle"): "teams",
+    ("POST", "/webhooks/teams/calls"): "teams",
     ("GET", "/api/sessions"): "api",
     ("GET", "/api/sessions/{session_id}"): "api",
     ("GET", "/api/sessions/{session_id}/summary"): "api",
@@ -91,11 +103,13 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
     ("POST", "/appointments/{appointment_id}/client"): "page",
 }
 TEAMS_USER, TEAMS_SUBSCRIPTION, TEAMS_STATE = "0c1d2e3f-0000-4a6b-9c1d-7e2f5a6b8c01", "sub-fuzz-1", "fuzz-client-state-41"
+BOT_CALL = "7e0c1d2e-fuzz-4a6b-9c1d-000000000001"  # a calling bot's call the service knows
 JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZnV6eg%40thread.v2/0"
 DERANDOMIZE = not os.environ.get("FUZZ_RANDOM")  # the same examples in every CI run; FUZZ_RANDOM=1 explores
 TABLES = [
     schema.sessions, schema.events, schema.notices, schema.notes, schema.due_work, schema.checklist_ticks, schema.deliveries,
-    schema.client_profiles, schema.client_meetings, schema.session_clients, schema.platform_subscriptions, schema.stream_tickets,
+    schema.client_profiles, schema.client_meetings, schema.session_clients, schema.platform_subscriptions, schema.bot_calls,
+    schema.stream_tickets,
 ]
 
 
@@ -108,14 +122,32 @@ class Service:
         self._thread.start()
         self.entra = FakeEntra()  # Graph's token keys, so that notifications with good tokens reach decryption
         self.run(self.entra.start())
+        # The Bot Framework's keys, over HTTPS the service trusts, so that callbacks with good tokens reach the bot.
+        tls, cafile = loopback_certificate(key_directory)
+        self._trust = pytest.MonkeyPatch()
+        self._trust.setattr(aiohttp.connector, "_SSL_CONTEXT_VERIFIED", ssl.create_default_context(cafile=str(cafile)))
+        self.bot_framework = FakeBotFramework()
+        self.run(self.bot_framework.start(tls))
         # The service decrypts with the key the notifications are encrypted to; no calendar sync runs.
-        teams = {**self.entra.settings(), "graph_base_url": self.entra.authority_host, "encryption_key_file": service_key_file(key_directory)}
+        teams = {
+            **self.entra.settings(), "graph_base_url": self.entra.authority_host, "encryption_key_file": service_key_file(key_directory),
+            "bot_openid_url": self.bot_framework.openid_url,
+        }
         raw = settings_dict(storage_url, teams=teams, server={"public_url": "https://companion.test"}, reminders={"sync_interval_minutes": 0})
         raw["therapists"][0]["teams_user_id"] = TEAMS_USER
         self.app = create_app(parse_settings(raw, {}))
         self.port = self.run(self._start())
         subscription = Subscription(TEAMS_SUBSCRIPTION, "teams", "t1", join_url_key(JOIN_URL), "meetingCallEvents", datetime(2030, 1, 1, tzinfo=timezone.utc))
         self.run(self.app[teams_keys.SUBSCRIPTIONS].put(subscription, TEAMS_STATE, datetime.now(timezone.utc)))
+        self.run(self._bot_call())
+
+    async def _bot_call(self) -> None:
+        """A call the calling bot is in (as if it had joined this meeting's call), so callbacks about it reach its roster."""
+        calls = self.app[teams_keys.CALLING_BOT].calls
+        now = datetime.now(timezone.utc)
+        meeting = MeetingRef("teams", f"{join_url_key(JOIN_URL)}@fuzz", join_url_key(JOIN_URL), TEAMS_USER)
+        await calls.claim("s-fuzz-bot-call", "t1", meeting, now, timedelta(minutes=2))
+        await calls.joined("s-fuzz-bot-call", BOT_CALL, "established", now)
 
     def run(self, coroutine: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
@@ -132,6 +164,8 @@ class Service:
     def stop(self) -> None:
         self.run(self._runner.cleanup())
         self.run(self.entra.stop())
+        self.run(self.bot_framework.stop())
+        self._trust.undo()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
 
@@ -354,6 +388,34 @@ def teams_requests(draw: st.DrawFn, entra: FakeEntra) -> tuple[str, bytes]:
     return path, json.dumps(body).encode() if draw(st.integers(0, 9)) else draw(st.binary(max_size=64))
 
 
+@st.composite
+def bot_callbacks(draw: st.DrawFn, framework: FakeBotFramework) -> tuple[list[tuple[str, bytes]], bytes]:
+    """A calling bot's callback: a good, expired, foreign or missing token; a roster or a call state, any field replaced."""
+    call_id = draw(st.sampled_from([BOT_CALL, BOT_CALL, "unknown-call"]) | nasty_text)
+    people = [
+        call_participant(draw(st.sampled_from(["c1", "c2"])), draw(st.sampled_from([None, TEAMS_USER])), "Fuzz Person",
+                         video=draw(st.sampled_from(["sendReceive", "sendOnly", "receiveOnly", "inactive", None])),
+                         app_id=draw(st.sampled_from([None, None, "graph-app-id"])), lobby=draw(st.booleans()), removed=draw(st.booleans()))
+        for _ in range(draw(st.integers(0, 3)))
+    ]
+    notification = draw(st.sampled_from([
+        roster(call_id, people, change=draw(st.sampled_from(["updated", "created", "deleted"])), sequence=draw(st.integers(0, 2**63 + 1)), delta=draw(st.booleans())),
+        roster(call_id, people),
+        call_state(call_id, draw(st.sampled_from(["establishing", "established", "terminated"]) | nasty_text), draw(st.sampled_from([None, 0, 403])), draw(st.sampled_from([None, 5855, 7503, 5001]))),
+    ]))
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):
+        notification[draw(st.sampled_from(["changeType", "resourceUrl", "resourceData", "sequenceNumber"]))] = draw(json_values)
+    body = {"value": [notification]} if draw(st.integers(0, 9)) else draw(json_values)
+    tokens = draw(st.sampled_from(["good", "good", "good", "expired", "foreign", "none", "any"]))
+    minted = {"good": framework.mint(), "expired": framework.mint(lifetime=-900), "foreign": framework.mint(aud="another-app")}
+    headers = [("Content-Type", b"application/json")]
+    if tokens in minted:
+        headers.append(("Authorization", f"Bearer {minted[tokens]}".encode()))
+    elif tokens == "any":
+        headers.append(("Authorization", draw(nasty_bytes)))
+    return headers, json.dumps(body).encode() if draw(st.integers(0, 9)) else draw(st.binary(max_size=64))
+
+
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
 
 
@@ -416,6 +478,20 @@ def test_teams_notifications_are_answered_without_a_5xx_and_refusals_store_nothi
     assert status < 500, answer
     if status >= 400:
         assert service.counts() == before, status
+
+
+@FUZZ
+@given(data=st.data())
+def test_calling_bot_callbacks_are_answered_without_a_5xx_and_refusals_store_nothing(service: Service, data: st.DataObject) -> None:
+    headers, raw = data.draw(bot_callbacks(service.bot_framework))
+    before = service.counts()
+    status, answer = service.request("POST", "/webhooks/teams/calls", headers, raw)
+    event(str(status))
+    assert status < 500, answer
+    if status >= 400:
+        assert service.counts() == before, status
+    if not any(name == "Authorization" and value.startswith(b"Bearer eyJ") for name, value in headers):
+        assert status in (400, 401)  # 400: a header the HTTP parser itself refuses
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)

@@ -159,6 +159,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append(f"[privacy] retention_days must be at most {MAX_RETENTION_DAYS}")
     if name == "logging":
         problems += _logging_problems(values)
+    if name == "teams" and values["bot_openid_url"] and not str(values["bot_openid_url"]).startswith("https://"):
+        problems.append("[teams] bot_openid_url must start with https:// (the keys that sign the calling bot's callbacks come from it)")
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
     return cls(**values)
@@ -247,6 +249,9 @@ def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -
             value = entry.get(key, f.default)
             if tid:
                 value = environ.get(_env_name("therapist", tid, key), value)
+            if isinstance(f.default, bool):
+                values[key] = _coerce(f"{where} {key}", value, f.default, problems)
+                continue
             if value is dataclasses.MISSING or value == "":
                 if f.default is dataclasses.MISSING:
                     problems.append(f"{where} {key} is missing")
@@ -305,12 +310,24 @@ TEAMS_MEETING_NEEDS = (("teams", "tenant_id"), ("teams", "client_id"), ("teams",
 
 
 def _meeting_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
-    """Name every key the Teams meetings need, once, if some therapist meets on Teams (has a teams_user_id)."""
+    """Name every key the Teams meetings need, once, if some therapist meets on Teams (has a teams_user_id).
+
+    Camera tracking (a calling bot in the therapist's meetings) needs the therapist's teams_user_id, and the
+    keys of the bot's callbacks (`[teams] bot_openid_url`); its callbacks come to `[server] public_url`.
+    """
+    problems = [
+        f"[[therapists]] #{n + 1} ({t.id}) teams_camera_tracking needs teams_user_id (the Entra object id of the meetings' organiser)"
+        for n, t in enumerate(therapists)
+        if t.teams_camera_tracking and not t.teams_user_id
+    ]
+    trackers = [f"#{n + 1} ({t.id})" for n, t in enumerate(therapists) if t.teams_camera_tracking and t.teams_user_id]
+    if trackers and not sections["teams"].bot_openid_url:
+        problems.append(f"[teams] bot_openid_url is missing: [[therapists]] {', '.join(trackers)} turn on teams_camera_tracking")
     users = [f"#{n + 1} ({t.id})" for n, t in enumerate(therapists) if t.teams_user_id]
     if not users:
-        return []
+        return problems
     who = f"[[therapists]] {', '.join(users)} {'meets' if len(users) == 1 else 'meet'} on Teams (teams_user_id)"
-    return [
+    return problems + [
         f"[{section}] {key} is missing (or set {_env_name(section, key)}): {who}"
         for section, key in TEAMS_MEETING_NEEDS
         if not getattr(sections[section], key)

@@ -25,6 +25,7 @@ TITLES = {
     "framing_changed": "Framing changed",
     "note_prompt": "A note may be worth making",
     "summary_ready": "Session summary ready",
+    "camera_tracking_off": "Camera tracking is off",
 }
 
 

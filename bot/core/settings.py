@@ -71,6 +71,8 @@ class TeamsSettings:
     encryption_key_file: str = ""
     encryption_key_password: str = ""
     generated_key_file: str = ""  # empty: beside the SQLite database, or ./companion-teams-key.pem with PostgreSQL
+    # Where the keys that sign the calling bot's callbacks are published (Bot Framework's OpenID configuration).
+    bot_openid_url: str = "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Therapist:
     teams_user_id: str = ""
     channels: tuple[str, ...] = ("dashboard",)
     prompt_channels: tuple[str, ...] = ("dashboard",)  # a prompt is a question, not an alarm: the dashboard unless named
+    teams_camera_tracking: bool = False  # a calling bot joins the therapist's Teams meetings to follow the client's camera
 
     @property
     def accounts(self) -> dict[str, str]:

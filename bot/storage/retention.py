@@ -61,6 +61,7 @@ def session_clauses(sessions: Sequence[SessionKey]) -> list[Clause]:
             (schema.checklist_ticks, schema.checklist_ticks.c.session_id.in_(ids)),
             (W, W.c.session_id.in_(ids)),
             (schema.session_clients, schema.session_clients.c.session_id.in_(ids)),
+            (schema.bot_calls, schema.bot_calls.c.session_id.in_(ids)),
         ]
         clauses += _occurrence_clauses([(s.platform, s.occurrence_id) for s in chunk])
         clauses.append((S, S.c.id.in_(ids)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     Index,
@@ -227,6 +228,31 @@ platform_subscriptions = Table(
     Index("ix_platform_subscriptions_expiry", "platform", "expires_at"),
 )
 
+# A platform's calling bot in a meeting's call, one per session at most: the row is claimed (state `joining`)
+# before the bot is asked to join, so a second instance or a repeated start never sends a second bot. It
+# keeps the platform's call id once joined, the call's state, the last roster sequence number applied, and
+# whether the participants were read once the call was established: enough to resume after a restart.
+bot_calls = Table(
+    "bot_calls",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("therapist_id", String(64), nullable=False),
+    Column("meeting_id", String(64), nullable=False),
+    Column("occurrence_id", String(255), nullable=False),
+    Column("host_id", String(255), nullable=False, default=""),
+    Column("call_id", String(128)),
+    Column("state", String(16), nullable=False),
+    Column("claimed_until", String(32)),
+    Column("roster_sequence", BigInteger),
+    Column("participants_read", Integer, nullable=False, default=0),
+    Column("result", String(64), nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("platform", "call_id", name="uq_bot_calls_call"),
+    Index("ix_bot_calls_state", "platform", "state"),
+)
+
 # A ticket that opens the notice stream once, within a minute (EventSource cannot send a header, and a
 # long-lived token in a URL ends up in logs and histories): a digest of it, never the ticket itself.
 stream_tickets = Table(
@@ -246,6 +272,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[passwords, sign_in_failures, sign_in_locks, page_sign_ins]),
     lambda conn: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
     lambda conn: metadata.create_all(conn, tables=[platform_subscriptions]),
+    lambda conn: metadata.create_all(conn, tables=[bot_calls]),
     lambda conn: metadata.create_all(conn, tables=[stream_tickets]),
 ]
 

@@ -21,21 +21,25 @@ class DailyPurge:
         self._timekeeper = timekeeper
         self._retention = Retention(timekeeper.tracker.store.engine)
         self.purged: list[Callable[[Removal], None]] = []  # told what went, e.g. to drop what memory holds of it
-        timekeeper.handle(RETENTION_PURGE, self._purge)
+        timekeeper.register(RETENTION_PURGE, self._purge)
 
     async def plan(self) -> None:
         """Plan today's purge (UTC); once done, planning it again does nothing."""
         await self._timekeeper.plan(purge_work(self._timekeeper.tracker.clock()))
 
-    async def _purge(self, row: DueRow) -> None:
+    async def _purge(self, row: DueRow) -> str | None:
+        """Purge, the row marked done in the purge's own transaction: the instance whose update finds it pending purges.
+
+        Always None: the row is finished already (or by another instance), so the timekeeper finishes nothing.
+        """
         now = self._timekeeper.tracker.clock()
         days = self._timekeeper.settings.privacy.retention_days
-        # The row is marked done in the purge's own transaction: the instance whose update finds it pending purges.
         removal = await self._retention.purge(cutoff(now, days), now, due_row=row.id)
         if removal is None:
             _LOGGER.info("the purge %s was done by another instance", row.id)
-            return
+            return None
         tables = ", ".join(f"{table} {count}" for table, count in sorted(removal.counts.items())) or "nothing"
         _LOGGER.info("purged %d session(s) ended over %d days ago; rows removed: %s", len(removal.session_ids), days, tables)
         for hook in self.purged:
             hook(removal)
+        return None

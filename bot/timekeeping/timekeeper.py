@@ -56,9 +56,21 @@ class Timekeeper:
             NOTICE_SETTLE: self._settle,
         }
 
-    def handle(self, kind: str, handler: Callable[[DueRow], Awaitable[None]]) -> None:
-        """Carry out due work of `kind` with `handler` (work of the whole service, such as the daily purge)."""
-        self._handlers[kind] = handler
+    def register(self, kind: str, handler: Callable[[DueRow], Awaitable[str | None]]) -> None:
+        """Carry out due work of `kind` (a platform's own) with `handler`, which returns the row's outcome.
+
+        A handler that returns None has moved its row to a later time (it stays pending); one that raises
+        leaves it pending where it was: the next start or reconcile runs it again.
+        """
+        if kind in self._handlers:
+            raise ValueError(f"due work of kind {kind} already has a handler")
+
+        async def finish(row: DueRow) -> None:
+            outcome = await handler(row)
+            if outcome is not None:
+                await self._finish(row, outcome)
+
+        self._handlers[kind] = finish
 
     async def plan(self, work: DueWork) -> None:
         """Store `work` (or move it while pending) and have the schedule run it at its time."""
@@ -131,10 +143,14 @@ class Timekeeper:
         row = await self.due.get(row_id)
         if row is None or not row.pending or row.id in self._firing:
             return
+        handler = self._handlers.get(row.work.kind)
+        if handler is None:  # a platform's work, woken before the platform started: its start schedules it again
+            _LOGGER.warning("due %s %s has no handler yet: left pending", row.work.kind, row.id)
+            return
         _LOGGER.info("due %s %s fired (due %s)", row.work.kind, row.id, row.work.due_at.isoformat())
         self._firing.add(row.id)
         try:
-            await self._handlers[row.work.kind](row)
+            await handler(row)
         finally:
             self._firing.discard(row.id)
         after = await self.due.get(row_id)

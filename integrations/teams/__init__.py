@@ -1,4 +1,5 @@
-"""Microsoft Teams: meetings from therapists' calendars, their call events in through Graph, private alerts out to the activity feed."""
+"""Microsoft Teams: meetings from therapists' calendars, their call events in through Graph, the client's camera through a
+calling bot, private alerts out to the activity feed."""
 from __future__ import annotations
 
 import asyncio
@@ -9,12 +10,15 @@ from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.services import Services
+from bot.storage.bot_calls import BotCallStore
 from bot.storage.subscriptions import SubscriptionStore
 
 from . import keys
+from .bot_callbacks import BotCallbacks
+from .calling_bot import CallingBot
 from .certificate import load_service_key
 from .client import GraphToken, TeamsActivity, TimeoutSession
-from .const import LIFECYCLE_PATH, WEBHOOK_PATH
+from .const import CALLS_PATH, LIFECYCLE_PATH, WEBHOOK_PATH
 from .graph import GraphClient
 from .subscriptions import SubscriptionManager
 from .sync import TeamsMeetingSync
@@ -57,6 +61,10 @@ def setup(app: web.Application, services: Services) -> None:
         app.router.add_post(WEBHOOK_PATH, webhook.notifications)
         app.router.add_post(LIFECYCLE_PATH, webhook.lifecycle)
         app.cleanup_ctx.append(webhook.run)
+        callbacks = BotCallbacks(services)  # the calling bot's callbacks (camera tracking)
+        app.router.add_post(CALLS_PATH, callbacks.handle)
+        app.cleanup_ctx.append(callbacks.run)
+        app.cleanup_ctx.append(_calling_bot(services))
 
 
 def _meetings(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -75,3 +83,16 @@ def _meetings(services: Services) -> Callable[[web.Application], AsyncIterator[N
         yield
 
     return meetings
+
+
+def _calling_bot(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Return the cleanup context of the calling bot (after the meetings': it reads their join URLs through Graph's client)."""
+
+    async def calling_bot(app: web.Application) -> AsyncIterator[None]:
+        calls = BotCallStore(services.tracker.store.engine)
+        app[keys.CALLING_BOT] = bot = CallingBot(services, app[keys.GRAPH], app[keys.SUBSCRIPTIONS], calls)
+        await bot.start()
+        yield
+        await bot.stop()
+
+    return calling_bot

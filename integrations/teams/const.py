@@ -21,3 +21,14 @@ MAX_NOTIFICATIONS = 100  # in one delivery
 MAX_CLOCK_SKEW_SECONDS = 300
 KEYS_REFRESH_SECONDS = 24 * 3600  # refetch the identity platform's keys at least daily
 KEYS_MIN_REFETCH_SECONDS = 300  # an unknown `kid` refetches them at most this often
+# The calling bot (camera tracking): it joins a meeting's call through Graph, and Graph calls it back.
+CALLS_PATH = "/webhooks/teams/calls"  # the Bot registration's calling webhook: {[server] public_url}/webhooks/teams/calls
+CALLS_API = "/v1.0/communications/calls"
+BOT_TOKEN_ISSUER = "https://api.botframework.com"  # the `iss` of the bearer JWT on each callback
+MAX_CALLBACK_BYTES = 512 * 1024  # one callback body; a roster of 500 people fits
+MAX_CALL_NOTIFICATIONS = 50  # in one callback
+KEEP_ALIVE_MINUTES = 30  # Graph ends a call it has not heard a keepAlive for in 45 minutes
+# Due work of the calling bot (rows in the service's due work table, carried out by the bot).
+CALL_JOIN = "call_join"
+CALL_KEEP_ALIVE = "call_keep_alive"
+CALL_HANG_UP = "call_hang_up"

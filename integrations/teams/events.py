@@ -20,10 +20,14 @@ class CallEventFormatError(ValueError):
 
 @dataclass(frozen=True)
 class RosterEntry:
-    """One participant of a roster change: who, and where they are now (CALL, LOBBY, or None: gone)."""
+    """One participant of a roster change: who, and where they are now (CALL, LOBBY, or None: gone).
+
+    `application_id` is set for an application in the call (a bot, ours among them), never for a person.
+    """
 
     participant: ev.ParticipantRef
     place: str | None
+    application_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,11 +66,26 @@ def _text(value: Any, limit: int = MAX_ID_CHARS) -> str:
     return text
 
 
-def _participant(entry: Mapping[str, Any]) -> ev.ParticipantRef:
-    """Return who a roster entry is: the per-join participant id, and the Entra object id of a signed-in user."""
+def _identity(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     info = _field(entry, "info")
     identity = _field(info, "identity") if isinstance(info, dict) else _field(entry, "identity")
-    identity = identity if isinstance(identity, dict) else {}
+    return identity if isinstance(identity, dict) else {}
+
+
+def application_id(entry: Mapping[str, Any]) -> str:
+    """Return the app id of a participant that is an application (`identity.application.id`), else ""."""
+    application = _field(_identity(entry), "application")
+    return _text(_field(application, "id")) if isinstance(application, dict) else ""
+
+
+def participant_ref(entry: Mapping[str, Any]) -> ev.ParticipantRef:
+    """Return who a participant entry is (a meeting event's roster, or a calling bot's): see `_participant`."""
+    return _participant(entry)
+
+
+def _participant(entry: Mapping[str, Any]) -> ev.ParticipantRef:
+    """Return who a roster entry is: the per-join participant id, and the Entra object id of a signed-in user."""
+    identity = _identity(entry)
     user = _field(identity, "user")
     someone = user if isinstance(user, dict) else next((v for v in identity.values() if isinstance(v, dict)), {})
     entra_id = _text(_field(user, "id")) if isinstance(user, dict) else ""
@@ -96,8 +115,15 @@ def _roster(payload: Mapping[str, Any]) -> tuple[RosterEntry, ...]:
             raise CallEventFormatError("a participant has no id")
         removed = gone or _field(entry, "removedState") is not None
         place = None if removed else LOBBY if _field(entry, "isInLobby") is True else CALL
-        roster.append(RosterEntry(participant, place))
+        roster.append(RosterEntry(participant, place, application_id(entry)))
     return tuple(roster)
+
+
+def without_application(call: CallEvent, app_id: str) -> CallEvent:
+    """Return the call event without the participant that is the application `app_id` (the service's own bot)."""
+    if not app_id or not any(entry.application_id == app_id for entry in call.roster):
+        return call
+    return CallEvent(call.name, call.at, tuple(entry for entry in call.roster if entry.application_id != app_id))
 
 
 def parse_call_event(payload: Any) -> CallEvent | None:

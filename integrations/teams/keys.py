@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from bot.storage.subscriptions import SubscriptionStore
 
+from .calling_bot import CallingBot
 from .certificate import ServiceKey
 from .graph import GraphClient
 from .lifecycle import SubscriptionLifecycle
@@ -20,3 +21,4 @@ DECRYPTION_KEYS = web.AppKey("teams_decryption_keys", Mapping[str, RSAPrivateKey
 SUBSCRIPTIONS = web.AppKey("teams_subscriptions", SubscriptionStore)  # the manager writes them, the webhook reads them
 LIFECYCLE = web.AppKey("teams_subscription_lifecycle", SubscriptionLifecycle)  # the SubscriptionManager
 MEETING_SYNC = web.AppKey("teams_meeting_sync", TeamsMeetingSync)
+CALLING_BOT = web.AppKey("teams_calling_bot", CallingBot)  # set as the app starts; the callback route hands it each callback

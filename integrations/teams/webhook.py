@@ -18,7 +18,12 @@ from . import keys
 from .calls import CallBook
 from .const import MAX_NOTIFICATIONS, PLATFORM
 from .decryption import DecryptionError, decrypt
-from .events import CallEvent, CallEventFormatError, parse_call_event
+from .events import (
+    CallEvent,
+    CallEventFormatError,
+    parse_call_event,
+    without_application,
+)
 from .tokens import KeysUnavailable, OpenIdTokens, TokenError
 from .validation import HandshakeError, check_validation_tokens, handshake_answer
 
@@ -177,6 +182,8 @@ class TeamsWebhook:
                 raise Refused(400, reason) from None
             if call is not None and not believable(call.at, now):
                 raise Refused(400, "eventDateTime is not a believable time")
+            if call is not None:  # the service's own calling bot is nobody in the meeting
+                call = without_application(call, self.services.settings.teams.client_id)
             opened.append((call, payload) if call is not None else None)
         return opened
 

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
-import time
 from typing import Any
 
-import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from integrations.teams.const import GRAPH_APP_ID
+from integrations.teams.scripted.entra import (
+    jwks,
+    lifetime_claims,
+    openid_configuration,
+    sign,
+)
 
 from .service import FakeService
 
@@ -49,35 +52,16 @@ class FakeEntra(FakeService):
 
     def mint(self, kid: str = "key-1", lifetime: float = 3600, **claims: Any) -> str:
         """Return a validation token as Graph's would be, signed with key `kid`; `claims` override its claims."""
-        now = time.time()
-        body = {
-            "aud": CLIENT_ID, "iss": self.issuer, "iat": int(now) - 5, "nbf": int(now) - 5, "exp": int(now + lifetime),
-            "azp": GRAPH_APP_ID, "tid": TENANT, "jti": f"jti-{next(self._jti)}",
-        }
-        body.update(claims)
-        return jwt.encode({k: v for k, v in body.items() if v is not None}, signing_key(kid), algorithm="RS256", headers={"kid": kid})
+        body = {"aud": CLIENT_ID, "iss": self.issuer, "azp": GRAPH_APP_ID, "tid": TENANT, "jti": f"jti-{next(self._jti)}", **lifetime_claims(lifetime)}
+        return sign({**body, **claims}, signing_key(kid), kid)
 
     async def _discovery(self, request: web.Request) -> web.Response:
         tenant = request.match_info["tenant"]
         if tenant != TENANT:
             return web.json_response({"error": "invalid_tenant"}, status=400)
         await self.record("discovery", request, None)
-        base = f"{self.authority_host}/{tenant}"
-        return web.json_response(
-            {
-                "issuer": f"{base}/v2.0",
-                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "jwks_uri": f"{base}/discovery/v2.0/keys",
-                "response_types_supported": ["code", "id_token", "token"],
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            }
-        )
+        return web.json_response(openid_configuration(self.authority_host, tenant))
 
     async def _keys(self, request: web.Request) -> web.Response:
         await self.record("keys", request, None)
-        keys = []
-        for kid in self.published:
-            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(signing_key(kid).public_key()))
-            keys.append({**jwk, "kid": kid, "use": "sig", "kty": "RSA"})
-        return web.json_response({"keys": keys})
+        return web.json_response(jwks({kid: signing_key(kid) for kid in self.published}))

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Iterator
 
-import aiohttp.connector
 import pytest
 from aiohttp import web
 from sqlalchemy import select
@@ -18,7 +17,7 @@ from tests.conftest import THERAPIST_A_HOST, settings_dict
 
 from .clock import ManualClock
 from .graph import FakeGraph
-from .tls import loopback_certificate
+from .tls import loopback_certificate, trusting
 from .zoom_chat import FakeZoomChat
 
 PUBLIC_URL = "https://companion.test"
@@ -28,13 +27,11 @@ ALL_CHANNELS = ["dashboard", "zoom_chat", "teams_activity"]
 
 
 @pytest.fixture
-def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+def tls(tmp_path: Path) -> Iterator[ssl.SSLContext]:
     """Serve HTTPS with a fresh loopback certificate that requests (hence msal) and aiohttp (the token checks) trust."""
     context, cafile = loopback_certificate(tmp_path)
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cafile))
-    # aiohttp verifies with one default context made at import: the test's stands in for it.
-    monkeypatch.setattr(aiohttp.connector, "_SSL_CONTEXT_VERIFIED", ssl.create_default_context(cafile=str(cafile)))
-    return context
+    with trusting(cafile):
+        yield context
 
 
 @pytest.fixture

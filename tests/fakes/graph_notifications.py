@@ -1,24 +1,26 @@
 """Graph change notifications as Graph sends them: rich content encrypted to the service's key, in batches."""
 from __future__ import annotations
 
-import base64
 import datetime
 import functools
-import hashlib
-import hmac
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, padding, serialization
-from cryptography.hazmat.primitives.asymmetric import padding as asymmetric
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.x509.oid import NameOID
 
 from integrations.teams.certificate import ServiceKey
+from integrations.teams.const import MEETING_EVENTS_RESOURCE
+from integrations.teams.scripted.notifications import (
+    call_event,
+    encrypted_content,
+    rich_notification,
+    roster_entry,
+)
+
+__all__ = ["call_event", "encrypt", "notification", "participant", "service_key", "service_key_file"]
 
 TENANT_ID = "tenant-7f3a"
 
@@ -49,57 +51,19 @@ def service_key_file(directory: Path) -> str:
 
 
 def encrypt(payload: Any, key: ServiceKey) -> dict[str, str]:
-    """Return `encryptedContent` for `payload` as Graph builds it: AES-256-CBC, HMAC-SHA256, the key RSA-OAEP-wrapped to `key`."""
-    symmetric = os.urandom(32)
-    padder = padding.PKCS7(128).padder()
-    plain = padder.update(json.dumps(payload).encode()) + padder.finalize()
-    encryptor = Cipher(algorithms.AES(symmetric), modes.CBC(symmetric[:16])).encryptor()
-    data = encryptor.update(plain) + encryptor.finalize()
-    oaep = asymmetric.OAEP(mgf=asymmetric.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
-    return {
-        "data": base64.b64encode(data).decode(),
-        "dataKey": base64.b64encode(key.private_key.public_key().encrypt(symmetric, oaep)).decode(),
-        "dataSignature": base64.b64encode(hmac.new(symmetric, data, hashlib.sha256).digest()).decode(),
-        "encryptionCertificateId": key.certificate_id,
-        "encryptionCertificateThumbprint": key.thumbprint,
-    }
-
-
-def call_event(join_url: str, event_type: str, at: str, notification_id: str, participants: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Return a decrypted meetingCallEvents payload, shaped as Microsoft documents it."""
-    resource = f"communications/onlineMeetings(joinWebUrl='{join_url}')/meetingCallEvents"
-    body: dict[str, Any] = {
-        "@odata.type": "#microsoft.graph.callevent",
-        "@odata.id": resource,
-        "id": notification_id,
-        "eventType": event_type,
-        "eventDateTime": at,
-    }
-    if participants is not None:
-        body["participants@delta"] = participants
-    return body
+    """Return `encryptedContent` for `payload` as Graph builds it, to the service key's certificate."""
+    return encrypted_content(payload, key.certificate, key.certificate_id)
 
 
 def participant(participant_id: str, user_id: str | None, name: str, lobby: bool = False, left: bool = False) -> dict[str, Any]:
-    """Return one entry of `participants@delta`: a signed-in user (Entra id) or a guest (no id)."""
-    identity: dict[str, Any] = {"user": {"id": user_id, "displayName": name, "tenantId": TENANT_ID}} if user_id else {"guest": {"id": participant_id, "displayName": name}}
-    entry: dict[str, Any] = {"info": {"identity": identity}, "isInLobby": lobby, "id": participant_id}
-    if left:
-        entry["removedState"] = {"reason": "Participant has left the meeting call."}
-    return entry
+    """Return one entry of `participants@delta`: a signed-in user of the test tenant (Entra id) or a guest (no id)."""
+    return roster_entry(participant_id, user_id, name, TENANT_ID, lobby, left)
 
 
 def notification(subscription_id: str, client_state: str, join_url: str, payload: dict[str, Any], key: ServiceKey) -> dict[str, Any]:
     """Return one rich change notification (one entry of the batch's `value`)."""
-    resource = f"communications/onlineMeetings(joinWebUrl='{join_url}')/meetingCallEvents"
-    return {
-        "subscriptionId": subscription_id,
-        "clientState": client_state,
-        "changeType": "updated",
-        "tenantId": TENANT_ID,
-        "resource": resource,
-        "subscriptionExpirationDateTime": "2026-11-23T00:00:00.0000000Z",
-        "resourceData": {"@odata.id": resource, "@odata.type": "#microsoft.graph.callevent", "id": payload["id"]},
-        "organizationId": TENANT_ID,
-        "encryptedContent": encrypt(payload, key),
+    subscription = {
+        "id": subscription_id, "clientState": client_state, "resource": MEETING_EVENTS_RESOURCE.format(join_url=join_url),
+        "expirationDateTime": "2026-11-23T00:00:00.0000000Z",
     }
+    return rich_notification(subscription, payload, encrypt(payload, key), TENANT_ID)

@@ -8,7 +8,7 @@ import re
 # What the fake platforms hand out (Graph and chatbot access tokens, OAuth tokens) and any JWT.
 ISSUED_TOKENS = re.compile(r"graph-token-\d+|\bchatbot-\d+\b|\btok-\d+\b|eyJ[\w-]{8,}\.eyJ")
 # Note texts, names and topics the tests send (tests/bot/web/test_api*.py, the scripted people, the fuzz).
-SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person", "Weekly session"]
+SENT = ["Client lay down", "private words", "Client Person", "Unknown Visitor", "Fuzz Person", "Visiting Guest", "Weekly session"]
 PAYLOAD_KEYS = ("user_name", "email", "display_name", "displayName", "topic", "subject", "userPrincipalName")
 
 
@@ -39,6 +39,8 @@ def sensitive_values() -> frozenset[str]:
     from tests import conftest, test_log_privacy
     from tests.bot import test_cli_privacy
     from tests.fakes import graph, records, rtms_server, zoom_api, zoom_chat
+    from tests.integrations.teams.test_calling_bot import JOIN_URL as BOT_JOIN_URL
+    from tests.integrations.teams.test_calling_bot import STATE as BOT_STATE
     from tests.integrations.teams.test_round_trip import JOIN_URL as ROUND_TRIP_JOIN_URL
     from tests.integrations.teams.test_sync import ONCE, WEEKLY
     from tests.integrations.teams.test_webhook import JOIN_URL, STATE
@@ -48,8 +50,8 @@ def sensitive_values() -> frozenset[str]:
     secrets = {conftest.SECRET, conftest.TOKEN_A, conftest.TOKEN_B, conftest.SESSION_KEY}
     secrets |= {graph.CLIENT_SECRET, zoom_api.CLIENT_SECRET, zoom_chat.CHATBOT_SECRET, rtms_server.RTMS_SECRET}
     # A Teams meeting's join link admits its holder; a clientState authenticates Graph's notifications.
-    secrets |= {JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, ONCE, WEEKLY, STATE, TEAMS_STATE}
-    secrets |= {"meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ"}
+    secrets |= {JOIN_URL, FUZZ_JOIN_URL, ROUND_TRIP_JOIN_URL, BOT_JOIN_URL, ONCE, WEEKLY, STATE, TEAMS_STATE, BOT_STATE}
+    secrets |= {"meeting_N2QzYjQ5ZTQtYzk1", "meeting_Um91bmRUcmlw", "meeting_V2Vla2x5", "meeting_T25jZQ", "meeting_Q2FtZXJhQm90"}
     people = {records.CLIENT_NAME, records.CLIENT_EMAIL, records.VISITOR_NAME, records.TOPIC, records.NOTE}
     people |= {v for extra in (test_cli_privacy.OTHER, test_cli_privacy.DB_CLIENT) for v in extra.values()}
     people |= set(test_log_privacy.FLOW_VALUES)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.cli import main
 from bot.config.settings_file import parse_settings
 from bot.core.join_urls import join_url_key
 from bot.core.settings import SettingsError
-from bot.cli import main
 from tests.conftest import settings_dict
 
 JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZmYwZTEy%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
@@ -72,3 +72,47 @@ def test_a_client_profile_names_its_teams_meetings_by_join_url_and_the_client_by
 def test_a_bad_profile_entry_is_named_by_position_never_by_value(key, value, problem):
     found = problems(clients=[{"code": "C-9", "therapist": "t1", key: [value]}])
     assert [p for p in found if problem in p] and not [p for p in found if value in p]
+
+
+TEAMS = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+
+
+def test_camera_tracking_is_off_unless_turned_on_and_the_bots_keys_come_from_the_bot_framework_by_default():
+    raw = settings_dict("sqlite+aiosqlite:///x.db", teams=TEAMS, server={"public_url": "https://c"})
+    raw["therapists"][0].update(teams_user_id=ENTRA, teams_camera_tracking=True)
+    settings = parse_settings(raw, {})
+    assert [t.teams_camera_tracking for t in settings.therapists] == [True, False]
+    assert settings.teams.bot_openid_url == "https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"
+    environ = {"COMPANION_THERAPIST_T1_TEAMS_CAMERA_TRACKING": "false", "COMPANION_TEAMS_BOT_OPENID_URL": "https://login.botframework.com/v1/.well-known/openidconfiguration"}
+    settings = parse_settings(raw, environ)
+    assert not settings.therapists[0].teams_camera_tracking
+    assert settings.teams.bot_openid_url == "https://login.botframework.com/v1/.well-known/openidconfiguration"
+
+
+@pytest.mark.parametrize(
+    "therapist, teams, problem",
+    [
+        ({"teams_camera_tracking": "yes"}, {}, "[[therapists]] #1 teams_camera_tracking must be true or false, not 'yes'"),
+        ({"teams_camera_tracking": True}, {}, "[[therapists]] #1 (t1) teams_camera_tracking needs teams_user_id"),
+        ({"teams_camera_tracking": True, "teams_user_id": ENTRA}, {**TEAMS, "bot_openid_url": ""}, "[teams] bot_openid_url is missing: [[therapists]] #1 (t1) turn on teams_camera_tracking"),
+        ({}, {"bot_openid_url": "http://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"}, "[teams] bot_openid_url must start with https://"),
+    ],
+)
+def test_camera_tracking_settings_that_cannot_work_are_named(therapist, teams, problem):
+    raw = settings_dict("sqlite+aiosqlite:///x.db", teams=teams, server={"public_url": "https://c"})
+    raw["therapists"][0].update(therapist)
+    with pytest.raises(SettingsError) as refused:
+        parse_settings(raw, {})
+    assert [p for p in refused.value.problems if p.startswith(problem)], refused.value.problems
+
+
+def test_check_config_names_what_camera_tracking_lacks(tmp_path, capsys):
+    config = tmp_path / "companion.toml"
+    config.write_text(
+        '[storage]\nurl = "sqlite+aiosqlite:///x.db"\n[zoom]\nwebhook_secret_token = "w"\n[teams]\nbot_openid_url = ""\n'
+        '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "x"\nteams_user_id = "' + ENTRA + '"\nteams_camera_tracking = true\n',
+        encoding="utf-8",
+    )
+    assert main(["check-config", "--config", str(config)]) != 0
+    err = capsys.readouterr().err
+    assert "[teams] bot_openid_url is missing" in err and "[server] public_url is missing" in err and "[teams] client_id is missing" in err

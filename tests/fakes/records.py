@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core import events as ev
 from bot.core.due_work import VIDEO_OFF_CHECK, DueWork
 from bot.storage import schema
+from bot.storage.bot_calls import BotCallStore
 from bot.storage.due_store import DueStore
 from bot.storage.session_clients import SessionClients
 from bot.storage.store import Store, session_id_for
@@ -23,7 +24,7 @@ from tests.conftest import THERAPIST_A_HOST, THERAPIST_B_HOST
 CLIENT_NAME, CLIENT_EMAIL, VISITOR_NAME = "Jonah Keeler", "jonah.keeler@example.org", "Priya Ollerton"
 TOPIC, NOTE = "Session with Jonah Keeler", "Client said he keeps the laptop in the bedroom"
 # Each session has one row in each of these (deliveries: one channel), plus its events.
-SESSION_TABLES = ("sessions", "notes", "notices", "deliveries", "checklist_ticks", "due_work", "session_clients")
+SESSION_TABLES = ("sessions", "notes", "notices", "deliveries", "checklist_ticks", "due_work", "session_clients", "bot_calls")
 EVENTS_PER_SESSION = 4  # started, the therapist joined, the client joined, and the end (or the watchdog's close)
 
 
@@ -50,7 +51,7 @@ async def store_session(
     """Store a session that started at `start` and ended at `end` (None: still live; `closed`: the watchdog closed it).
 
     It gets the events of a therapist and a named client with an email, a note, a notice with its
-    delivery, a checklist tick, a due video-off check and a kept client code.
+    delivery, a checklist tick, a due video-off check, a calling bot's call and a kept client code.
     """
     meeting = ev.MeetingRef("zoom", f"occ-{name}==", meeting_id, THERAPIST_A_HOST if therapist_id == "t1" else THERAPIST_B_HOST, topic)
     therapist = ev.ParticipantRef(user_id=f"1{name}", stable_id=f"T-{name}", account_id=meeting.host_id, name="Dr Example")
@@ -69,6 +70,7 @@ async def store_session(
     await store.raise_notice(therapist_id, session_id, "recording_started", f"{session_id}:rec", start, "Someone started recording.", start)
     await TickStore(store.engine).tick(session_id, "dressed", start)
     await DueStore(store).put(DueWork(f"{VIDEO_OFF_CHECK}:{session_id}", VIDEO_OFF_CHECK, start, therapist_id, session_id), start)
+    await BotCallStore(store.engine).claim(session_id, therapist_id, meeting, start, timedelta(minutes=1))
     if code:
         await SessionClients(store.engine).keep(therapist_id, {session_id: code})
     return StoredSession(session_id, meeting)

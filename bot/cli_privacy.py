@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from contextlib import asynccontextmanager
@@ -105,8 +106,6 @@ async def _client(settings: Settings, args: argparse.Namespace) -> list[str]:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run `purge` or `client export|forget`; an unknown or ambiguous client code is exit code 2."""
-    import asyncio
-
     try:
         lines = asyncio.run(_purge(settings, args.dry_run) if args.command == "purge" else _client(settings, args))
     except UnknownClient:

@@ -3,10 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,8 +14,8 @@ from bot.core import events as ev
 from bot.storage.store import Store, create_engine
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
+from tests.fakes.companion_process import CompanionProcess
 
-ROOT = Path(__file__).parent.parent
 ALERT_SECONDS, FIRST_LEAD, SECOND_LEAD = 3, 5, 14
 
 
@@ -55,33 +52,6 @@ zoom_meeting_ids = ["85746065432"]
     return path
 
 
-class Server:
-    def __init__(self, config: Path, port: int, log: Path) -> None:
-        self.config, self.port, self.log = config, port, log
-        self.process: subprocess.Popen | None = None
-
-    async def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--config", str(self.config)], cwd=ROOT, stdout=log, stderr=log
-            )
-        async with aiohttp.ClientSession() as http:
-            for _ in range(200):
-                try:
-                    async with http.get(f"http://127.0.0.1:{self.port}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("the server did not start: " + self.log.read_text())
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
 async def post(port: int, body: dict) -> None:
     raw = json.dumps(body).encode()
     async with aiohttp.ClientSession() as http:
@@ -110,7 +80,7 @@ async def wait_until(condition, timeout: float = 20.0) -> None:
 async def test_pending_jobs_fire_exactly_once_across_a_sigkill(tmp_path):
     port = free_port()
     db = tmp_path / "companion.db"
-    server = Server(write_config(tmp_path, port), port, tmp_path / "server.log")
+    server = CompanionProcess(write_config(tmp_path, port), port, tmp_path / "server.log")
     await server.start()
     try:
         now = datetime.now(timezone.utc).replace(microsecond=0)

@@ -11,12 +11,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
@@ -34,9 +30,9 @@ from tests.conftest import (
     free_port,
     signed_headers,
 )
+from tests.fakes.companion_process import ROOT, CompanionProcess
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET
 
-ROOT = Path(__file__).parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium, headless, as root, touching nothing beyond loopback.
 CHROMIUM_ARGS = [
@@ -159,43 +155,13 @@ def companion(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
     )
 
 
-class Service:
-    """A `companion serve` subprocess on a loopback port."""
+class Service(CompanionProcess):
+    """A `companion serve` subprocess on a loopback port, configured for the browser tests."""
 
     def __init__(self, folder: Path) -> None:
+        port = free_port()
+        super().__init__(write_config(folder, port), port, folder / "server.log")
         self.folder = folder
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.config = write_config(folder, self.port)
-        self.log = folder / "server.log"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--config", str(self.config)], cwd=ROOT, stdout=log, stderr=log
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        raise AssertionError("companion serve did not start:\n" + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
     async def webhook(self, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()
@@ -220,7 +186,7 @@ def service(browser_available: None, tmp_path_factory: pytest.TempPathFactory) -
         done = companion("therapist", "set-password", therapist, "--config", str(server.config), stdin=password + "\n")
         assert done.returncode == 0, done.stderr
         assert f"the password of therapist {therapist} is set" in done.stdout
-    server.start()
+    server.start_blocking()
     try:
         yield server
     finally:

@@ -11,12 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import os
 import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -32,6 +28,7 @@ from integrations.zoom.scripted.rtms_server import RtmsScriptServer
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
 from tests.fakes.botframework import FakeBotFramework
+from tests.fakes.companion_process import CompanionProcess
 from tests.fakes.entra import CLIENT_ID, TENANT
 from tests.fakes.graph_calls import FakeGraphCalls, call_participant, call_state, roster
 from tests.fakes.graph_notifications import (
@@ -44,7 +41,6 @@ from tests.fakes.graph_notifications import (
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET
 from tests.fakes.tls import loopback_certificate
 
-ROOT = Path(__file__).parents[3]
 T1_ENTRA = "3f1c2d9e-0000-4a6b-9c1d-7e2f5a6b8c01"
 CLIENT_ENTRA = "c11e47aa-5b2f-4f0e-8d3c-1a2b3c4d5e6f"
 JOIN_URL = (
@@ -111,39 +107,11 @@ entra_ids = ["{CLIENT_ENTRA}"]
     return path
 
 
-class Service:
+class Service(CompanionProcess):
     """`companion serve` in a subprocess that trusts the loopback certificate."""
 
     def __init__(self, config: Path, port: int, log: Path, cafile: Path) -> None:
-        self.config, self.port, self.log, self.cafile = config, port, log, cafile
-        self.base = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    async def start(self) -> None:
-        env = {**os.environ, "REQUESTS_CA_BUNDLE": str(self.cafile), "SSL_CERT_FILE": str(self.cafile)}
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve", "--config", str(self.config)], cwd=ROOT, stdout=log, stderr=log, env=env
-            )
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"{self.base}/healthz") as answer:
-                        if answer.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError("the service did not start: " + self.log.read_text())
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        super().__init__(config, port, log, env={"REQUESTS_CA_BUNDLE": str(cafile), "SSL_CERT_FILE": str(cafile)})
 
     async def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -1,0 +1,81 @@
+"""`companion serve` from this tree in a subprocess, for tests that need the real service: started, stopped, killed."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Mapping
+
+import aiohttp
+
+ROOT = Path(__file__).parent.parent.parent
+START_SECONDS = 30.0  # a deadline, not a wait: the service usually answers within a second or two
+
+
+class CompanionProcess:
+    """One `companion serve --config CONFIG` on a loopback port; its output goes to `log`, which a failed start quotes."""
+
+    def __init__(self, config: Path, port: int, log: Path, env: Mapping[str, str] | None = None) -> None:
+        self.config, self.port, self.log = config, port, log
+        self.base = f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen | None = None
+
+    def _launch(self) -> subprocess.Popen:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve", "--config", str(self.config)], cwd=ROOT, stdout=log, stderr=log, env=self.env
+            )
+        return self.process
+
+    def _failed(self) -> AssertionError:
+        return AssertionError("companion serve did not start:\n" + self.log.read_text())
+
+    async def start(self) -> None:
+        """Start the service and return once `/healthz` answers, without blocking the loop (fakes may share it)."""
+        process, deadline = self._launch(), time.monotonic() + START_SECONDS
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    async with http.get(f"{self.base}/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise self._failed()
+
+    def start_blocking(self) -> None:
+        """Start the service and return once `/healthz` answers, for fixtures outside an event loop."""
+        process, deadline = self._launch(), time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise self._failed()
+
+    def stop(self) -> None:
+        """Stop the service as an operator would (SIGTERM), killing it if it does not end in time."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        """End the service at once (SIGKILL), as a crash or a lost machine would."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)

@@ -20,17 +20,17 @@ def join_url_key(url: str) -> str:
     64-character meeting id columns, can be logged, and does not let anyone join the meeting.
     """
     parts = urlsplit(url.strip())
-    segments = [_decoded(s) for s in parts.path.split("/") if s]
+    segments = [fully_unquoted(s) for s in parts.path.split("/") if s]
     if len(segments) >= 3 and segments[0] == "l" and segments[1] == "meetup-join":
         basis = "thread:" + segments[2]
     elif len(segments) >= 2 and segments[0] == "meet":
         basis = "meet:" + segments[1]
     else:  # a shape not known: the whole URL, with the parts that only change spelling normalised
-        basis = f"url:{parts.netloc.lower()}{_decoded(parts.path).rstrip('/')}?{_decoded(parts.query)}"
+        basis = f"url:{parts.netloc.lower()}{fully_unquoted(parts.path).rstrip('/')}?{fully_unquoted(parts.query)}"
     return KEY_PREFIX + hashlib.sha256(basis.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-def _decoded(text: str) -> str:
+def fully_unquoted(text: str) -> str:
     """Return `text` with its percent-escapes undone, however many times over (up to MAX_DECODINGS)."""
     for _ in range(MAX_DECODINGS):
         text, before = unquote(text), text

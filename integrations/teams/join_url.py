@@ -5,9 +5,10 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-MAX_DECODINGS = 3  # a join URL may arrive percent-encoded twice (copied from a subscription's resource)
+from bot.core.join_urls import fully_unquoted
+
 _ID = re.compile(r"[A-Za-z0-9._@:-]{1,128}")
 
 
@@ -25,21 +26,13 @@ class MeetingJoinInfo:
     organizer_id: str  # the organiser's Entra object id (the context's Oid)
 
 
-def _decoded(text: str) -> str:
-    for _ in range(MAX_DECODINGS):
-        text, before = unquote(text), text
-        if text == before:
-            break
-    return text
-
-
 def _context(query: str) -> dict[str, Any]:
     """Return the join URL's `context` JSON (`{"Tid": ..., "Oid": ...}`), its keys lower-cased."""
     values = parse_qs(query, keep_blank_values=True).get("context") or []
     if not values:
         raise JoinUrlError("the join URL has no context (the organiser and tenant): use the meeting's full join link")
     try:
-        context = json.loads(_decoded(values[0]))
+        context = json.loads(fully_unquoted(values[0]))
     except (ValueError, RecursionError):
         raise JoinUrlError("the join URL's context is not JSON") from None
     if not isinstance(context, dict):
@@ -62,7 +55,7 @@ def parse_join_url(url: str) -> MeetingJoinInfo:
     parts = urlsplit(url.strip())
     if parts.scheme != "https" or not parts.netloc:
         raise JoinUrlError("the join URL is not an https link")
-    segments = [_decoded(s) for s in parts.path.split("/") if s]
+    segments = [fully_unquoted(s) for s in parts.path.split("/") if s]
     if len(segments) < 4 or segments[0] != "l" or segments[1] != "meetup-join":
         raise JoinUrlError("the join URL is not a meetup-join link (a short /meet/ link names no thread or organiser)")
     thread_id, message_id = segments[2], segments[3]

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from .checklist import Checklist
 from .digests import email_digest, name_digest
+from .join_urls import is_join_url, join_url_key
 from .settings import CLIENT_MODES, DATABASE, ClientProfile
 from .text import storable
 
@@ -17,6 +18,7 @@ CODE = re.compile(r"[A-Z]{1,4}-?[0-9]{1,6}")
 CODE_RULE = "code must be one to four letters and a number of up to six digits, such as C-17"
 MAX_ITEMS = 20  # in each list: flags, meeting ids, emails, display names
 MAX_MEETING_ID, MAX_EMAIL, MAX_NAME = 64, 254, 100
+MAX_JOIN_URL = 2048  # a Teams join link, kept only as its meeting key
 FIELDS = ("code", "mode", "flags", "meeting_ids", "emails", "display_names")
 # An edit keeps each field left out: the form's name, and where the profile holds it.
 _KEPT = {"flags": "flags", "meeting_ids": "linked_meeting_ids", "emails": "email_digests", "display_names": "name_digests"}
@@ -39,6 +41,15 @@ def normal_code(text: Any) -> str | None:
     """Return a client code as kept (upper case), or None if it is not a code."""
     code = text.strip().upper() if isinstance(text, str) else ""
     return code if CODE.fullmatch(code) else None
+
+
+def _meeting_keys(given: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
+    """Return the meeting ids as profiles match them: a Teams join link becomes its meeting key (the link admits anyone)."""
+    if any(len(m.split()) != 1 for m in given):
+        problems.append("a meeting id holds no spaces")
+    elif any(len(m) > MAX_MEETING_ID and not is_join_url(m) for m in given):
+        problems.append(f"each meeting id must be at most {MAX_MEETING_ID} characters, or a Teams join link")
+    return tuple(dict.fromkeys(join_url_key(m) if is_join_url(m) else m for m in given))
 
 
 def _items(form: Mapping[str, Any], key: str, limit: int, problems: list[str]) -> tuple[str, ...]:
@@ -89,9 +100,7 @@ def client_from_form(
     if mode not in words.modes:
         problems.append(f"mode must be one of {', '.join(words.modes)}")
     flags = _flags(form, words.flags, problems)
-    meeting_ids = _items(form, "meeting_ids", MAX_MEETING_ID, problems)
-    if any(len(m.split()) != 1 for m in meeting_ids):
-        problems.append("a meeting id holds no spaces")
+    meeting_ids = _meeting_keys(_items(form, "meeting_ids", MAX_JOIN_URL, problems), problems)
     emails = _items(form, "emails", MAX_EMAIL, problems)
     if any("@" not in e for e in emails):
         problems.append("each of emails must be an email address")

@@ -28,7 +28,7 @@ async def test_add_a_client_by_the_form_then_remove_it(service: Service, browser
 
     await page.get_by_label("Code (a pseudonym such as C-17)").fill("C-53")
     await page.get_by_label("animals").check()
-    await page.get_by_label("Meeting ids that are this client's (one a line)").fill("85746065432")  # C-17's, in the settings file
+    await page.get_by_label("Zoom meeting ids or Teams join links that are this client's (one a line)").fill("85746065432")  # C-17's, in the settings file
     await page.get_by_role("button", name="Add client").click()
     await expect(page.locator("#problem")).to_contain_text("settings file")
     await browser.shot("clients-refused")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from bot.config.checklist_file import load_checklist
 from bot.core.client_form import MAX_ITEMS, client_from_form, vocabulary
 from bot.core.digests import email_digest, name_digest
+from bot.core.join_urls import join_url_key
 from bot.core.settings import DATABASE
 
 WORDS = vocabulary(load_checklist())
@@ -28,6 +29,15 @@ def test_a_profile_keeps_digests_of_emails_and_names_never_the_words():
 def test_a_page_form_may_give_lists_as_lines_of_text():
     profile = client_from_form({"code": "C-3", "meeting_ids": "111\n222, 333", "flags": "animals"}, WORDS, "t1")
     assert profile.meeting_ids == ("111", "222", "333") and profile.flags == ("animals",) and profile.mode == "online"
+
+
+def test_a_teams_join_link_is_kept_as_the_meeting_key_that_reminders_and_sessions_use():
+    link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_V2Vla2x5%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
+    profile = client_from_form({"code": "C-4", "meeting_ids": f"{link}\n{link.replace('%3a', '%3A')}\n555"}, WORDS, "t1")
+    assert profile.meeting_ids == (join_url_key(link), "555")  # one key for both spellings; the link itself is not kept
+    assert "teams.microsoft.com" not in repr(profile)
+    problems = client_from_form({"code": "C-4", "meeting_ids": ["x" * 65]}, WORDS, "t1")
+    assert problems == ["each meeting id must be at most 64 characters, or a Teams join link"]
 
 
 def test_every_problem_is_named_with_a_guess_for_a_misspelt_flag():

@@ -79,12 +79,7 @@ def application_id(entry: Mapping[str, Any]) -> str:
 
 
 def participant_ref(entry: Mapping[str, Any]) -> ev.ParticipantRef:
-    """Return who a participant entry is (a meeting event's roster, or a calling bot's): see `_participant`."""
-    return _participant(entry)
-
-
-def _participant(entry: Mapping[str, Any]) -> ev.ParticipantRef:
-    """Return who a roster entry is: the per-join participant id, and the Entra object id of a signed-in user."""
+    """Return who a participant entry is (a meeting event's roster, or a calling bot's): the per-join participant id, and the Entra object id of a signed-in user."""
     identity = _identity(entry)
     user = _field(identity, "user")
     someone = user if isinstance(user, dict) else next((v for v in identity.values() if isinstance(v, dict)), {})
@@ -110,7 +105,7 @@ def _roster(payload: Mapping[str, Any]) -> tuple[RosterEntry, ...]:
     for entry, gone in entries:
         if not isinstance(entry, dict):
             raise CallEventFormatError("a participant is not an object")
-        participant = _participant(entry)
+        participant = participant_ref(entry)
         if not participant.user_id:
             raise CallEventFormatError("a participant has no id")
         removed = gone or _field(entry, "removedState") is not None

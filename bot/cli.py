@@ -1,21 +1,22 @@
-"""The `companion` command: serve, check-config, summary, demo, therapist set-password and new-session-key."""
+"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, and the keys (init, new-key, rotate-key)."""
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import getpass
 import json
 import logging
 import os
-import secrets
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.config.settings_file import load_settings
+from bot.config.starter import new_key, write_starter
 from bot.core.settings import Settings, SettingsError
+from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     password.add_argument("therapist_id")
     password.add_argument("--config", required=True)
     commands.add_parser("new-session-key", help="print a new random [server] session_key for the pages' sign-in cookie")
+    commands.add_parser("new-key", help="print a new random key: a [privacy] notes key or data_key")
+    init = commands.add_parser("init", help="write a starter settings file with fresh keys (readable by its owner only)")
+    init.add_argument("--config", required=True, help="the settings file to write; an existing one is left alone")
+    rotate = commands.add_parser("rotate-key", help="re-encrypt every stored note under the first [privacy] notes key")
+    rotate.add_argument("--config", required=True)
     return parser
 
 
@@ -71,13 +77,14 @@ def _serve(settings: Settings, port: int | None) -> int:
 
 async def _summary(settings: Settings, session_id: str) -> tuple[dict, str] | None:
     """Return a stored session's summary and its therapist's time zone (None: no such session)."""
+    from bot.storage.at_rest import AtRest
     from bot.storage.store import Store, create_engine
     from bot.tracking.notice_board import NoticeBoard
     from bot.tracking.tracker import SessionTracker, utc_now
 
     engine = create_engine(settings.storage.url)
+    store = Store(engine, AtRest.from_settings(settings.privacy))
     try:
-        store = Store(engine)
         await store.upgrade()
         row = await store.session(session_id)
         if row is None:
@@ -114,14 +121,15 @@ def _new_password() -> str:
 
 
 async def _set_password(settings: Settings, therapist_id: str, password: str) -> None:
+    from bot.storage.at_rest import AtRest
     from bot.storage.sign_ins import SignInRecords
     from bot.storage.store import Store, create_engine
     from bot.tracking.tracker import utc_now
     from bot.web.passwords import hash_password
 
     engine = create_engine(settings.storage.url)
+    store = Store(engine, AtRest.from_settings(settings.privacy))
     try:
-        store = Store(engine)
         await store.upgrade()
         await SignInRecords(engine).set_password(therapist_id, hash_password(password), utc_now())
     finally:
@@ -148,6 +156,40 @@ def _therapist_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_key(settings: Settings) -> int:
+    """Re-encrypt every sealed value under the first notes key; say what was done (exit 1 if some value no key opens)."""
+    from bot.storage.at_rest import AtRest
+    from bot.storage.rotation import rotate_sealed
+    from bot.storage.store import Store, create_engine
+
+    engine = create_engine(settings.storage.url)
+    store = Store(engine, AtRest.from_settings(settings.privacy))
+    try:
+        await store.upgrade()  # and the keys checked: one of them must open what is stored
+        done = await rotate_sealed(engine, store.at_rest)
+    finally:
+        await store.close()
+        await engine.dispose()
+    print(f"re-encrypted {done.rotated} stored value(s) under the first notes key; {done.current} already were")
+    if done.unreadable:
+        print(f"companion: {done.unreadable} stored value(s) open with none of the configured keys: left as they were (row ids in the log)", file=sys.stderr)
+        return EXIT_FAILURE
+    return 0
+
+
+def _init(path: str) -> int:
+    try:
+        write_starter(Path(path))
+    except FileExistsError:
+        print(f"companion: {path} exists: init writes a new file only, and changed nothing", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        print(f"companion: init failed: {_reason(err)}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"wrote {path} with fresh keys (readable by you only): fill in what says FILL IN, then run companion check-config --config {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input is a message and exit code 2, never a traceback."""
     args = _parser().parse_args(argv)
@@ -158,9 +200,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.demo import main as demo_main
 
         return demo_main(wait=not args.no_wait, platform=args.platform)
-    if args.command == "new-session-key":
-        print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    if args.command in ("new-session-key", "new-key"):
+        print(new_key())
         return 0
+    if args.command == "init":
+        return _init(args.config)
     try:
         settings = _settings(args.config)
     except SettingsError as err:
@@ -177,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args.port)
         if args.command == "therapist":
             return _therapist_command(settings, args)
+        if args.command == "rotate-key":
+            return asyncio.run(_rotate_key(settings))
         found = asyncio.run(_summary(settings, args.session_id))
         if found is None:
             print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
@@ -187,6 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.write(document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
+    except KeyProblem as err:  # keys that are not this database's: say so, and start nothing
+        print(f"companion: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer, an --out that cannot be written
         print(f"companion: {args.command} failed: {_reason(err)}", file=sys.stderr)
         return EXIT_FAILURE

@@ -7,7 +7,6 @@ the alerts and writes the summary.
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 import socket
 import sys
@@ -20,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.config.settings_file import parse_settings
+from bot.config.starter import new_key
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, local_text
 from bot.services import Services
@@ -83,8 +83,9 @@ def demo_settings(folder: Path, public_url: str, script: Script) -> Settings:
             # untracked video): a Zoom script brings its own.
             "zoom": {"webhook_secret_token": secrets.token_hex(16), "rtms_client_id": "DemoUnused", "rtms_client_secret": secrets.token_hex(16)},
             **sections,
-            "server": {"session_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(), "public_url": public_url},
+            "server": {"session_key": new_key(), "public_url": public_url},
             "storage": {"url": f"sqlite+aiosqlite:///{folder / 'companion.db'}"},
+            "privacy": {"data_key": new_key(), "notes_keys": [new_key()]},  # the demo's own, for its own database
             "therapists": [{"id": "demo", "name": "Demo Therapist", "api_token": TOKEN, "timezone": ZONE, **therapist}],
             "clients": [{"code": "C-17", "therapist": "demo", **client}],
         },

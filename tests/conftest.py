@@ -26,7 +26,19 @@ THERAPIST_B_HOST = "bB0bB0bB0bB0bB0bB0bB0b"
 TOKEN_A = "token-therapist-a-5e1f"
 TOKEN_B = "token-therapist-b-9c2d"
 SESSION_KEY = "dGVzdHMtb25seS1zZXNzaW9uLWtleS0zMi1ieXRlcyE="  # encrypts the pages' sign-in cookie in tests
+# Every test runs with the data at rest keyed and the notes encrypted, as the service always does.
+DATA_KEY = "dGVzdHMtb25seS1kYXRhLWtleS0zMi1ieXRlcy1vayE="
+NOTES_KEY = "dGVzdHMtb25seS1ub3Rlcy1rZXktMzItYnl0ZXMtb2s="
+PRIVACY_TOML = f'[privacy]\ndata_key = "{DATA_KEY}"\nnotes_keys = ["{NOTES_KEY}"]\n'  # for the settings files tests write
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def storage_keys(show_names: bool = False) -> Any:
+    """Return the keys the tests' settings give, for a Store built without the app (bot/storage/at_rest.py)."""
+    from bot.core.settings import PrivacySettings
+    from bot.storage.at_rest import AtRest
+
+    return AtRest.from_settings(PrivacySettings(show_names, DATA_KEY, (NOTES_KEY,)))
 
 
 def free_port() -> int:
@@ -44,6 +56,7 @@ def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
         "zoom": {"webhook_secret_token": SECRET},
         # The models cost a worker process and a second to load: only the framing tests turn them on.
         "framing": {"enabled": False},
+        "privacy": {"data_key": DATA_KEY, "notes_keys": [NOTES_KEY]},
         "therapists": [
             {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "zoom_user_id": THERAPIST_A_HOST, "timezone": "Europe/London"},
             {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B, "zoom_user_id": THERAPIST_B_HOST, "timezone": "America/New_York"},

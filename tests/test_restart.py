@@ -13,7 +13,7 @@ import aiohttp
 from bot.core import events as ev
 from bot.storage.store import Store, create_engine
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
-from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
+from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers, storage_keys
 from tests.fakes.companion_process import CompanionProcess
 
 ALERT_SECONDS, FIRST_LEAD, SECOND_LEAD = 3, 5, 14
@@ -28,7 +28,7 @@ host = "127.0.0.1"
 port = {port}
 [storage]
 url = "sqlite+aiosqlite:///{folder / 'companion.db'}"
-[zoom]
+{PRIVACY_TOML}[zoom]
 webhook_secret_token = "{SECRET}"
 [reminders]
 lead_minutes = 1
@@ -97,7 +97,7 @@ async def test_pending_jobs_fire_exactly_once_across_a_sigkill(tmp_path):
         # The client's camera goes off (as RTMS would store it), and the next webhook has it judged.
         engine = create_engine(f"sqlite+aiosqlite:///{db}")
         off = ev.VideoStateChanged(meeting=ev.MeetingRef("zoom", meeting.uuid), at=now, participant=ev.ParticipantRef(user_id="2", stable_id="P-C"), on=False)
-        await Store(engine).record_events(None, off.meeting, [("rtms:off", off)], now)
+        await Store(engine, storage_keys()).record_events(None, off.meeting, [("rtms:off", off)], now)
         await engine.dispose()
         meeting.steps.clear()
         meeting._add(1, "recording.started", meeting._object())

@@ -1,8 +1,6 @@
 """Read the TOML settings, apply environment overrides, and validate them, naming every bad key."""
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import re
 import tomllib
@@ -10,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config.keys import is_key, privacy_problems
 from bot.core.alerts import AlertSettings
 from bot.core.framing import FramingSettings
 from bot.core.join_urls import is_join_url
@@ -18,6 +17,7 @@ from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
     ClientProfile,
+    PrivacySettings,
     ReminderSettings,
     ServerSettings,
     Settings,
@@ -40,6 +40,7 @@ SECTIONS: dict[str, type] = {
     "watchdog": WatchdogSettings,
     "framing": FramingSettings,
     "prompts": PromptSettings,
+    "privacy": PrivacySettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -148,6 +149,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append("[zoom] rtms_fps must be between 1 and 5")
     if name == "framing":
         problems += _framing_problems(values)
+    if name == "privacy":
+        problems += privacy_problems(values, environ)
     if name == "teams" and values["bot_openid_url"] and not str(values["bot_openid_url"]).startswith("https://"):
         problems.append("[teams] bot_openid_url must start with https:// (the keys that sign the calling bot's callbacks come from it)")
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -159,11 +162,7 @@ def _server_problems(values: dict[str, Any]) -> list[str]:
     """Name every bad `[server]` value the types alone do not catch."""
     problems = ["[server] port must be at most 65535"] if values["port"] > 65535 else []
     key = values["session_key"]
-    try:
-        raw = base64.urlsafe_b64decode(key.encode()) if key.isascii() else b""
-    except (ValueError, binascii.Error):
-        raw = b""
-    if key and len(raw) != 32:
+    if key and not is_key(key):
         problems.append("[server] session_key must be 32 random bytes in url-safe base64 (make one with: companion new-session-key)")
     if not re.fullmatch(r"[A-Za-z0-9'*:/._ -]+", values["frame_ancestors"]):
         problems.append("[server] frame_ancestors must be CSP sources such as 'self' https://example.org, separated by spaces")

@@ -83,12 +83,12 @@ def _flags(form: Mapping[str, Any], known: tuple[str, ...], problems: list[str])
 
 
 def client_from_form(
-    form: Mapping[str, Any], words: Vocabulary, therapist_id: str, current: ClientProfile | None = None
+    form: Mapping[str, Any], words: Vocabulary, therapist_id: str, key: str, current: ClientProfile | None = None
 ) -> ClientProfile | list[str]:
     """Return the database profile the therapist described, or every problem with it.
 
     With `current` (an edit), a field left out keeps its value and the code cannot change. Emails
-    and display names come back as digests only: the words themselves go no further.
+    and display names come back as digests keyed with `key` only: the words themselves go no further.
     """
     problems = [f"{str(key)[:40]!r} is not a field of a client profile" for key in sorted(set(form) - set(FIELDS), key=str)]
     code = normal_code(form.get("code")) if "code" in form or current is None else current.code
@@ -109,8 +109,8 @@ def client_from_form(
         return problems
     fresh = ClientProfile(
         code=str(code), therapist=therapist_id, mode=str(mode), flags=flags, linked_meeting_ids=meeting_ids,
-        email_digests=tuple(dict.fromkeys(map(email_digest, emails))),
-        name_digests=tuple(dict.fromkeys(map(name_digest, names))), source=DATABASE,
+        email_digests=tuple(dict.fromkeys(email_digest(e, key) for e in emails)),
+        name_digests=tuple(dict.fromkeys(name_digest(n, key) for n in names)), source=DATABASE,
     )
     if current is not None:  # an edit: what the therapist left out stays as it was
         fresh = dataclasses.replace(fresh, **{attr: getattr(current, attr) for key, attr in _KEPT.items() if key not in form})

@@ -19,14 +19,14 @@ def therapist_for_meeting(settings: Settings, meeting: MeetingRef) -> Therapist 
     return None
 
 
-def email_digests(profile: ClientProfile) -> set[str]:
-    """Return the digests of the client's emails: given in the settings file, or kept as digests."""
-    return {email_digest(e) for e in profile.emails} | set(profile.email_digests)
+def email_digests(profile: ClientProfile, key: str) -> set[str]:
+    """Return the keyed digests of the client's emails: given in the settings file, or kept as digests."""
+    return {email_digest(e, key) for e in profile.emails} | set(profile.email_digests)
 
 
-def name_digests(profiles: Iterable[ClientProfile]) -> set[str]:
-    """Return the digests of the clients' display names: given in the settings file, or kept as digests."""
-    return {d for p in profiles for d in (*map(name_digest, p.display_names), *p.name_digests)}
+def name_digests(profiles: Iterable[ClientProfile], key: str) -> set[str]:
+    """Return the keyed digests of the clients' display names: given in the settings file, or kept as digests."""
+    return {d for p in profiles for d in (*(name_digest(n, key) for n in p.display_names), *p.name_digests)}
 
 
 def profiles_for(settings: Settings, therapist: Therapist, meeting: MeetingRef) -> list[ClientProfile]:
@@ -38,11 +38,11 @@ def profiles_for(settings: Settings, therapist: Therapist, meeting: MeetingRef) 
 
 def role_rules(settings: Settings, therapist: Therapist, meeting: MeetingRef) -> RoleRules:
     """Return how to recognise the therapist and this meeting's client."""
-    profiles = profiles_for(settings, therapist, meeting)
+    profiles, key = profiles_for(settings, therapist, meeting), settings.privacy.data_key
     return RoleRules(
         therapist_account_ids=frozenset({meeting.host_id, *therapist.accounts.values()} - {""}),
-        client_email_hashes=frozenset(d for c in profiles for d in email_digests(c)),
-        client_name_digests=frozenset(name_digests(profiles)),
+        client_email_hashes=frozenset(d for c in profiles for d in email_digests(c, key)),
+        client_name_digests=frozenset(name_digests(profiles, key)),
         client_account_ids=frozenset(i for c in profiles for i in c.entra_ids),
     )
 
@@ -52,16 +52,15 @@ def client_code(
     therapist: Therapist,
     meeting: MeetingRef,
     email_hashes: set[str],
-    names: set[str],
+    name_hashes: set[str],
     account_ids: frozenset[str] = frozenset(),
 ) -> str | None:
-    """Return the pseudonym of the profile matching the meeting id, or the client's account, email or name."""
-    own = [c for c in settings.clients if c.therapist == therapist.id]
+    """Return the pseudonym of the profile matching the meeting id, or the client's account, email or name (keyed digests)."""
+    own, key = [c for c in settings.clients if c.therapist == therapist.id], settings.privacy.data_key
     for profile in own:
         if meeting.meeting_id and meeting.meeting_id in profile.meeting_ids:
             return profile.code
-    digests = {name_digest(n) for n in names}
     for profile in own:
-        if account_ids & set(profile.entra_ids) or email_hashes & email_digests(profile) or digests & name_digests([profile]):
+        if account_ids & set(profile.entra_ids) or email_hashes & email_digests(profile, key) or name_hashes & name_digests([profile], key):
             return profile.code
     return None

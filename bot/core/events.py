@@ -4,31 +4,42 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from .timefmt import from_iso, to_stamp
+
+# How a field is kept at rest (see `MeetingEvent.to_record`): free text and names only encrypted
+# (SEALED), and some never (NOT_KEPT). Every other field is an id, a time or a word of the product's.
+SEALED = {"at_rest": "sealed"}
+NOT_KEPT = {"at_rest": "not_kept"}
+Seal = Callable[[str], str]
 
 
 @dataclass(frozen=True)
 class MeetingRef:
-    """One occurrence of a meeting on one platform: the key of a session."""
+    """One occurrence of a meeting on one platform: the key of a session (its topic, which may name someone, is not kept)."""
 
     platform: str
     occurrence_id: str
     meeting_id: str = ""
     host_id: str = ""
-    topic: str = ""
 
 
 @dataclass(frozen=True)
 class ParticipantRef:
-    """Whatever a platform tells us about who did something; the core resolves it to a person."""
+    """Whatever a platform tells us about who did something; the core resolves it to a person.
+
+    The name and email are as the platform gave them; what is stored of them is their keyed digests
+    (bot/core/digests.py), and the name, encrypted, only if the therapist opted in to names.
+    """
 
     user_id: str = ""  # per-join id (Zoom participant user_id, RTMS user_id)
     stable_id: str = ""  # the same across reconnects (Zoom participant_uuid, Entra id)
     account_id: str = ""  # the platform account (Zoom participant id; the host's equals host_id)
-    name: str = ""
-    email_hash: str = ""  # sha256 of the lower-cased email: matches client profiles, stores no email
+    name: str = field(default="", metadata=SEALED)
+    email: str = field(default="", metadata=NOT_KEPT)
+    name_digest: str = ""  # keyed digest of the display name: matches client profiles and tells guests apart
+    email_hash: str = ""  # keyed digest of the email: matches client profiles
 
 
 @dataclass(frozen=True)
@@ -43,15 +54,38 @@ class MeetingEvent:
     at: datetime
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
-    def to_record(self) -> dict[str, Any]:
-        """Return the JSON-able fields worth storing (never the raw payload)."""
+    def to_record(self, seal: Seal) -> dict[str, Any]:
+        """Return the JSON-able fields worth storing (never the raw payload): SEALED text through `seal`, NOT_KEPT left out."""
         record: dict[str, Any] = {"kind": self.kind, "at": to_stamp(self.at)}
-        for f in dataclasses.fields(self):
-            if f.name in ("meeting", "at", "raw"):
-                continue
-            value = getattr(self, f.name)
-            record[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        record.update(_kept(self, seal, skip=("meeting", "at", "raw")))
         return record
+
+
+def _kept(obj: Any, seal: Seal, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return a dataclass's fields as they are stored: an empty SEALED field is left out, a filled one sealed."""
+    kept: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        how = f.metadata.get("at_rest")
+        if f.name in skip or how == "not_kept" or (how == "sealed" and not value):
+            continue
+        if how == "sealed":
+            value = seal(value)
+        kept[f.name] = _kept(value, seal) if dataclasses.is_dataclass(value) else value
+    return kept
+
+
+def _opened(cls: type, record: Mapping[str, Any], unseal: Seal) -> dict[str, Any]:
+    """Return the stored fields of `cls` from a record, SEALED ones through `unseal` (the inverse of `_kept`)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in record or f.metadata.get("at_rest") == "not_kept":
+            continue
+        value = record[f.name]
+        if f.metadata.get("at_rest") == "sealed":
+            value = unseal(value)
+        values[f.name] = value
+    return values
 
 
 @dataclass(frozen=True)
@@ -152,7 +186,7 @@ class FramingChanged(MeetingEvent):
 
     kind: ClassVar[str] = "framing_changed"
     change: str = "other"
-    detail: str = ""
+    detail: str = field(default="", metadata=SEALED)  # the therapist's words, when they marked it
     source: str = "analysis"  # or "therapist"
 
 
@@ -244,15 +278,15 @@ EVENT_TYPES: dict[str, type[MeetingEvent]] = {
 }
 
 
-def event_from_record(meeting: MeetingRef, record: Mapping[str, Any]) -> MeetingEvent:
+def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Seal) -> MeetingEvent:
     """Rebuild a stored event; the inverse of `MeetingEvent.to_record`."""
     cls = EVENT_TYPES[record["kind"]]
-    values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name in ("meeting", "at", "raw") or f.name not in record:
-            continue
-        value = record[f.name]
-        values[f.name] = ParticipantRef(**value) if f.name == "participant" else value
+    values = _opened(cls, {k: v for k, v in record.items() if k not in ("meeting", "at", "raw")}, unseal)
+    if "participant" in values:
+        stored = values["participant"]
+        if set(stored) - {f.name for f in dataclasses.fields(ParticipantRef)}:
+            raise TypeError("a stored participant has a field no participant has")
+        values["participant"] = ParticipantRef(**_opened(ParticipantRef, stored, unseal))
     return cls(meeting=meeting, at=from_iso(record["at"]), **values)
 
 

@@ -47,30 +47,30 @@ def private_words(settings: Settings, therapist_id: str) -> list[str]:
 
 
 def private_name_digests(settings: Settings, therapist_id: str) -> frozenset[str]:
-    """Return the digests of every display name of a therapist's clients, from either source."""
-    return frozenset(name_digests(c for c in settings.clients if c.therapist == therapist_id))
+    """Return the keyed digests of every display name of a therapist's clients, from either source."""
+    return frozenset(name_digests((c for c in settings.clients if c.therapist == therapist_id), settings.privacy.data_key))
 
 
-def _named_spans(text: str, digests: frozenset[str]) -> list[tuple[int, int]]:
+def _named_spans(text: str, digests: frozenset[str], key: str) -> list[tuple[int, int]]:
     """Return where runs of up to MAX_NAME_WORDS words in `text` have a digest in `digests`, longest first, apart."""
     words = [(m.start(), m.end()) for m in re.finditer(r"[^\s.,;:!?()\"]+", text)]
     spans: list[tuple[int, int]] = []
     for size in range(min(MAX_NAME_WORDS, len(words)), 0, -1):
         for first in range(len(words) - size + 1):
             start, end = words[first][0], words[first + size - 1][1]
-            if all(end <= s or start >= e for s, e in spans) and name_digest(text[start:end]) in digests:
+            if all(end <= s or start >= e for s, e in spans) and name_digest(text[start:end], key) in digests:
                 spans.append((start, end))
     return sorted(spans, reverse=True)
 
 
-def scrub(text: str, words: Iterable[str], client: str, digests: frozenset[str] = frozenset()) -> str:
+def scrub(text: str, words: Iterable[str], client: str, digests: frozenset[str] = frozenset(), key: str = "") -> str:
     """Replace every client name, email and email-like text in `text` with `client`.
 
-    Names kept only as digests are found by digesting each short run of words in the text.
+    Names kept only as digests (keyed with `key`) are found by digesting each short run of words in the text.
     """
     for word in sorted(words, key=len, reverse=True):
         text = re.sub(re.escape(word.strip()), client, text, flags=re.IGNORECASE)
-    for start, end in _named_spans(text, digests) if digests else ():
+    for start, end in _named_spans(text, digests, key) if digests else ():
         text = text[:start] + client + text[end:]
     return EMAIL.sub(client, text)
 
@@ -95,12 +95,13 @@ def compose(
     words: Iterable[str],
     key: str = "",
     digests: frozenset[str] = frozenset(),
+    data_key: str = "",
 ) -> AlertMessage:
     """Return the channel message for a notice; the client appears by code or as "the client"."""
     client = client_code or "the client"
     lines = message.strip().splitlines() or [""]
     first = lines[0].rstrip(":") + "…" if len(lines) > 1 else lines[0]  # the rest (a checklist) is behind the link
-    text = scrub(first, words, client, digests)
+    text = scrub(first, words, client, digests, data_key)
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1].rstrip() + "…"
     title = TITLES.get(kind, "Session Companion")

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from .digests import name_digest
 from .events import ParticipantRef
 
 THERAPIST = "therapist"
@@ -19,8 +18,8 @@ class RoleRules:
     """How to tell the therapist and the client apart from everyone else."""
 
     therapist_account_ids: frozenset[str] = frozenset()  # host id and the therapist's own ids
-    client_email_hashes: frozenset[str] = frozenset()
-    client_name_digests: frozenset[str] = frozenset()  # of display names (bot/core/digests.py)
+    client_email_hashes: frozenset[str] = frozenset()  # keyed digests (bot/core/digests.py)
+    client_name_digests: frozenset[str] = frozenset()  # of display names, keyed
     client_account_ids: frozenset[str] = frozenset()  # the client's own accounts (Entra object ids)
 
     def is_therapist(self, ref: ParticipantRef) -> bool:
@@ -33,7 +32,7 @@ class RoleRules:
         return (
             bool({ref.stable_id, ref.account_id} & (self.client_account_ids - {""}))
             or bool(ref.email_hash and ref.email_hash in self.client_email_hashes)
-            or bool(ref.name and name_digest(ref.name) in self.client_name_digests)
+            or bool(ref.name_digest and ref.name_digest in self.client_name_digests)
         )
 
 
@@ -44,14 +43,15 @@ class PresenceInterval:
 
 
 # The ids that tell people apart, most lasting first (the same order `_same_person` trusts them in).
-_IDENTITY = ("stable_id", "account_id", "user_id", "name")
+# A stored event carries a name's keyed digest only; a name itself is known only before storing.
+_IDENTITY = ("stable_id", "account_id", "user_id", "name_digest", "name")
 
 
 @dataclass
 class Person:
     """One human in the meeting, however many times (or on how many devices) they connected."""
 
-    name: str
+    name: str  # the display name, when it is known (kept only if the therapist opted in to names)
     refs: list[ParticipantRef] = field(default_factory=list)
     role: str = OTHER
     # Presence per connection (the platform's per-join id): a reconnect is a new connection.
@@ -128,6 +128,8 @@ def _same_person(a: ParticipantRef, b: ParticipantRef) -> bool:
         return a.account_id == b.account_id
     if a.user_id and a.user_id == b.user_id:
         return True
+    if a.name_digest and b.name_digest:
+        return a.name_digest == b.name_digest
     return bool(a.name) and a.name == b.name
 
 

@@ -34,6 +34,12 @@ def _minutes(seconds: int | None) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s"
 
 
+def _who(person: dict[str, Any]) -> str:
+    """Return a participant by role label, and by the name the meeting showed if the therapist's own screen carries it."""
+    shown = f"; in the meeting as {person['display_name']}" if person.get("display_name") else ""
+    return f"{person['name']} ({person['role']}{shown})"
+
+
 _SOURCES = {"camera": "camera", "analysis": "seen by the framing analysis", "therapist": "marked by the therapist"}
 
 
@@ -61,14 +67,14 @@ def sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]:
     at = lambda text: _when(text, zone)  # noqa: E731
     video = summary["client_video"]
     overview = [
-        f"Meeting: {summary['meeting']['topic'] or summary['meeting']['id']} ({summary['platform']})",
+        f"Meeting: {summary['meeting']['id'] or 'no id'} ({summary['platform']})",  # never its topic: it may name someone
         f"Client: {summary.get('client_code') or 'not matched to a profile'}",
         f"Started: {at(summary['started_at'])}",
         f"Ended: {at(summary['ended_at'])}",
         f"Duration: {_minutes(summary['duration_seconds'])}",
     ]
     people = [
-        f"{p['name'] or 'unnamed'} ({p['role']}): "
+        f"{_who(p)}: "
         + ("; ".join(f"{at(i['joined_at'])} to {at(i['left_at'])}" for i in p["intervals"]) or "never joined")
         for p in summary["participants"]
     ]
@@ -90,7 +96,7 @@ def sections(summary: dict[str, Any], zone: str) -> list[tuple[str, list[str]]]:
     timeline = []
     for t in summary["timeline"]:
         words = _EVENT_WORDS.get(t["event"], t["event"])
-        who = f"{t['name'] or 'unnamed'} ({t['role']}) " if t["role"] else ""
+        who = f"{t['name']} ({t['role']}) " if t["role"] else ""
         timeline.append(f"{at(t['at'])}: {who}{words}")
     return [
         ("Overview", overview),

@@ -90,6 +90,16 @@ class WatchdogSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """What the service keeps of people and of the therapist's words, and the keys it keeps them with."""
+
+    show_names: bool = False  # display names on the therapist's own pages and API (never in exports)
+    data_key: str = ""  # keys the digests of emails and display names (HMAC-SHA256); never stored
+    notes_keys: tuple[str, ...] = ()  # Fernet keys: the first encrypts, every one decrypts (rotation)
+    notes_key_file: str = ""  # or a file of such keys, one a line, the first the current one
+
+
+@dataclass(frozen=True)
 class Therapist:
     id: str
     name: str
@@ -145,6 +155,7 @@ class Settings:
     clients: tuple[ClientProfile, ...] = ()
     framing: FramingSettings = FramingSettings()
     prompts: PromptSettings = PromptSettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

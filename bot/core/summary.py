@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from .alerts import Alert
+from .pseudonyms import role_labels
 from .record import ChecklistItem, FramingChange, Note
 from .session import MeetingState
 from .timefmt import seconds_between, to_iso
@@ -33,16 +34,26 @@ def checklist_json(items: Sequence[ChecklistItem]) -> dict[str, Any]:
     }
 
 
-def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[Alert], now: datetime) -> dict[str, Any]:
-    """Return the summary document; an unfinished session is summarised as of `now`."""
+def build_summary(
+    record: SessionRecord, state: MeetingState, alerts: Sequence[Alert], now: datetime, names: bool = False
+) -> dict[str, Any]:
+    """Return the summary document; an unfinished session is summarised as of `now`.
+
+    People are named by role ("Therapist", the client's code, "Other person 1") and the meeting's topic
+    is never shown. With `names` (the therapist's own screens, if they opted in) each person also
+    carries the `display_name` the meeting showed, when it was kept.
+    """
     meeting = state.meeting
     end = state.ended_at
     off = state.video_off
     off_seconds = [i.seconds(end or now) for i in off]
+    people = state.roster.people
+    label = dict(zip(map(id, people), role_labels([p.role for p in people], record.client_code)))
+    shown_name = (lambda person: {"display_name": person.name or None}) if names else (lambda person: {})  # noqa: E731
     summary: dict[str, Any] = {
         "session_id": record.session_id,
         "platform": meeting.platform,
-        "meeting": {"id": meeting.meeting_id, "uuid": meeting.occurrence_id, "topic": meeting.topic},
+        "meeting": {"id": meeting.meeting_id, "uuid": meeting.occurrence_id, "topic": None},
         "therapist_id": record.therapist_id,
         "client_code": record.client_code,
         "status": "ended" if state.ended else "in_progress",
@@ -52,11 +63,12 @@ def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[A
         "duration_seconds": seconds_between(state.started_at, end) if state.started_at and end else None,
         "participants": [
             {
-                "name": p.name,
+                "name": label[id(p)],
                 "role": p.role,
                 "intervals": [{"joined_at": to_iso(i.joined_at), "left_at": to_iso(i.left_at)} for i in p.intervals],
+                **shown_name(p),
             }
-            for p in state.roster.people
+            for p in people
         ],
         "client_video": {
             "off_intervals": [
@@ -88,7 +100,7 @@ def build_summary(record: SessionRecord, state: MeetingState, alerts: Sequence[A
                 "at": to_iso(t.at),
                 "event": t.event,
                 "role": t.person.role if t.person else None,
-                "name": t.person.name if t.person else None,
+                "name": label[id(t.person)] if t.person else None,
             }
             for t in state.timeline
         ],

@@ -45,5 +45,6 @@ class MessageWriter:
         clients = await self._tracker.clients.settings()  # the settings file's profiles and the database's
         words, digests = private_words(clients, notice.therapist_id), private_name_digests(clients, notice.therapist_id)
         return compose(
-            notice.id, notice.kind, notice.session_id, notice.message, code, self._settings.server.public_url, words, notice.key, digests
+            notice.id, notice.kind, notice.session_id, notice.message, code, self._settings.server.public_url, words, notice.key, digests,
+            self._settings.privacy.data_key,
         )

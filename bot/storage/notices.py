@@ -1,6 +1,7 @@
 """Keep the therapist's notices (with their deliveries) and notes: the part of the store they read."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
@@ -12,7 +13,11 @@ from bot.core.record import Note
 from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
+from .at_rest import AtRest
 from .group_commit import GroupCommit
+from .sealing import UNREADABLE_NOTE, Unreadable
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class NoticeRecords:
     """Notices, raised once per key, each with a pending delivery per channel; and the therapist's notes."""
 
     engine: AsyncEngine
+    at_rest: AtRest  # the therapist's notes are kept sealed
     _insert: Any
     _channels_for: Callable[[str, str], Sequence[str]]  # (therapist id, notice kind)
     _notice_writes: GroupCommit[Any]  # notices raised at once share a commit
@@ -125,19 +131,27 @@ class NoticeRecords:
             return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
 
     async def add_note(self, session_id: str, at: datetime, text: str, prompt_id: str | None) -> int:
-        """Store a therapist's note and return its id."""
+        """Store a therapist's note, encrypted, and return its id."""
+        sealed = self.at_rest.cipher.seal(text)
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 schema.notes.insert()
-                .values(session_id=session_id, at=to_stamp(at), text=text, prompt_id=prompt_id)
+                .values(session_id=session_id, at=to_stamp(at), text=sealed, prompt_id=prompt_id)
                 .returning(schema.notes.c.id)
             )
             return int(result.scalar_one())
 
     async def notes(self, session_id: str) -> list[Note]:
-        """Return a session's notes in time order."""
+        """Return a session's notes in time order; one no configured key opens reads as UNREADABLE_NOTE (logged by id)."""
         t = schema.notes
         query = select(t).where(t.c.session_id == session_id).order_by(t.c.at, t.c.id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [Note(from_iso(r.at), r.text, r.prompt_id) for r in rows]
+        return [Note(from_iso(r.at), self._opened(r.id, r.text), r.prompt_id) for r in rows]
+
+    def _opened(self, note_id: int, token: str) -> str:
+        try:
+            return self.at_rest.cipher.open(token)
+        except Unreadable:
+            _LOGGER.warning("note %s cannot be opened with the configured notes keys: shown as unreadable", note_id)
+            return UNREADABLE_NOTE

@@ -1,12 +1,10 @@
-"""The database tables, and the schema upgrades applied in order at start-up."""
+"""The database tables (bot/storage/upgrades.py brings a database up to them)."""
 from __future__ import annotations
 
-from typing import Callable
 
 from sqlalchemy import (
     BigInteger,
     Column,
-    Connection,
     Index,
     Integer,
     MetaData,
@@ -14,7 +12,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    select,
 )
 
 metadata = MetaData()
@@ -28,7 +25,6 @@ sessions = Table(
     Column("platform", String(16), nullable=False),
     Column("occurrence_id", String(255), nullable=False),
     Column("meeting_id", String(64), nullable=False, default=""),
-    Column("topic", Text, nullable=False, default=""),
     Column("host_id", String(255), nullable=False, default=""),
     Column("therapist_id", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
@@ -37,6 +33,7 @@ sessions = Table(
 )
 
 # One row per domain event; `key` identifies the event (the platform says how), so a redelivery inserts nothing.
+# `data` holds ids, times, keyed digests and sealed text, never a name, email or topic (bot/storage/at_rest.py).
 events = Table(
     "events",
     metadata,
@@ -67,6 +64,7 @@ notices = Table(
     Index("ix_notices_therapist", "therapist_id", "id"),
 )
 
+# A note's text is sealed (Fernet under the first [privacy] notes key: bot/storage/sealing.py).
 notes = Table(
     "notes",
     metadata,
@@ -170,7 +168,8 @@ sign_in_locks = Table(
 )
 
 # The therapist's client profiles kept in the database (beside the settings file's): lists as JSON
-# text, and digests of emails and display names, never the words (bot/core/digests.py).
+# text, and keyed digests (HMAC under [privacy] data_key) of emails and display names, never the words
+# (bot/core/digests.py).
 client_profiles = Table(
     "client_profiles",
     metadata,
@@ -228,6 +227,15 @@ platform_subscriptions = Table(
     Index("ix_platform_subscriptions_expiry", "platform", "expires_at"),
 )
 
+# What proves the configured keys are the ones this database was written with (bot/storage/key_checks.py):
+# a constant sealed with the notes key and one keyed with the data key. Never a key itself.
+key_checks = Table(
+    "key_checks",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 # A platform's calling bot in a meeting's call, one per session at most: the row is claimed (state `joining`)
 # before the bot is asked to join, so a second instance or a repeated start never sends a second bot. It
 # keeps the platform's call id once joined, the call's state, the last roster sequence number applied, and
@@ -252,27 +260,3 @@ bot_calls = Table(
     UniqueConstraint("platform", "call_id", name="uq_bot_calls_call"),
     Index("ix_bot_calls_state", "platform", "state"),
 )
-
-# Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
-UPGRADES: list[Callable[[Connection], None]] = [
-    lambda conn: metadata.create_all(conn),
-    lambda conn: metadata.create_all(conn, tables=[due_work, checklist_ticks]),
-    lambda conn: metadata.create_all(conn, tables=[deliveries]),
-    lambda conn: metadata.create_all(conn, tables=[passwords, sign_in_failures, sign_in_locks, page_sign_ins]),
-    lambda conn: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
-    lambda conn: metadata.create_all(conn, tables=[platform_subscriptions]),
-    lambda conn: metadata.create_all(conn, tables=[bot_calls]),
-]
-
-
-def upgrade(conn: Connection) -> int:
-    """Bring the schema up to date and return its version."""
-    schema_version.create(conn, checkfirst=True)
-    current = conn.execute(select(schema_version.c.version)).scalar()
-    if current is None:
-        conn.execute(schema_version.insert().values(version=0))
-        current = 0
-    for version, step in enumerate(UPGRADES[current:], start=current + 1):
-        step(conn)
-        conn.execute(schema_version.update().values(version=version))
-    return len(UPGRADES)

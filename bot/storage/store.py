@@ -1,8 +1,6 @@
 """Keep sessions and their events in SQLite or PostgreSQL (SQLAlchemy, async); notices and notes beside them."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -14,21 +12,20 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from bot.core.events import MeetingEvent, MeetingRef, event_from_record
+from bot.core.events import MeetingEvent, MeetingRef
 from bot.core.timefmt import to_stamp
 
 from . import schema
+from .at_rest import AtRest
 from .group_commit import GroupCommit
+from .key_checks import check_keys
 from .notices import NoticeRecords
+from .session_ids import session_id_for
+from .upgrades import PRIVATE_AT_REST, REWRITTEN, stored_version, upgrade
 
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
-
-
-def session_id_for(platform: str, occurrence_id: str) -> str:
-    """Return the stable session id of a meeting occurrence (the same on every instance)."""
-    return "s" + hashlib.sha256(f"{platform}:{occurrence_id}".encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True)
@@ -37,14 +34,13 @@ class SessionRow:
     platform: str
     occurrence_id: str
     meeting_id: str
-    topic: str
     host_id: str
     therapist_id: str
     created_at: str
 
     @property
     def meeting(self) -> MeetingRef:
-        return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id, self.topic)
+        return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id)
 
 
 def _use_wal(cursor: Any, attempts: int = 100) -> None:
@@ -67,12 +63,12 @@ def _use_wal(cursor: Any, attempts: int = 100) -> None:
     raise RuntimeError("could not switch the SQLite database to WAL: it stayed locked")
 
 
-def _readable(meeting: MeetingRef, key: str, data: str) -> MeetingEvent | None:
+def _readable(at_rest: AtRest, meeting: MeetingRef, row: Any) -> MeetingEvent | None:
     """Return a stored event, or None (logged by key) for a row that cannot be read: it must not break the session."""
     try:
-        return event_from_record(meeting, json.loads(data))
+        return at_rest.event_of(meeting, row.id, row.data)
     except (ValueError, TypeError, KeyError, OverflowError):
-        _LOGGER.warning("stored event %s of %s meeting occurrence cannot be read: left out", key, meeting.platform)
+        _LOGGER.warning("stored event %s of %s meeting occurrence cannot be read: left out", row.key, meeting.platform)
         return None
 
 
@@ -100,18 +96,27 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=5000")
             _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=FULL")
+            # What is deleted or rewritten (a note sealed, a name dropped) is overwritten, not left in free pages.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
     return engine
 
 
 class Store(NoticeRecords):
-    """The service's database: every write is committed before the caller acknowledges anything."""
+    """The service's database: every write is committed before the caller acknowledges anything.
+
+    What it keeps of people and of the therapist's words goes through `at_rest` (bot/storage/at_rest.py).
+    """
 
     def __init__(
-        self, engine: AsyncEngine, channels_for: Callable[[str, str], Sequence[str]] = lambda _therapist_id, _kind: ()
+        self,
+        engine: AsyncEngine,
+        at_rest: AtRest,
+        channels_for: Callable[[str, str], Sequence[str]] = lambda _therapist_id, _kind: (),
     ) -> None:
         self.engine = engine
+        self.at_rest = at_rest
         self._channels_for = channels_for  # where a therapist's notices of a kind go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
@@ -119,23 +124,42 @@ class Store(NoticeRecords):
         self._known_sessions: set[str] = set()
 
     async def upgrade(self) -> int:
-        """Create or upgrade the schema; return its version."""
+        """Create or upgrade the schema and check the keys against it; return its version.
+
+        Raise KeyProblem (nothing upgraded) if the keys are not the ones the database was written with.
+        """
         async with self.engine.connect() as conn:
             # Several processes may start at once: the first to lock upgrades, the others wait.
             if self.engine.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             else:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            version = await conn.run_sync(schema.upgrade)
+            before = await conn.run_sync(stored_version)
+            version = await conn.run_sync(upgrade, self.at_rest)
+            await conn.run_sync(check_keys, self.at_rest)
             await conn.commit()
-            return version
+        if 0 < before < PRIVATE_AT_REST <= version:
+            await self._compact(REWRITTEN)
+        return version
+
+    async def _compact(self, tables: Sequence[str]) -> None:
+        """Rewrite tables whose rows an upgrade changed, so that no old version of a row stays in the database's files.
+
+        PostgreSQL keeps an updated row's old version until a vacuum; SQLite overwrites it as it goes
+        (secure_delete, set on every connection).
+        """
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with self.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+            await autocommit.exec_driver_sql("VACUUM FULL " + ", ".join(tables))
 
     async def record_events(
         self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime
     ) -> int:
         """Store a delivery's events (and its session, if a therapist owns it); return how many were new."""
         inserted = await self._writes.submit((therapist_id, meeting, keyed, now))
-        if therapist_id is not None and meeting.topic and meeting.meeting_id:
+        if therapist_id is not None and meeting.meeting_id:
             # Committed with nothing left to fill in: later deliveries can skip the session row.
             self._known_sessions.add(session_id_for(meeting.platform, meeting.occurrence_id))
         return inserted
@@ -157,44 +181,42 @@ class Store(NoticeRecords):
             if therapist_id is not None and session_id not in self._known_sessions:
                 sessions.setdefault(session_id, dict(
                     id=session_id, platform=meeting.platform, occurrence_id=meeting.occurrence_id,
-                    meeting_id=meeting.meeting_id, topic=meeting.topic, host_id=meeting.host_id,
-                    therapist_id=therapist_id, created_at=stamp,
+                    meeting_id=meeting.meeting_id, host_id=meeting.host_id, therapist_id=therapist_id, created_at=stamp,
                 ))
             for key, event in keyed:
-                record = event.to_record()
                 rows.append(dict(
-                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=key, at=record["at"],
-                    kind=event.kind, data=json.dumps(record, sort_keys=True), received_at=stamp,
+                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=self.at_rest.event_key(key, event),
+                    at=to_stamp(event.at), kind=event.kind, data=self.at_rest.event_data(event), received_at=stamp,
                 ))
         if sessions:
             await conn.execute(self._insert(schema.sessions).on_conflict_do_nothing(), list(sessions.values()))
-            for values in sessions.values():  # a session first seen without its topic gets it later
-                if values["topic"] or values["meeting_id"]:
+            for values in sessions.values():  # a session first seen without its meeting id gets it later
+                if values["meeting_id"]:
                     t = schema.sessions
                     await conn.execute(
-                        update(t)
-                        .where(t.c.id == values["id"])
-                        .where((t.c.topic == "") | (t.c.meeting_id == ""))
-                        .values(topic=values["topic"], meeting_id=values["meeting_id"])
+                        update(t).where(t.c.id == values["id"]).where(t.c.meeting_id == "").values(meeting_id=values["meeting_id"])
                     )
         new_keys: set[tuple[str, str]] = set()
         if rows:
             insert = self._insert(schema.events).on_conflict_do_nothing()
             result = await conn.execute(insert.returning(schema.events.c.platform, schema.events.c.key), rows)
             new_keys = {(r.platform, r.key) for r in result}
-        return [sum((meeting.platform, key) in new_keys for key, _ in keyed) for _, meeting, keyed, _ in batch]
+        return [
+            sum((meeting.platform, self.at_rest.event_key(key, event)) in new_keys for key, event in keyed)
+            for _, meeting, keyed, _ in batch
+        ]
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""
         t = schema.events
         query = (
-            select(t.c.key, t.c.data)
+            select(t.c.id, t.c.key, t.c.data)
             .where(t.c.platform == meeting.platform)
             .where(t.c.occurrence_id == meeting.occurrence_id)
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        loaded = [(event, row.key) for row in rows if (event := _readable(meeting, row.key, row.data)) is not None]
+        loaded = [(event, row.key) for row in rows if (event := _readable(self.at_rest, meeting, row)) is not None]
         loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
         return [event for event, _ in loaded]
 

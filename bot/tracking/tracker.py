@@ -112,8 +112,8 @@ class SessionTracker:
         )
         return Recorded(True, session_id_for(meeting.platform, meeting.occurrence_id) if owner else None)
 
-    async def view(self, row: SessionRow, now: datetime | None = None) -> SessionView:
-        """Return the session as of `now` (default: the clock)."""
+    async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
+        """Return the session as of `now` (default: the clock); with `names`, people's kept display names too (see build_summary)."""
         now = now or self.clock()
         settings = await self.clients.settings()
         state, code = await self._judge_client(row, settings, now)
@@ -131,7 +131,7 @@ class SessionTracker:
             notes=notes,
             framing_changes=with_notes(changes, await self.prompter.prompt_ids(row, changes), notes),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at), items, changes)
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at, names), items, changes)
 
     async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None]:
         """Return the session's state as of `now`, and the code of the client the profiles recognise in it."""
@@ -143,7 +143,7 @@ class SessionTracker:
             return build_state(meeting, events, RoleRules(therapist_account_ids=frozenset({row.host_id}))), None
         state = build_state(meeting, events, role_rules(settings, therapist, meeting))
         refs = state.roster.client.refs if state.roster.client else []
-        emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name for r in refs if r.name}
+        emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name_digest for r in refs if r.name_digest}
         code = client_code(settings, therapist, meeting, emails, names, frozenset(r.account_id for r in refs if r.account_id))
         return state, code
 
@@ -159,7 +159,8 @@ class SessionTracker:
         if profile is None:
             return
         by_meeting = {m: c.code for c in reversed(own) for m in c.meeting_ids}  # the first profile listing it wins
-        by_people = bool(email_digests(profile) or name_digests([profile]) or profile.entra_ids)
+        key = settings.privacy.data_key
+        by_people = bool(email_digests(profile, key) or name_digests([profile], key) or profile.entra_ids)
         kept, now, named = await self.session_clients.kept(therapist_id), self.clock(), {}
         for row in await self.store.sessions(therapist_id):
             if row.id in kept:

@@ -53,10 +53,10 @@ async def owned_session(request: web.Request, therapist: Therapist | None = None
     return therapist, row
 
 
-async def judged(tracker: SessionTracker, row: SessionRow) -> SessionView | None:
+async def judged(tracker: SessionTracker, row: SessionRow, names: bool = False) -> SessionView | None:
     """Return the session judged now, or None if its stored rows cannot be judged (logged by id only)."""
     try:
-        return await tracker.view(row)
+        return await tracker.view(row, names=names)
     except Exception as err:  # one session that cannot be judged must not hide the others
         _LOGGER.error("session %s cannot be judged (%s)", row.id, type(err).__name__)
         return None
@@ -93,7 +93,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
     _, row = await owned_session(request)
-    view = await judged(request.app[keys.TRACKER], row)
+    view = await judged(request.app[keys.TRACKER], row, request.app[keys.SETTINGS].privacy.show_names)
     detail = _listing(row, view)
     if view is None:
         return web.json_response(detail)
@@ -105,11 +105,13 @@ async def get_session(request: web.Request) -> web.Response:
 @routes.get("/api/sessions/{session_id}/summary")
 async def get_summary(request: web.Request) -> web.Response:
     therapist, row = await owned_session(request)
-    view = await judged(request.app[keys.TRACKER], row)
+    fmt = request.query.get("format", "json")
+    # The JSON is the therapist's own screen: names if they opted in. A Markdown or HTML document is
+    # an export, for the record and for supervision: never names.
+    view = await judged(request.app[keys.TRACKER], row, fmt == "json" and request.app[keys.SETTINGS].privacy.show_names)
     if view is None:
         raise refuse(web.HTTPConflict, UNREADABLE_REASON)
     summary = view.summary
-    fmt = request.query.get("format", "json")
     if fmt == "json":
         return web.json_response(summary)
     if fmt not in RENDERERS:

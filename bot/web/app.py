@@ -12,6 +12,7 @@ from bot.delivery.messages import MessageWriter
 from bot.delivery.workers import ChannelWorker, Deliveries
 from bot.framing import framing_sink
 from bot.services import Services
+from bot.storage.at_rest import AtRest
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
@@ -41,9 +42,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[keys.SETTINGS].storage.url)
-    store = Store(engine, app[keys.SETTINGS].channels_for)
-    await store.upgrade()
+    settings = app[keys.SETTINGS]
+    at_rest = AtRest.from_settings(settings.privacy)  # no key: the service does not start (KeyProblem says how to make one)
+    engine = create_engine(settings.storage.url)
+    store = Store(engine, at_rest, settings.channels_for)
+    try:
+        await store.upgrade()  # keys that are not this database's: KeyProblem, and the service does not start
+    except BaseException:
+        await store.close()
+        await engine.dispose()
+        raise
     app[keys.STORE] = store
     app[keys.BOARD] = NoticeBoard(store)
     app[keys.SIGN_INS] = SignInRecords(engine)

@@ -21,15 +21,15 @@ MAX_CODE_CHARS = 255  # a settings-file code is as the operator wrote it; the da
 routes = web.RouteTableDef()
 
 
-def client_json(profile: ClientProfile) -> dict[str, Any]:
+def client_json(profile: ClientProfile, key: str) -> dict[str, Any]:
     """Return a profile as the API shows it: how many emails and names it recognises, never which."""
     return {
         "code": profile.code,
         "mode": profile.mode,
         "flags": list(profile.flags),
         "meeting_ids": list(profile.meeting_ids),
-        "email_count": len(email_digests(profile)),
-        "display_name_count": len(name_digests([profile])),
+        "email_count": len(email_digests(profile, key)),
+        "display_name_count": len(name_digests([profile], key)),
         "source": profile.source,
     }
 
@@ -62,7 +62,8 @@ async def _database_client(request: web.Request, therapist: Therapist) -> Client
 async def save_client(request: web.Request, therapist: Therapist, current: ClientProfile | None, form: dict[str, Any] | None = None) -> ClientProfile:
     """Keep a new client, or change `current`, from the request's JSON body (or `form`); a refusal says why."""
     words = vocabulary(request.app[keys.TRACKER].checklist_points)
-    profile = client_from_form(form if form is not None else await _body(request), words, therapist.id, current)
+    key = request.app[keys.SETTINGS].privacy.data_key
+    profile = client_from_form(form if form is not None else await _body(request), words, therapist.id, key, current)
     if isinstance(profile, list):
         raise refuse(web.HTTPBadRequest, "; ".join(profile))
     book = _book(request)
@@ -89,15 +90,16 @@ async def get_vocabulary(request: web.Request) -> web.Response:
 async def list_clients(request: web.Request) -> web.Response:
     """Answer the caller's clients, the settings file's first, each with its `source`."""
     therapist = await therapist_for(request)
-    clients = (await _book(request).settings()).clients
-    return web.json_response([client_json(c) for c in clients if c.therapist == therapist.id])
+    clients, key = (await _book(request).settings()).clients, request.app[keys.SETTINGS].privacy.data_key
+    return web.json_response([client_json(c, key) for c in clients if c.therapist == therapist.id])
 
 
 @routes.post("/api/clients")
 async def add_client(request: web.Request) -> web.Response:
     """Keep a new client `{code, mode, flags, meeting_ids?, emails?, display_names?}`; answer 201 with it."""
     therapist = await therapist_for(request)
-    return web.json_response(client_json(await save_client(request, therapist, None)), status=201)
+    key = request.app[keys.SETTINGS].privacy.data_key
+    return web.json_response(client_json(await save_client(request, therapist, None), key), status=201)
 
 
 @routes.put("/api/clients/{code}")
@@ -105,7 +107,8 @@ async def change_client(request: web.Request) -> web.Response:
     """Change a database client; the fields left out keep their values."""
     therapist = await therapist_for(request)
     current = await _database_client(request, therapist)
-    return web.json_response(client_json(await save_client(request, therapist, current)))
+    key = request.app[keys.SETTINGS].privacy.data_key
+    return web.json_response(client_json(await save_client(request, therapist, current), key))
 
 
 @routes.delete("/api/clients/{code}")

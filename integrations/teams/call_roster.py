@@ -7,7 +7,9 @@ Who a participant is: the same `ParticipantRef` the meeting's roster events get 
 placed on the person the stored roster already knows. A signed-in user is matched by their Entra object id
 (`info.identity.user.id`, the ref's `stable_id`), since the participant `id` of the calls API and of the
 meeting's call events need not be the same; a guest (no Entra id) by the participant id, else by their display
-name. The camera change then carries the roster's participant id, so the core counts both as one person.
+name: the stored roster keeps only its keyed digest (bot/storage/at_rest.py), so the name heard is digested with
+`[privacy] data_key` to compare. The camera change then carries the roster's participant id, so the core counts
+both as one person.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from bot.core import events as ev
+from bot.core.digests import name_digest
 
 from .events import CallEventFormatError, _field, _text, application_id, participant_ref
 
@@ -192,15 +195,19 @@ def roster_refs(stored: Sequence[ev.MeetingEvent]) -> list[ev.ParticipantRef]:
     return list(reversed(refs))
 
 
-def as_roster_person(ref: ev.ParticipantRef, known: Sequence[ev.ParticipantRef]) -> ev.ParticipantRef:
-    """Return `ref` with the participant id the stored roster knows the same person by (module docstring)."""
+def as_roster_person(ref: ev.ParticipantRef, known: Sequence[ev.ParticipantRef], data_key: str) -> ev.ParticipantRef:
+    """Return `ref` with the participant id the stored roster knows the same person by (module docstring).
+
+    `known` are refs as stored: a name by its keyed digest (under `data_key`), the name itself rarely or never.
+    """
     match = None
     if ref.stable_id:
         match = next((k for k in known if k.stable_id == ref.stable_id), None)
     if match is None and ref.user_id:
         match = next((k for k in known if k.user_id == ref.user_id and (not ref.stable_id or not k.stable_id)), None)
     if match is None and not ref.stable_id and ref.name:
-        match = next((k for k in known if not k.stable_id and k.name == ref.name), None)
+        digest = name_digest(ref.name, data_key)
+        match = next((k for k in known if not k.stable_id and k.name_digest == digest), None)
     return dataclasses.replace(ref, user_id=match.user_id) if match is not None and match.user_id else ref
 
 
@@ -214,12 +221,18 @@ def camera_event_key(meeting: ev.MeetingRef, person: str, ordinal: int, on: bool
 
 
 def camera_changes(
-    meeting: ev.MeetingRef, at: datetime, present: Iterable[CallParticipant], stored: Sequence[ev.MeetingEvent], raw: Mapping[str, Any]
+    meeting: ev.MeetingRef,
+    at: datetime,
+    present: Iterable[CallParticipant],
+    stored: Sequence[ev.MeetingEvent],
+    raw: Mapping[str, Any],
+    data_key: str,
 ) -> list[tuple[str, ev.VideoStateChanged]]:
     """Return a VideoStateChanged, with its key, for each person whose camera differs from what the session has stored.
 
     A person in the call on two devices counts as sending if either sends. The bot's callbacks carry no time
-    of their own: the change is dated `at`, when it was heard.
+    of their own: the change is dated `at`, when it was heard. `stored` are the session's events as the store
+    returns them; `data_key` the key their names' digests were made with.
     """
     known = roster_refs(stored)
     last: dict[str, tuple[bool, datetime]] = {}
@@ -231,7 +244,7 @@ def camera_changes(
             counts[person] += 1
     people: dict[str, tuple[ev.ParticipantRef, bool]] = {}
     for participant in present:
-        ref = as_roster_person(participant.ref, known)
+        ref = as_roster_person(participant.ref, known, data_key)
         person = _person(ref)
         first, on = people.get(person, (ref, False))
         people[person] = (first, on or participant.camera_on)

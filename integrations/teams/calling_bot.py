@@ -362,7 +362,7 @@ class CallingBot:
         present = [p for p in update.present if not p.application_id and not p.in_lobby]
         tracker, now = self.services.tracker, self.services.clock()
         meeting = call.meeting
-        keyed = camera_changes(meeting, now, present, await tracker.store.session_events(meeting), raw)
+        keyed = camera_changes(meeting, now, present, await tracker.store.session_events(meeting), raw, tracker.store.at_rest.data_key)
         if keyed:
             recorded = await tracker.record(meeting, keyed)
             if recorded.session_id is not None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping
@@ -43,11 +42,6 @@ def _id(obj: Mapping[str, Any], *names: str, limit: int) -> str:
     return value
 
 
-def _email_hash(email: Any) -> str:
-    email = _text(email).lower()
-    return hashlib.sha256(email.encode()).hexdigest() if email else ""
-
-
 def _when(text: Any, fallback: datetime | None, field: str) -> datetime:
     if _text(text):
         try:
@@ -68,7 +62,7 @@ def _participant(obj: Mapping[str, Any]) -> ev.ParticipantRef:
         stable_id=_text(p.get("participant_uuid")),
         account_id=_text(p.get("id")),
         name=_text(p.get("user_name")),
-        email_hash=_email_hash(p.get("email")),
+        email=_text(p.get("email")),  # the store keeps only its keyed digest
     )
 
 
@@ -79,7 +73,7 @@ def _meeting_ref(obj: Mapping[str, Any], plan_only: bool = False) -> ev.MeetingR
     meeting_id = _id(obj, "id", limit=MAX_MEETING_ID_CHARS)
     if plan_only and not meeting_id:
         raise WebhookFormatError("the meeting id is missing")
-    return ev.MeetingRef(PLATFORM, uuid, meeting_id, _id(obj, "host_id", limit=MAX_UUID_CHARS), _text(obj.get("topic")))
+    return ev.MeetingRef(PLATFORM, uuid, meeting_id, _id(obj, "host_id", limit=MAX_UUID_CHARS))  # never the topic: it may name someone
 
 
 Handler = Callable[[ev.MeetingRef, Mapping[str, Any], datetime | None], ev.MeetingEvent]

@@ -20,6 +20,7 @@ from tests.bot.core.builders import (
     joined,
     started,
 )
+from tests.conftest import PRIVACY_TOML, storage_keys
 
 ROOT = Path(__file__).parent.parent.parent
 
@@ -28,6 +29,7 @@ def write_config(tmp_path: Path, db: Path, secret: str = "s3cret") -> Path:
     path = tmp_path / "companion.toml"
     path.write_text(
         f'[storage]\nurl = "sqlite+aiosqlite:///{db}"\n[zoom]\nwebhook_secret_token = "{secret}"\n'
+        f'{PRIVACY_TOML}'
         '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "tok"\nzoom_user_id = "HOST"\ntimezone = "Europe/London"\n',
         encoding="utf-8",
     )
@@ -62,12 +64,14 @@ def test_usage_errors_exit_2(capsys):
     assert caught.value.code == 2
 
 
-async def _stored_meeting(db: Path) -> None:
+async def _stored_meeting(db: Path, note: str = "") -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     events = [started(), joined(1, THERAPIST), joined(5, CLIENT), ended(600)]
     await store.record_events("t1", MEETING, [(f"k{n}", e) for n, e in enumerate(events)], at(600))
+    if note:
+        await store.add_note(session_id_for("zoom", MEETING.occurrence_id), at(300), note, None)
     await store.close()
     await engine.dispose()
 

@@ -11,6 +11,7 @@ from bot.cli import main
 from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store, create_engine
 from tests.bot.test_cli import ROOT, write_config
+from tests.conftest import storage_keys
 
 
 def run(config, *args: str, password: str) -> subprocess.CompletedProcess:
@@ -20,7 +21,7 @@ def run(config, *args: str, password: str) -> subprocess.CompletedProcess:
 
 async def stored(db) -> tuple[str | None, datetime | None]:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     records = SignInRecords(engine)
     now = datetime.now(timezone.utc)
@@ -33,7 +34,7 @@ async def stored(db) -> tuple[str | None, datetime | None]:
 
 async def lock(db) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     for _ in range(5):
         await SignInRecords(engine).failed("t1", datetime.now(timezone.utc))

@@ -5,6 +5,17 @@ import re
 
 from bot import demo
 from integrations.zoom.scripted.demo_photos import demo_person_frames
+from tests.raw_read import every_value, file_bytes, found
+
+# What the scripted meetings say of people (names, an email, the meeting's topic) and the therapist's note.
+IN_THE_CLEAR = ["Client Person", "Unknown Visitor", "Demo Therapist", "client@example.invalid", "Weekly session", demo.DEMO_NOTE]
+
+
+def nothing_in_the_clear(folder) -> None:
+    """Check the demo's own database keeps no name, email, topic or note in the clear (it makes its own keys)."""
+    (db,) = folder.glob("companion-demo-*/companion.db")
+    url = f"sqlite+aiosqlite:///{db}"
+    assert not found(IN_THE_CLEAR, every_value(url), file_bytes(url) or b"")
 
 
 def answered_camera_prompts(out: str, folder) -> tuple[list[str], str]:
@@ -22,6 +33,9 @@ def answered_camera_prompts(out: str, folder) -> tuple[list[str], str]:
 
 
 async def test_the_demo_replays_a_meeting_prints_alerts_and_writes_the_summary(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the demo's folder, and so its database
     monkeypatch.setattr(demo, "SECONDS_PER_STEP", 0.0)
     assert await demo.run_demo(out_dir=tmp_path) == 0
     out = capsys.readouterr().out
@@ -31,6 +45,7 @@ async def test_the_demo_replays_a_meeting_prints_alerts_and_writes_the_summary(t
     assert str(md[0]) in out and str(html[0]) in out
     text = md[0].read_text()
     assert "Client: C-17" in text and "(client):" in text and "; " in text  # the client's two presence intervals
+    nothing_in_the_clear(tmp_path)
 
 
 async def test_the_demo_shows_real_video_off_intervals_and_alerts_from_rtms(tmp_path, capsys, monkeypatch):
@@ -138,6 +153,7 @@ def test_companion_demo_platform_teams_plays_a_teams_meeting_to_its_summary(tmp_
     assert "2 interval(s), 5 min 00 s in all, longest 3 min 00 s" in text
     for who in ("Client Person", "Unknown Visitor", "Demo Therapist"):
         assert who not in out  # the demo's lines and alerts never name anyone
+    nothing_in_the_clear(tmp_path)  # nor its database: the Teams rosters' names are keyed digests there
 
 
 async def test_the_teams_demo_raises_the_zoom_demos_camera_alerts_and_prompts(tmp_path, capsys, monkeypatch):

@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import (
+    PRIVACY_TOML,
     SECRET,
     SESSION_KEY,
     THERAPIST_A_HOST,
@@ -112,7 +113,7 @@ public_url = "http://127.0.0.1:{port}"
 session_key = "{SESSION_KEY}"
 [storage]
 url = "sqlite+aiosqlite:///{folder / 'companion.db'}"
-[zoom]
+{PRIVACY_TOML}[zoom]
 webhook_secret_token = "{SECRET}"
 rtms_client_id = "{RTMS_CLIENT_ID}"
 rtms_client_secret = "{RTMS_SECRET}"

@@ -22,7 +22,8 @@ routes = web.RouteTableDef()
 
 
 async def _clients_page(request: web.Request, therapist: Any, status: int = 200, problem: str = "", form: dict[str, Any] | None = None) -> web.Response:
-    clients = [client_json(c) for c in (await request.app[keys.TRACKER].clients.settings()).clients if c.therapist == therapist.id]
+    key = request.app[keys.SETTINGS].privacy.data_key
+    clients = [client_json(c, key) for c in (await request.app[keys.TRACKER].clients.settings()).clients if c.therapist == therapist.id]
     words = vocabulary(request.app[keys.TRACKER].checklist_points)
     shown = form or {"code": "", "mode": "online", "flags": [], "meeting_ids": ""}
     return await page(request, "clients.html", therapist, status=status, clients=clients, vocabulary=words, problem=problem, form=shown)

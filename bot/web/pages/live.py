@@ -34,11 +34,11 @@ def live_state(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def owned_summary(request: web.Request) -> tuple[Therapist, dict[str, Any]]:
-    """Return the signed-in therapist and the summary (so far) of their session in the path."""
+async def owned_summary(request: web.Request, names: bool = False) -> tuple[Therapist, dict[str, Any]]:
+    """Return the signed-in therapist and the summary (so far) of their session in the path (`names`: see build_summary)."""
     therapist = await page_therapist(request)
     _, row = await owned_session(request, therapist)
-    view = await judged(request.app[keys.TRACKER], row)
+    view = await judged(request.app[keys.TRACKER], row, names)
     if view is None:
         raise refuse(web.HTTPConflict, UNREADABLE_REASON)
     return therapist, view.summary
@@ -46,13 +46,13 @@ async def owned_summary(request: web.Request) -> tuple[Therapist, dict[str, Any]
 
 @routes.get("/sessions/{session_id}/live.json")
 async def live_json(request: web.Request) -> web.Response:
-    _, summary = await owned_summary(request)
+    _, summary = await owned_summary(request, request.app[keys.SETTINGS].privacy.show_names)
     return web.json_response(live_state(summary))
 
 
 @routes.get("/sessions/{session_id}")
 async def live_page(request: web.Request) -> web.Response:
-    therapist, summary = await owned_summary(request)
+    therapist, summary = await owned_summary(request, request.app[keys.SETTINGS].privacy.show_names)
     zone = ZoneInfo(therapist.timezone)
     clock = lambda text: from_iso(text).astimezone(zone).strftime("%H:%M")  # noqa: E731
     notices = await request.app[keys.STORE].notices(therapist.id, summary["session_id"])  # newest first

@@ -7,12 +7,13 @@ from typing import Any
 from aiohttp import web
 from markupsafe import Markup
 
-from bot.core.pseudonyms import client_label, pseudonymous
+from bot.core.pseudonyms import client_label
 from bot.core.render import sections, to_html, to_markdown
 from bot.core.settings import Therapist
 from bot.core.timeline import timeline_svg
 from bot.summaries.pdf import summary_pdf
 
+from .. import keys
 from . import live
 from .rendering import page
 
@@ -21,15 +22,16 @@ DOWNLOAD_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:;
 routes = web.RouteTableDef()
 
 
-async def shown_summary(request: web.Request) -> tuple[Therapist, dict[str, Any]]:
-    """Return the signed-in therapist and their session's summary, people named by role and no topic."""
-    therapist, summary = await live.owned_summary(request)
-    return therapist, pseudonymous(summary)
+async def shown_summary(request: web.Request, names: bool = False) -> tuple[Therapist, dict[str, Any]]:
+    """Return the signed-in therapist and their session's summary: people by role, no topic, and names only if asked."""
+    return await live.owned_summary(request, names)
 
 
 @routes.get("/sessions/{session_id}/summary")
 async def summary_page(request: web.Request) -> web.Response:
-    therapist, summary = await shown_summary(request)
+    # The page is the therapist's own screen: names if they opted in. Its downloads are for the
+    # record and for supervision: never names.
+    therapist, summary = await shown_summary(request, request.app[keys.SETTINGS].privacy.show_names)
     zone = therapist.timezone
     return await page(
         request, "summary.html", therapist, session_id=summary["session_id"], client=client_label(summary), zone=zone,

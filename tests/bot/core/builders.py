@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.core import events as ev
 
-MEETING = ev.MeetingRef("zoom", "occ-1", "123", "HOST", "Session")
+MEETING = ev.MeetingRef("zoom", "occ-1", "123", "HOST")
 START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 THERAPIST = ev.ParticipantRef(user_id="100", stable_id="uuid-t", account_id="HOST", name="Therapist")
 CLIENT = ev.ParticipantRef(user_id="200", stable_id="uuid-c", name="Client")

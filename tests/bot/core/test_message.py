@@ -5,7 +5,7 @@ from bot.config.settings_file import parse_settings
 from bot.core.appointments import appointment_id_for
 from bot.core.digests import name_digest
 from bot.core.message import MAX_TEXT, compose, private_words
-from tests.conftest import settings_dict
+from tests.conftest import DATA_KEY, settings_dict
 
 
 def test_the_client_appears_by_code_and_the_link_goes_to_the_session():
@@ -44,6 +44,6 @@ def test_names_and_emails_are_replaced_and_long_text_is_cut_to_one_short_line():
 
 
 def test_names_kept_only_as_digests_are_found_and_replaced():
-    digests = frozenset({name_digest("Sam Client"), name_digest("Jo")})
+    digests = frozenset({name_digest("Sam Client", DATA_KEY), name_digest("Jo", DATA_KEY)})
     text = "Sam   client (and jo) joined; Joanne did not"
-    assert compose(1, "third_party_joined", "s1", text, "C-21", "https://c", [], "", digests).text == "C-21 (and C-21) joined; Joanne did not"
+    assert compose(1, "third_party_joined", "s1", text, "C-21", "https://c", [], "", digests, DATA_KEY).text == "C-21 (and C-21) joined; Joanne did not"

@@ -1,27 +1,49 @@
 """People by role in what the therapist reads: the therapist, the client's code, others numbered; no topic."""
 from __future__ import annotations
 
-from bot.core.pseudonyms import pseudonymous
+import json
+
+from bot.core import events as ev
+from bot.core.participants import RoleRules
+from bot.core.pseudonyms import role_labels
+from bot.core.session import build_state
+from bot.core.summary import SessionRecord, build_summary
+
+from .builders import MEETING, at, ended, in_order, joined, left, started
+
+THERAPIST = ev.ParticipantRef(user_id="100", stable_id="uuid-t", account_id="HOST", name="Dr Ruth Example")
+CLIENT = ev.ParticipantRef(user_id="200", stable_id="uuid-c", name="Sam Client")
+VISITOR = ev.ParticipantRef(user_id="300", stable_id="uuid-v", name="Alex Visitor")
+SECOND_VISITOR = ev.ParticipantRef(user_id="400", stable_id="uuid-w", name="Wanda Visitor")
+EVENTS = [started(), joined(1, THERAPIST), joined(5, CLIENT), joined(9, VISITOR), joined(12, SECOND_VISITOR), left(20, VISITOR), ended(60)]
+NAMES = [THERAPIST.name, CLIENT.name, VISITOR.name, SECOND_VISITOR.name]
 
 
-def summary(client_code):
-    people = [("Dr Ruth", "therapist"), ("Sam Client", "client"), ("Visitor A", "other"), ("Visitor B", "other")]
-    return {
-        "client_code": client_code,
-        "meeting": {"id": "1", "uuid": "u", "topic": "Session with Sam Client"},
-        "participants": [{"name": n, "role": r, "intervals": []} for n, r in people],
-        "timeline": [{"at": "x", "event": "participant_joined", "role": r, "name": n} for n, r in people] + [{"at": "x", "event": "meeting_started", "role": None, "name": None}],
-    }
+def summary(client_code, names=False):
+    state = build_state(MEETING, in_order(*EVENTS), RoleRules(therapist_account_ids=frozenset({"HOST"})))
+    return build_summary(SessionRecord("s1", "t1", client_code), state, [], at(60), names)
 
 
-def test_names_become_role_labels_everywhere_and_the_topic_goes():
-    original = summary("C-17")
-    shown = pseudonymous(original)
-    assert [p["name"] for p in shown["participants"]] == ["Therapist", "C-17", "Other person 1", "Other person 2"]
-    assert [t["name"] for t in shown["timeline"]] == ["Therapist", "C-17", "Other person 1", "Other person 2", None]
-    assert shown["meeting"]["topic"] is None
-    assert original["participants"][1]["name"] == "Sam Client"  # the summary itself is left as it was
+def test_people_are_role_labels_everywhere_and_there_is_no_topic():
+    built = summary("C-17")
+    assert [p["name"] for p in built["participants"]] == ["Therapist", "C-17", "Other person 1", "Other person 2"]
+    joins = [t["name"] for t in built["timeline"] if t["event"] == "participant_joined"]
+    assert joins == ["Therapist", "C-17", "Other person 1", "Other person 2"]
+    assert [t["name"] for t in built["timeline"] if t["event"] == "participant_left"] == ["Other person 1"]
+    assert built["meeting"]["topic"] is None
+    text = json.dumps(built)
+    assert not [n for n in NAMES if n in text] and "display_name" not in text
 
 
 def test_an_unmatched_client_is_the_client():
-    assert pseudonymous(summary(None))["participants"][1]["name"] == "the client"
+    assert summary(None)["participants"][1]["name"] == "the client"
+
+
+def test_names_on_the_therapists_own_screen_are_beside_the_labels_never_instead():
+    built = summary("C-17", names=True)
+    assert [(p["name"], p["display_name"]) for p in built["participants"]] == list(zip(["Therapist", "C-17", "Other person 1", "Other person 2"], NAMES))
+    assert "display_name" not in json.dumps(built["timeline"])
+
+
+def test_others_are_numbered_in_the_order_given():
+    assert role_labels(["other", "client", "therapist", "other"], None) == ["Other person 1", "the client", "Therapist", "Other person 2"]

@@ -59,7 +59,7 @@ def x_at(seconds: float, duration: float) -> float:
 def test_a_row_for_each_presence_the_video_off_and_each_marker_kind():
     root = parse(timeline_svg(make(*SESSION, changes=CHANGES, notes=NOTES), "Europe/London"))
     assert root.tag == f"{SVG}svg" and root.get("role") == "img"
-    assert labels(root) == ["Therapist", "C-17", "Video off", "Visitor", "Alerts", "Changes", "Notes"]
+    assert labels(root) == ["Therapist", "C-17", "Video off", "Other person 1", "Alerts", "Changes", "Notes"]
     assert root.find(f"{SVG}title").text == "Session timeline"
     assert "Client video off 2 time(s)" in root.find(f"{SVG}desc").text
     assert root.get("viewBox").startswith("0 0 480 ") and root.get("width") is None  # scales to its box

@@ -9,6 +9,7 @@ import pytest
 from bot.core.events import MeetingRef
 from bot.storage.bot_calls import BUSY, CLAIMED, FAILED, HUNG_UP, TAKEN, BotCallStore
 from bot.storage.store import Store, create_engine
+from tests.conftest import storage_keys
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 MEETING = MeetingRef("teams", "jmeeting@20261120T100000.000000Z", "jmeeting", "host-entra-id")
@@ -18,7 +19,7 @@ HOLD = timedelta(minutes=2)
 @pytest.fixture
 async def calls(storage_url):
     engine = create_engine(storage_url)
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     yield BotCallStore(engine)
     await store.close()

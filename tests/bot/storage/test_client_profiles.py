@@ -10,6 +10,7 @@ from bot.storage import schema
 from bot.storage.client_profiles import ClientRecords, ClientTaken, MeetingTaken, NoSuchClient
 from bot.storage.session_clients import SessionClients
 from bot.storage.store import Store, create_engine
+from tests.conftest import storage_keys
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 
@@ -21,7 +22,7 @@ def profile(code: str = "C-21", therapist: str = "t1", **fields) -> ClientProfil
 @pytest.fixture
 async def engine(storage_url):
     engine = create_engine(storage_url)
-    await Store(engine).upgrade()
+    await Store(engine, storage_keys()).upgrade()
     yield engine
     await engine.dispose()
 

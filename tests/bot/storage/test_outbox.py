@@ -11,6 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.storage import schema
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
+from bot.storage.upgrades import UPGRADES
+from tests.conftest import storage_keys
 
 NOW = datetime(2025, 3, 4, 15, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=2)
@@ -18,7 +20,7 @@ LEASE = timedelta(minutes=2)
 
 @pytest.fixture
 async def store(storage_url):
-    store = Store(create_engine(storage_url), lambda _therapist_id, _kind: ("dashboard", "zoom_chat"))
+    store = Store(create_engine(storage_url), storage_keys(), lambda _therapist_id, _kind: ("dashboard", "zoom_chat"))
     await store.upgrade()
     yield store
     await store.engine.dispose()
@@ -37,7 +39,7 @@ async def test_a_notice_and_its_deliveries_are_written_together_or_not_at_all(st
     row = await notice(store, 1)
     assert await Outbox(store.engine).states([row.id]) == {row.id: {"dashboard": "pending", "zoom_chat": "pending"}}
     assert await notice(store, 1) is None and await count(store, schema.deliveries) == 2
-    broken = Store(store.engine, lambda _therapist_id, _kind: ("zoom_chat", "zoom_chat"))
+    broken = Store(store.engine, storage_keys(), lambda _therapist_id, _kind: ("zoom_chat", "zoom_chat"))
     with pytest.raises(IntegrityError):  # a delivery that cannot be written takes its notice with it
         await notice(broken, 2)
     assert await count(store, schema.notices) == 1 and await count(store, schema.deliveries) == 2
@@ -95,7 +97,7 @@ async def test_a_database_from_before_the_outbox_gains_it_on_upgrade(storage_url
     async with engine.begin() as conn:
         await conn.run_sync(lambda c: [t.create(c) for t in schema.metadata.sorted_tables if t is not schema.deliveries])
         await conn.execute(schema.schema_version.insert().values(version=2))
-    store = Store(engine, lambda _therapist_id, _kind: ("dashboard",))
-    assert await store.upgrade() == len(schema.UPGRADES)
+    store = Store(engine, storage_keys(), lambda _therapist_id, _kind: ("dashboard",))
+    assert await store.upgrade() == len(UPGRADES)
     assert await Outbox(engine).states([(await notice(store, 1)).id])
     await engine.dispose()

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from bot.config.settings_file import parse_settings
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
-from tests.conftest import settings_dict
+from tests.conftest import settings_dict, storage_keys
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": "s", "robot_jid": "r@xmpp.zoom.us"}
@@ -19,7 +19,7 @@ def settings_for(storage_url: str, **therapist):
 
 
 async def delivered_to(storage_url: str, settings) -> dict[str, list[str]]:
-    store = Store(create_engine(storage_url), settings.channels_for)
+    store = Store(create_engine(storage_url), storage_keys(), settings.channels_for)
     await store.upgrade()
     try:
         rows = [await store.raise_notice("t1", "s1", kind, f"s1:{kind}", NOW, "words", NOW) for kind in ("note_prompt", "client_video_off")]

@@ -15,12 +15,13 @@ from tests.bot.core.builders import (
     joined,
     started,
 )
+from tests.conftest import storage_keys
 
 
 @pytest.fixture
 async def store(storage_url):
     engine = create_engine(storage_url)
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     yield store
     await store.close()
@@ -45,7 +46,7 @@ async def test_events_come_back_in_their_own_time_order_with_ties_by_rank(store)
         await store.record_events("t1", MEETING, [(key, event)], at(70))
     loaded = await store.session_events(MEETING)
     assert [e.kind for e in loaded] == ["meeting_started", "participant_joined", "participant_joined", "meeting_ended"]
-    assert [e.participant for e in loaded[1:3]] == [CLIENT, THERAPIST]  # same instant: by key
+    assert [e.participant.stable_id for e in loaded[1:3]] == [CLIENT.stable_id, THERAPIST.stable_id]  # same instant: by key
 
 
 async def test_concurrent_writes_are_all_committed(store):
@@ -81,7 +82,7 @@ async def test_notes_round_trip_in_time_order(store):
 async def test_instances_starting_together_upgrade_the_schema_once(storage_url):
     engines = [create_engine(storage_url) for _ in range(3)]
     try:
-        versions = await asyncio.gather(*(Store(e).upgrade() for e in engines))
+        versions = await asyncio.gather(*(Store(e, storage_keys()).upgrade() for e in engines))
         assert len(set(versions)) == 1
     finally:
         for engine in engines:

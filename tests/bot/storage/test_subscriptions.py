@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.storage import schema
 from bot.storage.store import Store, create_engine
 from bot.storage.subscriptions import Subscription, SubscriptionStore
+from tests.conftest import storage_keys
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 SUB = Subscription("sub-1", "teams", "t1", "jabc", "communications/x/meetingCallEvents", NOW + timedelta(days=2), "https://join/1", NOW + timedelta(hours=1))
@@ -17,7 +18,7 @@ SUB = Subscription("sub-1", "teams", "t1", "jabc", "communications/x/meetingCall
 @pytest.fixture
 async def engine(storage_url):
     engine = create_engine(storage_url)
-    await Store(engine).upgrade()
+    await Store(engine, storage_keys()).upgrade()
     yield engine
     await engine.dispose()
 

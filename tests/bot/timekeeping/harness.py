@@ -13,10 +13,10 @@ from bot.storage.store import Store, create_engine, session_id_for
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import SessionTracker
-from tests.conftest import THERAPIST_A_HOST
+from tests.conftest import THERAPIST_A_HOST, storage_keys
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-MEETING = ev.MeetingRef("zoom", "uuid-occurrence-1==", "85746065432", THERAPIST_A_HOST, "Weekly session")
+MEETING = ev.MeetingRef("zoom", "uuid-occurrence-1==", "85746065432", THERAPIST_A_HOST)
 SESSION = session_id_for("zoom", MEETING.occurrence_id)
 THERAPIST = ev.ParticipantRef(user_id="16778240", stable_id="P-T", account_id=THERAPIST_A_HOST, name="Dr T")
 CLIENT = ev.ParticipantRef(user_id="16779264", stable_id="P-C", name="Client Person")
@@ -60,7 +60,7 @@ class Harness:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings, self.clock = settings, clock
         self.engine = create_engine(settings.storage.url)
-        self.store = Store(self.engine)
+        self.store = Store(self.engine, storage_keys())
         self.board = NoticeBoard(self.store)
         self.tracker = SessionTracker(settings, self.store, self.board, clock)
         self.schedule = RecordingSchedule()

@@ -14,6 +14,7 @@ from bot.core.due_work import (
 )
 from bot.core.client_form import client_from_form, vocabulary
 from bot.core.reminders import Appointment
+from tests.conftest import DATA_KEY
 
 from .harness import (
     CLIENT,
@@ -236,7 +237,7 @@ async def test_a_checklist_reminder_fires_once_lead_minutes_before_with_the_tail
 async def test_a_reminder_is_tailored_to_a_client_kept_in_the_database(make_settings, storage_url):
     async with Harness(make_settings(storage_url), Clock()) as h:
         words = vocabulary(h.tracker.checklist_points)
-        await h.tracker.clients.add(client_from_form({"code": "C-21", "flags": ["animals"], "meeting_ids": ["999"]}, words, "t1"))
+        await h.tracker.clients.add(client_from_form({"code": "C-21", "flags": ["animals"], "meeting_ids": ["999"]}, words, "t1", DATA_KEY))
         await h.keeper.keep_reminders("t1", "zoom", [appointment(7200, "999")])
         h.clock.now = at(7200 - 600)
         await h.run_due()

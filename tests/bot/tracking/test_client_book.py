@@ -11,6 +11,7 @@ from bot.tracking.client_book import ClientBook, ClientConflict
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import SessionTracker
 from tests.bot.timekeeping.harness import Clock
+from tests.conftest import DATA_KEY, storage_keys
 
 
 class Ticks:
@@ -24,14 +25,14 @@ class Ticks:
 @pytest.fixture
 async def tracker(settings):
     engine = create_engine(settings.storage.url)
-    store = Store(engine)
+    store = Store(engine, storage_keys())
     await store.upgrade()
     yield SessionTracker(settings, store, NoticeBoard(store), Clock())
     await engine.dispose()
 
 
 def new(tracker, form):
-    return client_from_form(form, vocabulary(tracker.checklist_points), "t1")
+    return client_from_form(form, vocabulary(tracker.checklist_points), "t1", DATA_KEY)
 
 
 async def test_database_profiles_join_the_settings_files(tracker):

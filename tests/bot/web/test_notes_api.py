@@ -14,7 +14,7 @@ from tests.bot.timekeeping.harness import CLIENT, MEETING, SESSION, T0, THERAPIS
 from tests.conftest import TOKEN_A, TOKEN_B
 
 A = {"Authorization": f"Bearer {TOKEN_A}"}
-OTHER_MEETING = ev.MeetingRef("zoom", "uuid-occurrence-2==", "85746065432", MEETING.host_id, "Weekly session")
+OTHER_MEETING = ev.MeetingRef("zoom", "uuid-occurrence-2==", "85746065432", MEETING.host_id)
 
 
 def at(seconds: float):

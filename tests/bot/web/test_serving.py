@@ -17,7 +17,7 @@ import aiohttp
 
 from bot.web import serving
 from integrations.zoom.scripted.webhooks import ScriptedMeeting
-from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
+from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
 
 ROOT = Path(__file__).parents[3]
 CAP, IDLE, SLOW = 50, 200, 5
@@ -46,6 +46,7 @@ class Service:
             f'[server]\nhost = "127.0.0.1"\nport = {self.port}\n{extra}'
             f'[storage]\nurl = "sqlite+aiosqlite:///{folder / "companion.db"}"\n[zoom]\nwebhook_secret_token = "{SECRET}"\n'
             f'[reminders]\nsync_interval_minutes = 0\n'
+            f'{PRIVACY_TOML}'
             f'[[therapists]]\nid = "t1"\nname = "Therapist A"\napi_token = "{TOKEN_A}"\nzoom_user_id = "{THERAPIST_A_HOST}"\n',
             encoding="utf-8",
         )

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.core import events as ev
+from bot.core.digests import digested
 from integrations.teams.call_roster import (
     CallbackFormatError,
     CallNotification,
@@ -19,7 +20,7 @@ from integrations.teams.call_roster import (
     parse_participant,
 )
 from integrations.teams.events import CallEventFormatError
-from tests.conftest import load_fixture
+from tests.conftest import DATA_KEY, load_fixture
 from tests.fakes.graph_calls import call_participant, roster
 
 CALL = "421f4c00-1b5a-4d2e-9f7c-6a1d2e3f4a5b"
@@ -128,23 +129,30 @@ def test_rosters_of_a_batch_are_put_in_sequence_order_leaving_the_rest_in_place(
     assert [n.roster.sequence if n.roster else "state" for n in in_order(listed)] == [5, "state", 6, None, 7]
 
 
+# As the store returns them: a name by its keyed digest only (bot/storage/at_rest.py).
 KNOWN = [
-    ev.ParticipantRef(user_id="p-cli", stable_id=CLIENT, account_id=CLIENT, name="Sam Client"),
-    ev.ParticipantRef(user_id="p-vis", name="Visiting Guest"),
-    ev.ParticipantRef(user_id="same-id", name="Someone"),
+    digested(ref, DATA_KEY, keep_name=False)
+    for ref in (
+        ev.ParticipantRef(user_id="p-cli", stable_id=CLIENT, account_id=CLIENT, name="Sam Client"),
+        ev.ParticipantRef(user_id="p-vis", name="Visiting Guest"),
+        ev.ParticipantRef(user_id="same-id", name="Someone"),
+    )
 ]
 
 
 def test_the_bots_participants_take_the_roster_events_ids():
-    by_entra = as_roster_person(ev.ParticipantRef(user_id="c-cli", stable_id=CLIENT, account_id=CLIENT, name="Sam C."), KNOWN)
+    assert not any(k.name for k in KNOWN)
+    by_entra = as_roster_person(ev.ParticipantRef(user_id="c-cli", stable_id=CLIENT, account_id=CLIENT, name="Sam C."), KNOWN, DATA_KEY)
     assert by_entra.user_id == "p-cli" and by_entra.stable_id == CLIENT
-    assert as_roster_person(ev.ParticipantRef(user_id="c-vis", name="Visiting Guest"), KNOWN).user_id == "p-vis"
-    assert as_roster_person(ev.ParticipantRef(user_id="same-id", name="Other"), KNOWN).user_id == "same-id"
+    # A guest by the keyed digest of the name heard; never by a digest made with another key.
+    assert as_roster_person(ev.ParticipantRef(user_id="c-vis", name="Visiting Guest"), KNOWN, DATA_KEY).user_id == "p-vis"
+    assert as_roster_person(ev.ParticipantRef(user_id="c-vis", name="Visiting Guest"), KNOWN, "another key").user_id == "c-vis"
+    assert as_roster_person(ev.ParticipantRef(user_id="same-id", name="Other"), KNOWN, DATA_KEY).user_id == "same-id"
     stranger = ev.ParticipantRef(user_id="c-new", name="Nobody Known")
-    assert as_roster_person(stranger, KNOWN) == stranger
+    assert as_roster_person(stranger, KNOWN, DATA_KEY) == stranger
     # Someone signed in is never taken for a guest who shares their display name.
     signed_in = ev.ParticipantRef(user_id="c-x", stable_id="0000aaaa-0000-4000-8000-000000000000", name="Visiting Guest")
-    assert as_roster_person(signed_in, KNOWN).user_id == "c-x"
+    assert as_roster_person(signed_in, KNOWN, DATA_KEY).user_id == "c-x"
 
 
 def roster_events() -> list[ev.MeetingEvent]:
@@ -157,26 +165,26 @@ def participants(*cameras: tuple[str, str | None, bool]) -> list:
 
 def test_camera_changes_are_made_only_when_the_camera_changes():
     stored = roster_events()
-    first = camera_changes(MEETING, T0 + timedelta(seconds=10), participants(("c-cli", CLIENT, False)), stored, {})
+    first = camera_changes(MEETING, T0 + timedelta(seconds=10), participants(("c-cli", CLIENT, False)), stored, {}, DATA_KEY)
     assert [(e.participant.user_id, e.on, e.at) for _, e in first] == [("p-cli", False, T0 + timedelta(seconds=10))]
     stored += [e for _, e in first]
-    assert camera_changes(MEETING, T0 + timedelta(seconds=20), participants(("c-cli", CLIENT, False)), stored, {}) == []
-    back = camera_changes(MEETING, T0 + timedelta(seconds=30), participants(("c-cli", CLIENT, True)), stored, {})
+    assert camera_changes(MEETING, T0 + timedelta(seconds=20), participants(("c-cli", CLIENT, False)), stored, {}, DATA_KEY) == []
+    back = camera_changes(MEETING, T0 + timedelta(seconds=30), participants(("c-cli", CLIENT, True)), stored, {}, DATA_KEY)
     assert [(e.on, e.at) for _, e in back] == [(True, T0 + timedelta(seconds=30))]
     assert back[0][0] != first[0][0] and back[0][0].startswith("t1cam:")
 
 
 def test_the_same_change_made_twice_has_one_key_so_one_row():
     stored = roster_events()
-    a = camera_changes(MEETING, T0 + timedelta(seconds=10), participants(("c-cli", CLIENT, False)), stored, {})
-    b = camera_changes(MEETING, T0 + timedelta(seconds=11), participants(("c-cli", CLIENT, False)), stored, {})
+    a = camera_changes(MEETING, T0 + timedelta(seconds=10), participants(("c-cli", CLIENT, False)), stored, {}, DATA_KEY)
+    b = camera_changes(MEETING, T0 + timedelta(seconds=11), participants(("c-cli", CLIENT, False)), stored, {}, DATA_KEY)
     assert a[0][0] == b[0][0]  # two instances handling one callback write the same key
 
 
 def test_a_person_on_two_devices_sends_if_either_sends_and_a_change_in_the_same_instant_comes_after():
     stored = roster_events() + [ev.VideoStateChanged(meeting=MEETING, at=T0 + timedelta(seconds=5), participant=KNOWN[0], on=False)]
     both = participants(("c-cli-phone", CLIENT, False), ("c-cli-laptop", CLIENT, True))
-    (change,) = camera_changes(MEETING, T0 + timedelta(seconds=5), both, stored, {})
+    (change,) = camera_changes(MEETING, T0 + timedelta(seconds=5), both, stored, {}, DATA_KEY)
     assert change[1].on and change[1].at == T0 + timedelta(seconds=5, microseconds=1)
 
 

@@ -26,7 +26,7 @@ from bot.storage.store import session_id_for
 from integrations.zoom.rtms import protocol as rtms
 from integrations.zoom.scripted.rtms_server import RtmsScriptServer
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
-from tests.conftest import SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
+from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers
 from tests.fakes.botframework import FakeBotFramework
 from tests.fakes.companion_process import CompanionProcess
 from tests.fakes.entra import CLIENT_ID, TENANT
@@ -66,6 +66,7 @@ port = {port}
 public_url = "http://127.0.0.1:{port}"
 [storage]
 url = "sqlite+aiosqlite:///{folder / 'companion.db'}"
+{PRIVACY_TOML}
 [zoom]
 webhook_secret_token = "{SECRET}"
 rtms_client_id = "{RTMS_CLIENT_ID}"

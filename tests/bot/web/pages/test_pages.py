@@ -148,8 +148,17 @@ async def test_the_clients_page_adds_and_removes_a_client_and_an_appointment_say
 async def test_the_summary_page_and_its_downloads_name_people_by_role_and_show_no_topic(aiohttp_client, settings):
     client, clock = await signed_in_live(aiohttp_client, settings)
     await happen(client, clock, 3000, ev.MeetingEnded(meeting=MEETING, at=at(3000)))
-    names = [CLIENT.name, THERAPIST.name, MEETING.topic]
+    names = [CLIENT.name, THERAPIST.name]  # the topic, which never reaches the store: tests/test_privacy.py
     for path in ("summary", "summary.md", "summary.html"):
         text = await (await client.get(f"/sessions/{SESSION}/{path}")).text()
         assert not [n for n in names if n in text], path
         assert "C-17" in text and "Therapist" in text, path
+
+
+async def test_a_therapist_who_opted_in_sees_names_on_the_live_page_but_never_in_a_download(aiohttp_client, make_settings):
+    client, clock = await signed_in_live(aiohttp_client, make_settings(privacy={"show_names": True}))
+    state = await (await client.get(f"/sessions/{SESSION}/live.json")).json()
+    assert state["present"] == [f"Therapist (you) · {THERAPIST.name}", f"Client C-17 · {CLIENT.name}"]
+    assert CLIENT.name in text_of(await (await client.get(f"/sessions/{SESSION}")).text())
+    for path in ("summary.md", "summary.html"):
+        assert CLIENT.name not in await (await client.get(f"/sessions/{SESSION}/{path}")).text(), path

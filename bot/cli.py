@@ -1,4 +1,4 @@
-"""The `companion` command: serve, check-config, summary, demo, therapist set-password and new-session-key."""
+"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, purge and client."""
 from __future__ import annotations
 
 import argparse
@@ -6,16 +6,19 @@ import asyncio
 import base64
 import getpass
 import json
-import logging
 import os
 import secrets
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
+from bot import cli_privacy
+from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
 from bot.core.settings import Settings, SettingsError
+from bot.storage.files import write_private
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -50,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     password.add_argument("therapist_id")
     password.add_argument("--config", required=True)
     commands.add_parser("new-session-key", help="print a new random [server] session_key for the pages' sign-in cookie")
+    cli_privacy.add_commands(commands)
     return parser
 
 
@@ -64,7 +68,7 @@ def _settings(path: str) -> Settings:
 def _serve(settings: Settings, port: int | None) -> int:
     from bot.web.serving import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.logging)
     serve(settings, port if port is not None else settings.server.port)
     return 0
 
@@ -149,7 +153,19 @@ def _therapist_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; bad input is a message and exit code 2, never a traceback."""
+    """Run the command line; bad input is a message and exit code 2, never a traceback.
+
+    Every file the service or a command creates (the database, the job store, keys, exports, summaries)
+    is the operator's alone: the umask takes group and others' access away.
+    """
+    umask = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(umask)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "summary" and args.format == "pdf" and not args.out:
         print("companion: --format pdf needs --out FILE (a PDF is never written to the terminal)", file=sys.stderr)
@@ -172,19 +188,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve" and args.port is not None and not 0 <= args.port <= 65535:
         print("companion: --port must be between 0 and 65535", file=sys.stderr)
         return EXIT_USAGE
+    quiet_libraries(settings.logging)
     try:
         if args.command == "serve":
             return _serve(settings, args.port)
         if args.command == "therapist":
             return _therapist_command(settings, args)
+        if args.command in cli_privacy.COMMANDS:
+            return cli_privacy.run(settings, args)
         found = asyncio.run(_summary(settings, args.session_id))
         if found is None:
             print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
             return EXIT_USAGE
         document = _rendered(*found, args.format)
         if args.out:
-            with open(args.out, "wb") as out:
-                out.write(document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
+            write_private(Path(args.out), document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
     except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer, an --out that cannot be written

@@ -90,6 +90,19 @@ class WatchdogSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    retention_days: int = 365  # a session that ended longer ago than this is deleted, every row of it, by the daily purge
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"  # the service's own loggers
+    # Libraries whose debug lines can quote data (SQL parameters, request bodies) stay at WARNING unless named
+    # here: (logger name, level) pairs, from a TOML table such as {"sqlalchemy.engine" = "INFO"}.
+    library_levels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Therapist:
     id: str
     name: str
@@ -145,6 +158,8 @@ class Settings:
     clients: tuple[ClientProfile, ...] = ()
     framing: FramingSettings = FramingSettings()
     prompts: PromptSettings = PromptSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    logging: LoggingSettings = LoggingSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

@@ -253,6 +253,17 @@ bot_calls = Table(
     Index("ix_bot_calls_state", "platform", "state"),
 )
 
+# A ticket that opens the notice stream once, within a minute (EventSource cannot send a header, and a
+# long-lived token in a URL ends up in logs and histories): a digest of it, never the ticket itself.
+stream_tickets = Table(
+    "stream_tickets",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Index("ix_stream_tickets_expiry", "expires_at"),
+)
+
 # Each upgrade takes a schema at version N-1 to N; append, never edit, once released.
 UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn),
@@ -262,6 +273,7 @@ UPGRADES: list[Callable[[Connection], None]] = [
     lambda conn: metadata.create_all(conn, tables=[client_profiles, client_meetings, session_clients]),
     lambda conn: metadata.create_all(conn, tables=[platform_subscriptions]),
     lambda conn: metadata.create_all(conn, tables=[bot_calls]),
+    lambda conn: metadata.create_all(conn, tables=[stream_tickets]),
 ]
 
 

@@ -1,11 +1,10 @@
-"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, and the keys (init, new-key, rotate-key)."""
+"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge and client."""
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -13,10 +12,13 @@ from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
+from bot import cli_privacy
+from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
 from bot.config.starter import new_key, write_starter
 from bot.core.settings import Settings, SettingsError
 from bot.storage.sealing import KeyProblem
+from bot.storage.files import write_private
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -56,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--config", required=True, help="the settings file to write; an existing one is left alone")
     rotate = commands.add_parser("rotate-key", help="re-encrypt every stored note under the first [privacy] notes key")
     rotate.add_argument("--config", required=True)
+    cli_privacy.add_commands(commands)
     return parser
 
 
@@ -70,29 +73,22 @@ def _settings(path: str) -> Settings:
 def _serve(settings: Settings, port: int | None) -> int:
     from bot.web.serving import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.logging)
     serve(settings, port if port is not None else settings.server.port)
     return 0
 
 
 async def _summary(settings: Settings, session_id: str) -> tuple[dict, str] | None:
     """Return a stored session's summary and its therapist's time zone (None: no such session)."""
-    from bot.storage.at_rest import AtRest
-    from bot.storage.store import Store, create_engine
+    from bot.storage.opened import opened_store
     from bot.tracking.notice_board import NoticeBoard
     from bot.tracking.tracker import SessionTracker, utc_now
 
-    engine = create_engine(settings.storage.url)
-    store = Store(engine, AtRest.from_settings(settings.privacy))
-    try:
-        await store.upgrade()
+    async with opened_store(settings) as store:
         row = await store.session(session_id)
         if row is None:
             return None
         view = await SessionTracker(settings, store, NoticeBoard(store), utc_now).view(row)
-    finally:
-        await store.close()
-        await engine.dispose()
     therapist = settings.therapist(row.therapist_id)
     return view.summary, therapist.timezone if therapist else "UTC"
 
@@ -121,20 +117,13 @@ def _new_password() -> str:
 
 
 async def _set_password(settings: Settings, therapist_id: str, password: str) -> None:
-    from bot.storage.at_rest import AtRest
+    from bot.storage.opened import opened_store
     from bot.storage.sign_ins import SignInRecords
-    from bot.storage.store import Store, create_engine
     from bot.tracking.tracker import utc_now
     from bot.web.passwords import hash_password
 
-    engine = create_engine(settings.storage.url)
-    store = Store(engine, AtRest.from_settings(settings.privacy))
-    try:
-        await store.upgrade()
-        await SignInRecords(engine).set_password(therapist_id, hash_password(password), utc_now())
-    finally:
-        await store.close()
-        await engine.dispose()
+    async with opened_store(settings) as store:
+        await SignInRecords(store.engine).set_password(therapist_id, hash_password(password), utc_now())
 
 
 def _therapist_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -158,18 +147,11 @@ def _therapist_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _rotate_key(settings: Settings) -> int:
     """Re-encrypt every sealed value under the first notes key; say what was done (exit 1 if some value no key opens)."""
-    from bot.storage.at_rest import AtRest
+    from bot.storage.opened import opened_store
     from bot.storage.rotation import rotate_sealed
-    from bot.storage.store import Store, create_engine
 
-    engine = create_engine(settings.storage.url)
-    store = Store(engine, AtRest.from_settings(settings.privacy))
-    try:
-        await store.upgrade()  # and the keys checked: one of them must open what is stored
-        done = await rotate_sealed(engine, store.at_rest)
-    finally:
-        await store.close()
-        await engine.dispose()
+    async with opened_store(settings) as store:  # the keys checked: one of them must open what is stored
+        done = await rotate_sealed(store.engine, store.at_rest)
     print(f"re-encrypted {done.rotated} stored value(s) under the first notes key; {done.current} already were")
     if done.unreadable:
         print(f"companion: {done.unreadable} stored value(s) open with none of the configured keys: left as they were (row ids in the log)", file=sys.stderr)
@@ -191,7 +173,19 @@ def _init(path: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; bad input is a message and exit code 2, never a traceback."""
+    """Run the command line; bad input is a message and exit code 2, never a traceback.
+
+    Every file the service or a command creates (the database, the job store, keys, exports, summaries)
+    is the operator's alone: the umask takes group and others' access away.
+    """
+    umask = os.umask(0o077)
+    try:
+        return _main(argv)
+    finally:
+        os.umask(umask)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "summary" and args.format == "pdf" and not args.out:
         print("companion: --format pdf needs --out FILE (a PDF is never written to the terminal)", file=sys.stderr)
@@ -216,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve" and args.port is not None and not 0 <= args.port <= 65535:
         print("companion: --port must be between 0 and 65535", file=sys.stderr)
         return EXIT_USAGE
+    quiet_libraries(settings.logging)
     try:
         if args.command == "serve":
             return _serve(settings, args.port)
@@ -223,14 +218,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _therapist_command(settings, args)
         if args.command == "rotate-key":
             return asyncio.run(_rotate_key(settings))
+        if args.command in cli_privacy.COMMANDS:
+            return cli_privacy.run(settings, args)
         found = asyncio.run(_summary(settings, args.session_id))
         if found is None:
             print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
             return EXIT_USAGE
         document = _rendered(*found, args.format)
         if args.out:
-            with open(args.out, "wb") as out:
-                out.write(document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
+            write_private(Path(args.out), document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
     except KeyProblem as err:  # keys that are not this database's: say so, and start nothing

@@ -23,6 +23,7 @@ from bot.config.starter import new_key
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, local_text
 from bot.services import Services
+from bot.storage.files import write_private
 from bot.storage.notices import NoticeRow
 from bot.tracking.notice_board import Published
 from bot.web.app import create_app
@@ -226,7 +227,7 @@ async def _summarise(base: str, session_id: str, auth: dict[str, str], out_dir: 
             async with http.get(f"{base}/api/sessions/{session_id}/summary?format={fmt}", headers=auth) as response:
                 response.raise_for_status()
                 path = out_dir / f"summary-{session_id}.{fmt}"
-                path.write_text(await response.text(), encoding="utf-8")
+                write_private(path, (await response.text()).encode("utf-8"))
                 paths.append(path)
     return paths, frames
 

@@ -56,7 +56,9 @@ def settings_dict(storage_url: str, **sections: Any) -> dict[str, Any]:
         "zoom": {"webhook_secret_token": SECRET},
         # The models cost a worker process and a second to load: only the framing tests turn them on.
         "framing": {"enabled": False},
-        "privacy": {"data_key": DATA_KEY, "notes_keys": [NOTES_KEY]},
+        # The fixtures' meetings are dated up to two years back, and every app purges at start what is past
+        # the limit: the tests of the purge (tests/bot/timekeeping/test_purge.py) set their own.
+        "privacy": {"data_key": DATA_KEY, "notes_keys": [NOTES_KEY], "retention_days": 36500},
         "therapists": [
             {"id": "t1", "name": "Therapist A", "api_token": TOKEN_A, "zoom_user_id": THERAPIST_A_HOST, "timezone": "Europe/London"},
             {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B, "zoom_user_id": THERAPIST_B_HOST, "timezone": "America/New_York"},
@@ -213,6 +215,26 @@ def debug_log(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root.removeHandler(handler)
     root.setLevel(level)
     handler.close()
+
+
+@pytest.fixture(autouse=True)
+def logs_nothing_sensitive(debug_log: Path, request: pytest.FixtureRequest) -> Any:
+    """Fail a test whose log lines, at DEBUG and from any library, hold a name, email, topic, note text or token.
+
+    The values are tests/fakes/sensitive.py's: everything the tests' people, meetings and credentials use.
+    """
+    from tests.fakes.sensitive import leaks
+
+    start = debug_log.stat().st_size
+    yield
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    with debug_log.open("rb") as log:
+        log.seek(start)
+        text = log.read().decode("utf-8", errors="replace")
+    if found := leaks(text):
+        where = text.index(found[0]) if found[0] in text else 0
+        pytest.fail(f"{request.node.nodeid} logged {found}: ...{text[max(0, where - 200):where + 80]}...", pytrace=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -20,7 +20,7 @@ LAYERS: dict[str, set[str]] = {
     "summaries": {"core"},
     "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing", "summaries"},
 }
-TOP = {"web", "cli", "demo"}
+TOP = {"web", "cli", "cli_privacy", "demo"}
 # The only modules of bot/ that may import a platform: the list of platforms, and the demo (a scripted Zoom meeting).
 PLATFORM_IMPORTERS = {"bot.web.platforms", "bot.demo"}
 # Libraries that do I/O or run an event loop: the core is plain functions on plain data.

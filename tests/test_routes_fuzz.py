@@ -72,6 +72,7 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
     ("POST", "/api/sessions/{session_id}/checklist/{item_id}"): "api",
     ("GET", "/api/notices"): "api",
     ("GET", "/api/notices/stream"): "stream",
+    ("POST", "/api/stream-tickets"): "api",
     ("GET", "/api/appointments"): "api",
     ("GET", "/api/appointments/{appointment_id}/checklist"): "api",
     ("POST", "/api/appointments/{appointment_id}/checklist/{item_id}"): "api",
@@ -108,6 +109,7 @@ DERANDOMIZE = not os.environ.get("FUZZ_RANDOM")  # the same examples in every CI
 TABLES = [
     schema.sessions, schema.events, schema.notices, schema.notes, schema.due_work, schema.checklist_ticks, schema.deliveries,
     schema.client_profiles, schema.client_meetings, schema.session_clients, schema.platform_subscriptions, schema.bot_calls,
+    schema.stream_tickets,
 ]
 
 
@@ -291,7 +293,7 @@ def api_requests(draw: st.DrawFn, session_id: str) -> tuple[str, str, list[tuple
         "code": draw(st.sampled_from(["C-17", "C-21", "c-21"]) | nasty_text),
     }
     path = template.format(**{k: url_part(v) or "x" for k, v in fill.items()})
-    query = draw(st.dictionaries(st.sampled_from(["limit", "platform", "meeting_uuid", "session_id", "kind", "format", "access_token"]) | nasty_text, nasty_text, max_size=3))
+    query = draw(st.dictionaries(st.sampled_from(["limit", "platform", "meeting_uuid", "session_id", "kind", "format", "access_token", "ticket"]) | nasty_text, nasty_text, max_size=3))
     if query:
         path += "?" + "&".join(f"{url_part(k)}={url_part(v)}" for k, v in query.items())
     token = draw(st.sampled_from([f"Bearer {TOKEN_A}".encode(), f"Bearer {TOKEN_B}".encode()]) | nasty_bytes)
@@ -493,9 +495,19 @@ def test_calling_bot_callbacks_are_answered_without_a_5xx_and_refusals_store_not
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
-@given(last_event_id=nasty_text, token=nasty_bytes | st.just(f"Bearer {TOKEN_A}".encode()))
-def test_the_notice_stream_answers_any_request_without_a_5xx(service: Service, last_event_id: str, token: bytes) -> None:
+@given(
+    last_event_id=nasty_text,
+    token=nasty_bytes | st.just(f"Bearer {TOKEN_A}".encode()),
+    ticket=st.none() | st.just("fresh") | nasty_text,
+)
+def test_the_notice_stream_answers_any_request_without_a_5xx(service: Service, last_event_id: str, token: bytes, ticket: str | None) -> None:
     path = "/api/notices/stream?last_event_id=" + url_part(last_event_id)
+    if ticket == "fresh":
+        status, answer = service.request("POST", "/api/stream-tickets", [("Authorization", f"Bearer {TOKEN_B}".encode())])
+        assert status == 201, answer
+        ticket = json.loads(answer)["ticket"]
+    if ticket is not None:
+        path += "&ticket=" + url_part(ticket)
     status, answer = service.request("GET", path, [("Authorization", token), ("Last-Event-ID", last_event_id.encode("utf-8", "surrogatepass"))], stream=True)
     assert status < 500, answer
 

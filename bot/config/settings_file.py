@@ -17,6 +17,7 @@ from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
     ClientProfile,
+    LoggingSettings,
     PrivacySettings,
     ReminderSettings,
     ServerSettings,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, type] = {
     "framing": FramingSettings,
     "prompts": PromptSettings,
     "privacy": PrivacySettings,
+    "logging": LoggingSettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -51,7 +53,10 @@ POSITIVE_INTS = {
     ("server", "request_timeout_seconds"),
     ("server", "sign_in_hours"),
     ("framing", "workers"),
+    ("privacy", "retention_days"),
 }
+MAX_RETENTION_DAYS = 36500  # a hundred years: beyond it the cut-off date is out of range
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Framing thresholds that are fractions (0 to 1), and those that must be above zero.
 FRACTIONS = {"hand_visibility", "covered_brightness", "covered_contrast", "frozen_difference", "scene_similarity"}
 POSITIVE_NUMBERS = {"analysis_timeout_seconds", "debounce_seconds", "frozen_seconds"}
@@ -151,6 +156,10 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems += _framing_problems(values)
     if name == "privacy":
         problems += privacy_problems(values, environ)
+    if name == "privacy" and values["retention_days"] > MAX_RETENTION_DAYS:
+        problems.append(f"[privacy] retention_days must be at most {MAX_RETENTION_DAYS}")
+    if name == "logging":
+        problems += _logging_problems(values)
     if name == "teams" and values["bot_openid_url"] and not str(values["bot_openid_url"]).startswith("https://"):
         problems.append("[teams] bot_openid_url must start with https:// (the keys that sign the calling bot's callbacks come from it)")
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -179,6 +188,29 @@ def _framing_problems(values: dict[str, Any]) -> list[str]:
         problems.append("[framing] distance_ratio must be above 1")
     if values["workers"] > 16:
         problems.append("[framing] workers must be at most 16")
+    return problems
+
+
+def _logging_problems(values: dict[str, Any]) -> list[str]:
+    """Name every bad `[logging]` value, turning the levels into upper case and `library_levels` into pairs."""
+    problems: list[str] = []
+    values["level"] = str(values["level"]).upper()
+    if values["level"] not in LOG_LEVELS:
+        problems.append(f"[logging] level must be one of {', '.join(LOG_LEVELS)}")
+    raw = values["library_levels"]
+    if isinstance(raw, str):  # from the environment: "sqlalchemy.engine=INFO,asyncpg=WARNING"
+        pairs = [part.partition("=") for part in raw.split(",") if part.strip()]
+        raw = {name.strip(): level.strip() for name, _, level in pairs}
+    if not isinstance(raw, (dict, tuple)):
+        problems.append('[logging] library_levels must be a table of logger names and levels, e.g. {"sqlalchemy.engine" = "INFO"}')
+        raw = {}
+    levels = []
+    for name, level in dict(raw).items():
+        if not isinstance(level, str) or level.upper() not in LOG_LEVELS or not name:
+            problems.append(f"[logging] library_levels: {name!r} must name a logger and one of {', '.join(LOG_LEVELS)}")
+            continue
+        levels.append((name, level.upper()))
+    values["library_levels"] = tuple(sorted(levels))
     return problems
 
 

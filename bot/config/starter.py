@@ -33,6 +33,7 @@ webhook_secret_token = ""  # FILL IN: the secret token of your Zoom app's event 
 show_names = false  # true: display names on your own screens (never in downloads)
 data_key = "{data_key}"  # keys the digests of emails and names: keep it, a new one matches nothing stored
 notes_keys = ["{notes_key}"]  # encrypt notes; to rotate: a new key first, then `companion rotate-key`
+retention_days = 365  # sessions that ended longer ago are deleted, every row of them, once a day
 
 [[therapists]]
 id = "t1"

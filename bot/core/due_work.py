@@ -9,6 +9,8 @@ CHECKLIST_REMINDER = "checklist_reminder"
 VIDEO_OFF_CHECK = "video_off_check"
 WATCHDOG = "watchdog"
 NOTICE_SETTLE = "notice_settle"  # a session notice waiting for the meeting's deliveries to settle
+RETENTION_PURGE = "retention_purge"  # the day's purge of sessions past the retention limit: one row a day, for every instance
+SERVICE = ""  # the therapist id of work that is the whole service's, not one therapist's
 
 FIRED = "fired"
 CANCELLED = "cancelled"

@@ -97,6 +97,15 @@ class PrivacySettings:
     data_key: str = ""  # keys the digests of emails and display names (HMAC-SHA256); never stored
     notes_keys: tuple[str, ...] = ()  # Fernet keys: the first encrypts, every one decrypts (rotation)
     notes_key_file: str = ""  # or a file of such keys, one a line, the first the current one
+    retention_days: int = 365  # a session that ended longer ago than this is deleted, every row of it, by the daily purge
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"  # the service's own loggers
+    # Libraries whose debug lines can quote data (SQL parameters, request bodies) stay at WARNING unless named
+    # here: (logger name, level) pairs, from a TOML table such as {"sqlalchemy.engine" = "INFO"}.
+    library_levels: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,7 @@ class Settings:
     framing: FramingSettings = FramingSettings()
     prompts: PromptSettings = PromptSettings()
     privacy: PrivacySettings = PrivacySettings()
+    logging: LoggingSettings = LoggingSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

@@ -260,3 +260,14 @@ bot_calls = Table(
     UniqueConstraint("platform", "call_id", name="uq_bot_calls_call"),
     Index("ix_bot_calls_state", "platform", "state"),
 )
+
+# A ticket that opens the notice stream once, within a minute (EventSource cannot send a header, and a
+# long-lived token in a URL ends up in logs and histories): a digest of it, never the ticket itself.
+stream_tickets = Table(
+    "stream_tickets",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Index("ix_stream_tickets_expiry", "expires_at"),
+)

@@ -36,3 +36,13 @@ class SessionClients:
         t = schema.session_clients
         async with self._engine.connect() as conn:
             return set((await conn.execute(select(t.c.session_id).where(t.c.therapist_id == therapist_id))).scalars())
+
+    async def codes(self) -> dict[str, set[str]]:
+        """Return each code a session keeps, with the therapists whose sessions keep it."""
+        t = schema.session_clients
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(t.c.code, t.c.therapist_id).distinct())).all()
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            found.setdefault(row.code, set()).add(row.therapist_id)
+        return found

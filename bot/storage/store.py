@@ -5,11 +5,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.core.events import MeetingEvent, MeetingRef
@@ -17,6 +19,7 @@ from bot.core.timefmt import to_stamp
 
 from . import schema
 from .at_rest import AtRest
+from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
 from .notices import NoticeRecords
@@ -75,9 +78,14 @@ def _readable(at_rest: AtRest, meeting: MeetingRef, row: Any) -> MeetingEvent | 
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
     # hide_parameters: an error message must never carry a participant's name from a statement.
-    # aiosqlite logs every statement with its values at DEBUG (names, note text): never below INFO.
+    # aiosqlite logs every statement with its values at DEBUG (names, note text): WARNING unless the
+    # operator set its level ([logging] library_levels, bot/config/log_levels.py).
     driver_log = logging.getLogger("aiosqlite")
-    driver_log.setLevel(max(driver_log.getEffectiveLevel(), logging.INFO))
+    if driver_log.level == logging.NOTSET:
+        driver_log.setLevel(logging.WARNING)
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))  # before SQLite makes it: its -wal and -shm files take the database's mode
     engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")

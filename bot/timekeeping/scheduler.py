@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from bot.core.due_work import DueRow
+from bot.storage.files import private_file
 
 _LOGGER = logging.getLogger(__name__)
 Fire = Callable[[int], Awaitable[None]]
@@ -62,8 +63,12 @@ class DueWorkScheduler:
     def __init__(self, storage_url: str) -> None:
         self.instance = hashlib.sha256(storage_url.encode()).hexdigest()[:16]
         self._running: set[asyncio.Task[Any]] = set()
+        jobs_url = sync_url(storage_url)
+        jobs_file = make_url(jobs_url).database if jobs_url.startswith("sqlite") else None
+        if jobs_file and jobs_file != ":memory:":
+            private_file(Path(jobs_file))  # the job store names due rows only, but it is the record's neighbour: 0600 too
         self._scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=sync_url(storage_url)), "memory": MemoryJobStore()},
+            jobstores={"default": SQLAlchemyJobStore(url=jobs_url), "memory": MemoryJobStore()},
             job_defaults=JOB_DEFAULTS,
             timezone=timezone.utc,
         )

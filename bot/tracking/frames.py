@@ -6,7 +6,7 @@ import collections
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 from bot.core.timefmt import to_iso
 
@@ -118,6 +118,11 @@ class FrameStatistics:
 
     def stats(self, session_id: str) -> FrameStats | None:
         return self._sessions.get(session_id)
+
+    def forget(self, session_ids: Iterable[str]) -> None:
+        """Drop what is kept of these sessions' frames (purged or forgotten sessions)."""
+        for session_id in session_ids:
+            self._sessions.pop(session_id, None)
 
 
 class FramePipeline:

@@ -25,16 +25,14 @@ UNREADABLE_REASON = "this session's stored events cannot be judged; its other da
 routes = web.RouteTableDef()
 
 
-async def therapist_for(request: web.Request, allow_query_token: bool = False) -> Therapist:
+async def therapist_for(request: web.Request) -> Therapist:
     """Return the therapist whose bearer token the request carries, or who is signed in to the pages; else answer 401.
 
-    `allow_query_token` also accepts `?access_token=` (for EventSource, which cannot set headers). A
-    change made with the sign-in cookie must carry the page's CSRF token (else 403).
+    A change made with the sign-in cookie must carry the page's CSRF token (else 403). A token is never
+    taken from the URL: the notice stream takes a single-use ticket there instead (bot/web/stream.py).
     """
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if allow_query_token and not header and request.query.get("access_token"):
-        scheme, token = "bearer", request.query["access_token"]
     if scheme.lower() == "bearer" and token and token.isascii():  # header bytes that are not UTF-8 arrive as surrogates
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):

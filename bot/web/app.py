@@ -7,6 +7,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from bot.config.log_levels import quiet_libraries
 from bot.core.settings import Settings
 from bot.delivery.messages import MessageWriter
 from bot.delivery.workers import ChannelWorker, Deliveries
@@ -16,7 +17,9 @@ from bot.storage.at_rest import AtRest
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
+from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store, create_engine
+from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
@@ -55,6 +58,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.STORE] = store
     app[keys.BOARD] = NoticeBoard(store)
     app[keys.SIGN_INS] = SignInRecords(engine)
+    app[keys.STREAM_TICKETS] = StreamTickets(engine)
     app[keys.TRACKER] = app[keys.SERVICES].tracker = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
     yield
     await store.close()
@@ -71,9 +75,12 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler)
     app[keys.SCHEDULER] = services.scheduler = scheduler
     app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
+    app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
     scheduler.start(timekeeper.fire)  # paused until the stored jobs match the pending rows
     await timekeeper.reconcile()
+    await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done
+    scheduler.every(PLAN_EVERY_MINUTES, "plan-retention-purge", purge.plan, now=False)
     if minutes := settings.reminders.sync_interval_minutes:
         scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # just done
     scheduler.resume()
@@ -96,6 +103,7 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 async def _frames(app: web.Application) -> AsyncIterator[None]:
     pipeline = FramePipeline()
     app[keys.FRAMES] = app[keys.SERVICES].frames = pipeline
+    app[keys.PURGE].purged.append(lambda removal: pipeline.statistics.forget(removal.session_ids))
     framing = framing_sink(app[keys.SETTINGS], app[keys.TRACKER], app[keys.EVALUATION])
     app[keys.SERVICES].framing = framing
     if framing is not None:
@@ -126,7 +134,10 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _quiet_logs(app: web.Application) -> None:
-    quiet_server_logs()  # whichever runner serves the app (companion serve, a test's), its logs quote nothing
+    # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
+    # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.
+    quiet_server_logs()
+    quiet_libraries(app[keys.SETTINGS].logging)
 
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:

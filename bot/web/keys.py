@@ -11,7 +11,9 @@ from bot.delivery.workers import Deliveries
 from bot.services import Services
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
+from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store
+from bot.timekeeping.purge import DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
@@ -29,10 +31,12 @@ TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)
 SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
 TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
+PURGE = web.AppKey("purge", DailyPurge)
 STORED = web.AppKey("stored_events", StoredEvents)
 FRAMES = web.AppKey("frames", FramePipeline)
 OUTBOX = web.AppKey("outbox", Outbox)
 SIGN_INS = web.AppKey("sign_ins", SignInRecords)
+STREAM_TICKETS = web.AppKey("stream_tickets", StreamTickets)
 DELIVERIES = web.AppKey("deliveries", Deliveries)
 STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])

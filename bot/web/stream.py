@@ -5,11 +5,13 @@ import asyncio
 import json
 import logging
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
 from bot.core.settings import Therapist
+from bot.core.timefmt import to_iso
 from bot.storage.notices import NoticeRow
 from bot.tracking.notice_board import DeliveryUpdate, SessionChanged
 
@@ -21,6 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies
 MAX_NOTICE_ID = 2**31 - 1  # the id column is 32-bit on PostgreSQL: a larger id can only fail the query
 STREAM_PATH = "/api/notices/stream"
+TICKET_LIFETIME = timedelta(seconds=60)
 routes = web.RouteTableDef()
 
 
@@ -40,6 +43,27 @@ def _resume_from(request: web.Request) -> int | None:
     if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_NOTICE_ID)) or int(digits) > MAX_NOTICE_ID:
         raise refuse(web.HTTPBadRequest, f"Last-Event-ID must be a notice id: a whole number from 0 to {MAX_NOTICE_ID}")
     return int(digits)
+
+
+@routes.post("/api/stream-tickets")
+async def new_stream_ticket(request: web.Request) -> web.Response:
+    """Handle `POST /api/stream-tickets`: a ticket that opens the caller's notice stream once, within a minute."""
+    therapist = await therapist_for(request)  # a bearer token, or the sign-in cookie with the page's CSRF token
+    ticket, expires = await request.app[keys.STREAM_TICKETS].issue(therapist.id, request.app[keys.CLOCK](), TICKET_LIFETIME)
+    return web.json_response({"ticket": ticket, "expires_at": to_iso(expires)}, status=201, headers={"Cache-Control": "no-store"})
+
+
+async def _stream_therapist(request: web.Request) -> Therapist:
+    """Return whose stream this is: a ticket's therapist (the ticket is used up), else the bearer token's or the cookie's."""
+    if "ticket" in request.query:
+        therapist_id = await request.app[keys.STREAM_TICKETS].redeem(request.query["ticket"], request.app[keys.CLOCK]())
+        therapist = request.app[keys.SETTINGS].therapist(therapist_id) if therapist_id else None
+        if therapist is None:
+            raise refuse(web.HTTPUnauthorized, "this stream ticket is unknown, used or expired: POST /api/stream-tickets for a new one")
+        return therapist
+    if "access_token" in request.query:
+        raise refuse(web.HTTPUnauthorized, "a token in the URL is not accepted: POST /api/stream-tickets and open the stream with ?ticket=")
+    return await therapist_for(request)
 
 
 def _count_stream(request: web.Request, therapist: Therapist) -> None:
@@ -82,8 +106,8 @@ class NoticeStream:
 
 @routes.get(STREAM_PATH)
 async def notice_stream(request: web.Request) -> web.StreamResponse:
-    """Handle `GET /api/notices/stream`: replay after Last-Event-ID, then push notices as raised."""
-    therapist = await therapist_for(request, allow_query_token=True)
+    """Handle `GET /api/notices/stream[?ticket=T]`: replay after Last-Event-ID, then push notices as raised."""
+    therapist = await _stream_therapist(request)
     resume_from = _resume_from(request)
     _count_stream(request, therapist)  # nothing below may await before the try that uncounts it
     board = request.app[keys.BOARD]

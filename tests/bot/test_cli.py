@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -140,13 +141,16 @@ def test_summary_as_pdf_is_written_to_out_and_nothing_to_the_terminal(tmp_path, 
     assert capsys.readouterr().out == ""
 
 
-def test_summary_as_text_can_go_to_out_too(tmp_path):
+def test_summary_as_text_can_go_to_out_too_and_only_its_owner_may_read_it(tmp_path):
     db = tmp_path / "c.db"
     asyncio.run(_stored_meeting(db))
     out = tmp_path / "summary.md"
+    out.write_text("an older summary")
+    out.chmod(0o644)
     sid = session_id_for("zoom", MEETING.occurrence_id)
     assert main(["summary", sid, "--config", str(write_config(tmp_path, db)), "--format", "md", "--out", str(out)]) == 0
     assert "## Participants" in out.read_text(encoding="utf-8")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def test_summary_to_an_out_that_cannot_be_written_says_so_and_exits_1(tmp_path, capsys):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import stat
 
 from bot import demo
 from integrations.zoom.scripted.demo_photos import demo_person_frames
@@ -42,6 +43,7 @@ async def test_the_demo_replays_a_meeting_prints_alerts_and_writes_the_summary(t
     assert "ALERT" in out and "recording_started" in out and "third_party_joined" in out
     md, html = sorted(tmp_path.glob("summary-*.md")), sorted(tmp_path.glob("summary-*.html"))
     assert len(md) == 1 and len(html) == 1
+    assert [stat.S_IMODE(p.stat().st_mode) for p in md + html] == [0o600, 0o600]  # the operator's alone, whatever the umask
     assert str(md[0]) in out and str(html[0]) in out
     text = md[0].read_text()
     assert "Client: C-17" in text and "(client):" in text and "; " in text  # the client's two presence intervals

@@ -10,6 +10,7 @@ import io
 import re
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 from bot.storage.store import session_id_for
 from integrations.zoom.rtms import protocol as rtms
@@ -22,7 +23,7 @@ from tests.browser.conftest import (
     no_sideways_scroll,
     sign_in,
 )
-from tests.conftest import THERAPIST_A_HOST
+from tests.conftest import THERAPIST_A_HOST, TOKEN_A
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET
 
 MEETING_ID = "85746065432"  # client C-17's meeting in the config
@@ -71,6 +72,10 @@ async def test_a_scripted_session_updates_the_live_page_and_the_note_reaches_the
         await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(THERAPIST.user_id), THERAPIST.name)
         await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(CLIENT.user_id), CLIENT.name)
         await stream.wait_for(lambda s: s.following == int(CLIENT.user_id), timeout=10)
+
+        # Each connection to the notice stream: with a ticket of its own, never a token.
+        streams: list[str] = []
+        page.on("request", lambda request: streams.append(request.url) if "/api/notices/stream" in request.url else None)
 
         # The live page's address, signed out, leads through the sign-in form and back to it.
         await browser.goto(f"/sessions/{session_id}")
@@ -178,6 +183,11 @@ async def test_a_scripted_session_updates_the_live_page_and_the_note_reaches_the
         await expect(page.locator(f'#prompts li[data-prompt="{prompt_id}"] p.saved')).to_have_text("Noted.")
         await expect(page.locator("#alerts li.kind-client_video_off")).to_have_count(1)
         await browser.shot("live-after-sign-in")
+
+        # Four pages loaded: each opened its stream with a new ticket, none with a token.
+        tickets = [parse_qs(urlsplit(url).query).get("ticket", [""])[0] for url in streams]
+        assert len(tickets) >= 4 and all(tickets) and len(set(tickets)) == len(tickets), streams
+        assert not [url for url in streams if "access_token" in url or TOKEN_A in url]
 
         # The meeting ends.
         meeting.steps.clear()

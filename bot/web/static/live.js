@@ -158,17 +158,37 @@
   }
 
   function connect() {
+    // The stream opens with a single-use ticket (never a token in the URL): a new one for each connection.
+    fetch("/api/stream-tickets", { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) {
+          connection.textContent = "Signed out: sign in again for live updates.";
+          return null;
+        }
+        if (!response.ok) { throw new Error("no stream ticket"); }
+        return response.json();
+      })
+      .then(function (answer) { if (answer) { listen(answer.ticket); } })
+      .catch(function () {
+        connection.textContent = "Connection lost: reconnecting…";
+        setTimeout(connect, 3000);
+      });
+  }
+
+  function listen(ticket) {
     // Replays what was raised after the last notice this page has: on the first connection from the
-    // page's own newest, after that from the browser's Last-Event-ID.
-    source = new EventSource("/api/notices/stream?last_event_id=" + encodeURIComponent(lastId));
+    // page's own newest, after that from the last one the stream brought.
+    source = new EventSource("/api/notices/stream?ticket=" + encodeURIComponent(ticket) + "&last_event_id=" + encodeURIComponent(lastId));
     source.addEventListener("open", function () { connection.textContent = "Live: updates arrive as they happen."; });
     source.addEventListener("notice", onNotice);
     source.addEventListener("session", function (event) {
       if (JSON.parse(event.data).session_id === sessionId) { refresh(); }
     });
     source.addEventListener("error", function () {
+      // The browser would retry with the used ticket: close, and connect again with a new one.
       connection.textContent = "Connection lost: reconnecting…";
-      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 3000); }
+      source.close();
+      setTimeout(connect, 3000);
     });
   }
 

@@ -35,10 +35,10 @@ def test_a_page_form_may_give_lists_as_lines_of_text():
 
 def test_a_teams_join_link_is_kept_as_the_meeting_key_that_reminders_and_sessions_use():
     link = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_V2Vla2x5%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
-    profile = client_from_form({"code": "C-4", "meeting_ids": f"{link}\n{link.replace('%3a', '%3A')}\n555"}, WORDS, "t1")
+    profile = client_from_form({"code": "C-4", "meeting_ids": f"{link}\n{link.replace('%3a', '%3A')}\n555"}, WORDS, "t1", DATA_KEY)
     assert profile.meeting_ids == (join_url_key(link), "555")  # one key for both spellings; the link itself is not kept
     assert "teams.microsoft.com" not in repr(profile)
-    problems = client_from_form({"code": "C-4", "meeting_ids": ["x" * 65]}, WORDS, "t1")
+    problems = client_from_form({"code": "C-4", "meeting_ids": ["x" * 65]}, WORDS, "t1", DATA_KEY)
     assert problems == ["each meeting id must be at most 64 characters, or a Teams join link"]
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import column, inspect, table, text
 
 from bot.storage import schema
 from bot.storage.store import create_engine
-from bot.storage.upgrades import BOT_CALLS, PRIVATE_AT_REST, UPGRADES
+from bot.storage.upgrades import PRIVATE_AT_REST, UPGRADES
+
+BOT_CALLS = 7  # the version whose upgrade added bot_calls
 from bot.web import keys
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, load_fixture
@@ -96,8 +98,7 @@ async def test_an_upgrade_with_the_wrong_data_key_afterwards_is_refused(aiohttp_
         await aiohttp_client(create_app(other, clock=clock))
 
 
-# Main's and this branch's upgrades were both written as version 7 (bot/storage/upgrades.py): main's bot_calls
-# kept 7, privacy at rest became 8. A database either side's code upgraded is at 7, and both upgrade.
+# The released version 7 added the Teams calling bot's calls; a database it upgraded is made private as 8.
 BOT_CALL = {
     "session_id": "s-bot", "platform": "teams", "therapist_id": "t1", "meeting_id": "jmeeting", "occurrence_id": "jmeeting@1",
     "host_id": "", "call_id": "call-1", "state": "established", "claimed_until": None, "roster_sequence": 4,
@@ -105,16 +106,13 @@ BOT_CALL = {
 }
 
 
-async def _stamp(storage_url: str, version: int, *, bot_calls: str) -> None:
-    """Set the stored schema version; `bot_calls`: "create" (with a row) or "drop" that table."""
+async def _stamp_main_7(storage_url: str) -> None:
+    """Make the previous version's database one that main's version 7 left: bot_calls (with a call) added."""
     engine = create_engine(storage_url)
     async with engine.begin() as conn:
-        if bot_calls == "create":
-            await conn.run_sync(lambda c: schema.metadata.create_all(c, tables=[schema.bot_calls]))
-            await conn.execute(schema.bot_calls.insert().values(**BOT_CALL))
-        else:
-            await conn.run_sync(lambda c: schema.bot_calls.drop(c))
-        await conn.execute(schema.schema_version.update().values(version=version))
+        await conn.run_sync(lambda c: schema.metadata.create_all(c, tables=[schema.bot_calls]))
+        await conn.execute(schema.bot_calls.insert().values(**BOT_CALL))
+        await conn.execute(schema.schema_version.update().values(version=BOT_CALLS))
     await engine.dispose()
 
 
@@ -132,12 +130,12 @@ async def _kept(storage_url: str) -> tuple[int, list, list, list | None]:
 
 
 def test_main_keeps_its_number_and_privacy_comes_after():
-    assert (BOT_CALLS, PRIVATE_AT_REST, len(UPGRADES)) == (7, 8, 8)
+    assert (PRIVATE_AT_REST, len(UPGRADES)) == (8, 9)  # and the stream tickets' table after it
 
 
 async def test_a_database_mains_code_upgraded_to_7_is_made_private(aiohttp_client, make_settings, storage_url):
     await previous_database(storage_url)
-    await _stamp(storage_url, BOT_CALLS, bot_calls="create")  # main's 7: bot_calls, and everything in the clear
+    await _stamp_main_7(storage_url)  # main's 7: bot_calls, and everything in the clear
     clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
     client = await aiohttp_client(create_app(make_settings(storage_url, clients=[]), clock=clock))
     await client.app[keys.EVALUATION].drain()
@@ -145,29 +143,9 @@ async def test_a_database_mains_code_upgraded_to_7_is_made_private(aiohttp_clien
         assert await (await client.get(f"/api/sessions/{session_id}/summary", headers=A)).json() == expected, session_id
     await client.close()
     version, _, _, calls = await _kept(storage_url)
-    assert version == PRIVATE_AT_REST and calls == [BOT_CALL]
+    assert version == len(UPGRADES) and calls == [BOT_CALL]
     secrets = [*NAMES, *EMAILS, *TOPICS, *WORDS, *UNSALTED]
     assert not found(secrets, every_value(storage_url))
     files = file_bytes(storage_url)
     assert files is None or not found(secrets, "", files)
 
-
-async def test_a_database_this_branch_upgraded_to_7_before_the_merge_gets_bot_calls_and_is_not_rewritten(
-    aiohttp_client, make_settings, storage_url
-):
-    await previous_database(storage_url)
-    clock = ManualClock(datetime.fromisoformat(PREVIOUS["now"]))
-    settings = make_settings(storage_url, clients=[])
-    first = await aiohttp_client(create_app(settings, clock=clock))
-    await first.close()
-    await _stamp(storage_url, BOT_CALLS, bot_calls="drop")  # this branch's 7: private, and no bot_calls
-    version, events, notes, calls = await _kept(storage_url)
-    assert (version, calls) == (BOT_CALLS, None)
-    second = await aiohttp_client(create_app(settings, clock=clock))
-    for session_id, expected in PREVIOUS["summaries"].items():
-        # the note in it opens once: sealed once
-        assert await (await second.get(f"/api/sessions/{session_id}/summary", headers=A)).json() == expected, session_id
-    await second.close()
-    version, events_after, notes_after, calls = await _kept(storage_url)
-    assert version == PRIVATE_AT_REST and calls == []  # bot_calls made, empty
-    assert (events_after, notes_after) == (events, notes)  # nothing keyed or sealed a second time

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import (
@@ -16,16 +15,6 @@ from tests.bot.core.builders import (
     started,
 )
 from tests.conftest import storage_keys
-
-
-@pytest.fixture
-async def store(storage_url):
-    engine = create_engine(storage_url)
-    store = Store(engine, storage_keys())
-    await store.upgrade()
-    yield store
-    await store.close()
-    await engine.dispose()
 
 
 async def test_upgrading_twice_keeps_the_schema_and_its_data(store):

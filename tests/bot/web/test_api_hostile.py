@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from bot.storage import schema
 from bot.web import keys

@@ -60,8 +60,12 @@ async def test_the_access_log_shows_paths_only_and_bad_requests_are_never_quoted
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{port}"
             async with http.get(f"{url}/api/notices", params={"access_token": TOKEN_A, "kind": "x"}, headers={"Referer": f"{url}/?access_token={TOKEN_A}"}) as answer:
-                assert answer.status == 401  # the query token is for the stream only
+                assert answer.status == 401  # a token is never taken from the URL
             async with http.get(f"{url}/api/notices/stream", params={"access_token": TOKEN_A}) as answer:
+                assert answer.status == 401
+            async with http.post(f"{url}/api/stream-tickets", headers={"Authorization": f"Bearer {TOKEN_A}"}) as answer:
+                ticket = (await answer.json())["ticket"]
+            async with http.get(f"{url}/api/notices/stream", params={"ticket": ticket}) as answer:
                 assert answer.status == 200
             async with http.get(f"{url}/api/notices%0Aforged?x=1", headers={"Authorization": f"Bearer {TOKEN_B}"}) as answer:
                 assert answer.status == 404
@@ -77,7 +81,7 @@ async def test_the_access_log_shows_paths_only_and_bad_requests_are_never_quoted
         assert answer.startswith(b"HTTP/1.0 400 ") and b"Server: session-companion\r\n" in answer
         assert TOKEN_A.encode() not in answer and TOKEN_B.encode() not in answer
     text = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
-    assert TOKEN_A not in text and TOKEN_B not in text
+    assert TOKEN_A not in text and TOKEN_B not in text and ticket not in text
     access = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
     assert any('"GET /api/notices" 401' in line for line in access)
     assert any('"GET /api/notices%0Aforged" 404' in line for line in access)

@@ -150,7 +150,9 @@ async def test_the_log_of_a_real_service_holds_no_token_and_no_query_and_no_answ
             for path, params in (("/api/notices", {"access_token": TOKEN_A, "kind": "x"}), ("/nowhere", {"access_token": TOKEN_A})):
                 async with http.get(url + path, params=params, headers={"Referer": f"{url}/?access_token={TOKEN_A}"}) as answer:
                     servers.append(answer.headers.get("Server"))
-            async with http.get(url + "/api/notices/stream", params={"access_token": TOKEN_A, "last_event_id": "\u00b2"}) as answer:
+            async with http.post(url + "/api/stream-tickets", headers={"Authorization": f"Bearer {TOKEN_A}"}) as answer:
+                ticket = (await answer.json())["ticket"]
+            async with http.get(url + "/api/notices/stream", params={"ticket": ticket, "last_event_id": "\u00b2"}) as answer:
                 assert answer.status == 400
                 servers.append(answer.headers.get("Server"))
         for request in (
@@ -165,7 +167,7 @@ async def test_the_log_of_a_real_service_holds_no_token_and_no_query_and_no_answ
             servers.append(answer.split(b"Server: ", 1)[1].split(b"\r\n", 1)[0].decode())
     assert servers == ["session-companion"] * len(servers)
     log = service.log.read_text()
-    assert TOKEN_A not in log and "access_token" not in log
+    assert TOKEN_A not in log and "access_token" not in log and ticket not in log
     access = [line for line in log.splitlines() if " aiohttp.access: " in line]
     assert len(access) >= 3 and not [line for line in access if "?" in line]
     assert log.count("malformed HTTP") == 1  # the second is held back for a minute

@@ -16,6 +16,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+async def ticket(client, token: str = TOKEN_A) -> str:
+    """Return a new stream ticket of the therapist whose API token this is."""
+    answer = await client.post("/api/stream-tickets", headers=bearer(token))
+    assert answer.status == 201
+    return (await answer.json())["ticket"]
+
+
 async def next_event(response, timeout: float = 5.0) -> dict:
     """Read one event (skipping comments) and return its fields, with `data` parsed."""
     fields: dict = {}
@@ -32,11 +39,13 @@ async def next_event(response, timeout: float = 5.0) -> dict:
         fields[name] = value
 
 
-async def test_the_stream_needs_a_token_in_the_header_or_the_query_and_a_numeric_last_event_id(aiohttp_client, settings):
+async def test_the_stream_needs_a_token_in_the_header_or_a_ticket_and_a_numeric_last_event_id(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings))
     assert (await client.get(STREAM)).status == 401
-    assert (await client.get(STREAM, params={"access_token": "nope"})).status == 401
-    response = await client.get(STREAM, params={"access_token": TOKEN_A})
+    assert (await client.get(STREAM, params={"ticket": "nope"})).status == 401
+    in_the_url = await client.get(STREAM, params={"access_token": TOKEN_A})  # a long-lived token in a URL: no more
+    assert in_the_url.status == 401 and "/api/stream-tickets" in (await in_the_url.json())["reason"]
+    response = await client.get(STREAM, params={"ticket": await ticket(client)})
     assert (response.status, response.headers["Content-Type"]) == (200, "text/event-stream")
     response.close()
     bad = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": "x1"})
@@ -46,7 +55,7 @@ async def test_the_stream_needs_a_token_in_the_header_or_the_query_and_a_numeric
 async def test_each_therapist_sees_only_their_own_notices_as_they_are_raised(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings))
     stream_a = await client.get(STREAM, headers=bearer(TOKEN_A))
-    stream_b = await client.get(STREAM, params={"access_token": TOKEN_B})
+    stream_b = await client.get(STREAM, params={"ticket": await ticket(client, TOKEN_B)})
     a1 = await raise_notice(client.app, "t1", "s-a", "recording_started", 1, "Someone started recording the meeting.")
     b1 = await raise_notice(client.app, "t2", "s-b", "third_party_joined", 1, "Another person joined the meeting.")
     a2 = await raise_notice(client.app, "t1", "s-a", "third_party_joined", 2, "Another person joined the meeting.")
@@ -70,7 +79,7 @@ async def test_a_stream_resumes_after_the_last_event_id_without_gaps_or_repeats(
     later = await raise_notice(client.app, "t1", "s-a", "recording_started", 3, "Someone started recording the meeting.")
     seen = [await next_event(stream) for _ in range(3)]
     assert [int(e["id"]) for e in seen] == [ids[1], ids[2], later]
-    from_query = await client.get(STREAM, params={"access_token": TOKEN_A, "last_event_id": str(ids[2])})
+    from_query = await client.get(STREAM, params={"ticket": await ticket(client), "last_event_id": str(ids[2])})
     assert int((await next_event(from_query))["id"]) == later
     stream.close()
     from_query.close()
@@ -102,7 +111,7 @@ async def test_a_channel_that_fails_for_good_is_shown_failed_on_the_stream(aioht
 async def test_a_resume_id_that_is_not_plain_digits_is_a_400_with_a_reason(aiohttp_client, settings):
     client = await aiohttp_client(create_app(settings))
     for value in ("\u00b2", "1\u00b2", "\u0661\u0662", "9" * 5000):  # '²' and Arabic-Indic digits pass str.isdigit()
-        for request in ({"headers": {**bearer(TOKEN_A), "Last-Event-ID": value}}, {"params": {"access_token": TOKEN_A, "last_event_id": value}}):
+        for request in ({"headers": {**bearer(TOKEN_A), "Last-Event-ID": value}}, {"params": {"ticket": await ticket(client), "last_event_id": value}}):
             response = await client.get(STREAM, **request)
             assert response.status == 400, value
             assert "Last-Event-ID must be a notice id" in (await response.json())["reason"]
@@ -123,7 +132,7 @@ async def test_a_therapist_may_hold_only_so_many_streams_and_a_closed_one_frees_
     client = await aiohttp_client(create_app(make_settings(server={"max_streams_per_therapist": 2})))
     first, second = await client.get(STREAM, headers=bearer(TOKEN_A)), await client.get(STREAM, headers=bearer(TOKEN_A))
     assert (first.status, second.status) == (200, 200)
-    third = await client.get(STREAM, params={"access_token": TOKEN_A})
+    third = await client.get(STREAM, params={"ticket": await ticket(client)})
     assert third.status == 429
     assert (await third.json())["error"] == "too_many_requests" and "at most 2 notice streams" in (await third.json())["reason"]
     other = await client.get(STREAM, headers=bearer(TOKEN_B))  # another therapist's streams count apart

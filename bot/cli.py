@@ -17,8 +17,8 @@ from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
 from bot.config.starter import new_key, write_starter
 from bot.core.settings import Settings, SettingsError
-from bot.storage.sealing import KeyProblem
 from bot.storage.files import write_private
+from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -71,10 +71,15 @@ def _settings(path: str) -> Settings:
 
 
 def _serve(settings: Settings, port: int | None) -> int:
-    from bot.web.serving import serve
+    """Serve until stopped; exit 1 with a message, having started nothing, when the address cannot be had."""
+    from bot.web.serving import CannotListen, serve
 
     configure_logging(settings.logging)
-    serve(settings, port if port is not None else settings.server.port)
+    try:
+        serve(settings, port if port is not None else settings.server.port)
+    except CannotListen as err:
+        print(f"companion: {err}", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from bot.core.settings import Settings
 from bot.delivery.workers import Send
 from bot.framing import FramingSink
+from bot.metrics import Metrics
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     clock: Clock
     stored: StoredEvents = field(default_factory=StoredEvents)
+    metrics: Metrics = field(default_factory=Metrics)  # what GET /metrics shows: this app's registry
     # Outbound channels by name (`zoom_chat`, `teams_activity`), added by the platforms as they start.
     channels: dict[str, Send] = field(default_factory=dict)
     tracker: SessionTracker = field(init=False)

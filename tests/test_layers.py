@@ -11,14 +11,15 @@ ROOT = Path(__file__).parent.parent
 # (the CLI and the demo) sit on top and may import every layer.
 LAYERS: dict[str, set[str]] = {
     "core": set(),
+    "metrics": set(),
     "config": {"core"},
     "storage": {"core"},
-    "tracking": {"core", "config", "storage"},
+    "tracking": {"core", "config", "storage", "metrics"},
     "timekeeping": {"core", "storage", "tracking"},
-    "delivery": {"core", "storage", "tracking"},
+    "delivery": {"core", "storage", "tracking", "metrics"},
     "framing": {"core", "tracking"},
     "summaries": {"core"},
-    "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing", "summaries"},
+    "services": {"core", "storage", "tracking", "timekeeping", "delivery", "framing", "summaries", "metrics"},
 }
 TOP = {"web", "cli", "cli_privacy", "demo"}
 # The only modules of bot/ that may import a platform: the list of platforms, and the demo (a scripted Zoom meeting).

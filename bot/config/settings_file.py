@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.core.settings import (
     CLIENT_MODES,
     ClientProfile,
     LoggingSettings,
+    MetricsSettings,
     PrivacySettings,
     ReminderSettings,
     ServerSettings,
@@ -43,6 +45,7 @@ SECTIONS: dict[str, type] = {
     "prompts": PromptSettings,
     "privacy": PrivacySettings,
     "logging": LoggingSettings,
+    "metrics": MetricsSettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -52,11 +55,14 @@ POSITIVE_INTS = {
     ("server", "max_streams_per_therapist"),
     ("server", "request_timeout_seconds"),
     ("server", "sign_in_hours"),
+    ("server", "ready_max_pending_delivery_seconds"),
     ("framing", "workers"),
     ("privacy", "retention_days"),
 }
 MAX_RETENTION_DAYS = 36500  # a hundred years: beyond it the cut-off date is out of range
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
+MIN_METRICS_TOKEN = 32  # characters: a token anyone could guess would only pretend to guard the metrics
 # Framing thresholds that are fractions (0 to 1), and those that must be above zero.
 FRACTIONS = {"hand_visibility", "covered_brightness", "covered_contrast", "frozen_difference", "scene_similarity"}
 POSITIVE_NUMBERS = {"analysis_timeout_seconds", "debounce_seconds", "frozen_seconds"}
@@ -160,6 +166,8 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append(f"[privacy] retention_days must be at most {MAX_RETENTION_DAYS}")
     if name == "logging":
         problems += _logging_problems(values)
+    if name == "metrics" and values["token"] and len(values["token"]) < MIN_METRICS_TOKEN:
+        problems.append(f"[metrics] token must be at least {MIN_METRICS_TOKEN} characters (or empty, for metrics without a token)")
     if name == "teams" and values["bot_openid_url"] and not str(values["bot_openid_url"]).startswith("https://"):
         problems.append("[teams] bot_openid_url must start with https:// (the keys that sign the calling bot's callbacks come from it)")
     if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -175,6 +183,26 @@ def _server_problems(values: dict[str, Any]) -> list[str]:
         problems.append("[server] session_key must be 32 random bytes in url-safe base64 (make one with: companion new-session-key)")
     if not re.fullmatch(r"[A-Za-z0-9'*:/._ -]+", values["frame_ancestors"]):
         problems.append("[server] frame_ancestors must be CSP sources such as 'self' https://example.org, separated by spaces")
+    return problems + _proxy_problems(values)
+
+
+def _proxy_problems(values: dict[str, Any]) -> list[str]:
+    """Name every `[server] trusted_proxies` entry that is not an address or network, turning the list into networks."""
+    raw = values["trusted_proxies"]
+    if isinstance(raw, str):  # from the environment: "10.0.0.0/8,192.0.2.7"
+        raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, (list, tuple)):
+        values["trusted_proxies"] = ()
+        return ["[server] trusted_proxies must be a list of IP addresses or networks, e.g. [\"10.0.0.0/8\"]"]
+    problems, networks = [], []
+    for n, entry in enumerate(raw):
+        try:
+            if not isinstance(entry, str):
+                raise ValueError(entry)  # ip_network would read a number as an address
+            networks.append(str(ipaddress.ip_network(entry.strip())))
+        except ValueError:
+            problems.append(f"[server] trusted_proxies: entry {n + 1} ({entry!r}) is not an IP address or network such as 10.0.0.0/8")
+    values["trusted_proxies"] = tuple(networks)
     return problems
 
 
@@ -197,6 +225,9 @@ def _logging_problems(values: dict[str, Any]) -> list[str]:
     values["level"] = str(values["level"]).upper()
     if values["level"] not in LOG_LEVELS:
         problems.append(f"[logging] level must be one of {', '.join(LOG_LEVELS)}")
+    values["format"] = str(values["format"]).lower()
+    if values["format"] not in LOG_FORMATS:
+        problems.append(f"[logging] format must be one of {', '.join(LOG_FORMATS)}")
     raw = values["library_levels"]
     if isinstance(raw, str):  # from the environment: "sqlalchemy.engine=INFO,asyncpg=WARNING"
         pairs = [part.partition("=") for part in raw.split(",") if part.strip()]

@@ -36,6 +36,9 @@ class ServerSettings:
     session_key: str = ""  # encrypts and signs the pages' sign-in cookie (32 bytes, url-safe base64); empty: pages off
     sign_in_hours: int = 12  # a sign-in to the pages lasts this long
     frame_ancestors: str = "'self'"  # who may show the pages in a frame (CSP frame-ancestors), e.g. the meeting apps' side panels
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed; none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    ready_max_pending_delivery_seconds: int = 300  # /readyz is 503 while a delivery has waited longer than this
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,14 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    token: str = ""  # GET /metrics wants `Authorization: Bearer <token>` when set (at least 32 characters); empty: open
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"  # the service's own loggers
+    format: str = "text"  # or "json": one JSON object a line, with the id of the request being served
     # Libraries whose debug lines can quote data (SQL parameters, request bodies) stay at WARNING unless named
     # here: (logger name, level) pairs, from a TOML table such as {"sqlalchemy.engine" = "INFO"}.
     library_levels: tuple[tuple[str, str], ...] = ()
@@ -166,6 +175,7 @@ class Settings:
     prompts: PromptSettings = PromptSettings()
     privacy: PrivacySettings = PrivacySettings()
     logging: LoggingSettings = LoggingSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

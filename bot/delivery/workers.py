@@ -9,6 +9,8 @@ from typing import Awaitable, Callable
 
 from bot.core.message import AlertMessage
 from bot.core.settings import Therapist
+from bot.core.timefmt import from_iso
+from bot.metrics import Metrics
 from bot.storage.notices import NoticeRow
 from bot.storage.outbox import Delivery, Outbox
 from bot.tracking.notice_board import DeliveryUpdate, NoticeBoard
@@ -22,6 +24,7 @@ Compose = Callable[[NoticeRow], Awaitable[AlertMessage]]
 COALESCE_WINDOW = timedelta(minutes=1)
 # A worker that dies mid-send loses its claim after this long; the row is then sent again.
 LEASE = timedelta(minutes=2)
+RETRIES = RetryPolicy()
 
 
 class ChannelWorker:
@@ -36,12 +39,14 @@ class ChannelWorker:
         outbox: Outbox,
         board: NoticeBoard,
         clock: Clock,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = RETRIES,
         concurrency: int = 16,
         poll_seconds: float = 1.0,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.channel = channel
+        self._metrics = metrics or Metrics()
         self._send, self._therapist, self._compose = send, therapist, compose
         self._outbox, self._board, self._clock = outbox, board, clock
         self._policy, self._concurrency, self._poll = policy, concurrency, poll_seconds
@@ -135,10 +140,15 @@ class ChannelWorker:
             return
         now = self._clock()
         _LOGGER.info("notice %s by %s: %s, retry in %.1f s", delivery.notice.id, self.channel, err.code, delay)
-        await self._outbox.retry_at(delivery, now + timedelta(seconds=delay), now, err.code)
+        if await self._outbox.retry_at(delivery, now + timedelta(seconds=delay), now, err.code):
+            self._metrics.deliveries.labels(self.channel, "retried").inc()
 
     async def _finish(self, delivery: Delivery, state: str, error: str | None = None) -> None:
-        if await self._outbox.finish(delivery, state, self._clock(), error):
+        now = self._clock()
+        if await self._outbox.finish(delivery, state, now, error):
+            self._metrics.deliveries.labels(self.channel, state).inc()
+            if state == "sent":
+                self._metrics.delivery_seconds.labels(self.channel).observe(max(0.0, (now - from_iso(delivery.notice.raised_at)).total_seconds()))
             self._board.publish_delivery(DeliveryUpdate(delivery.notice.id, delivery.notice.therapist_id, self.channel, state))
         else:
             _LOGGER.warning("notice %s by %s: claim lost before it was marked %s", delivery.notice.id, self.channel, state)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.timefmt import from_iso, to_stamp
@@ -31,7 +31,7 @@ class Delivery:
     notice: NoticeRow
 
 
-def _claimable(now: str):  # type: ignore[no-untyped-def]
+def _claimable(now: str) -> ColumnElement[bool]:
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
         and_(D.c.state == "pending", D.c.next_attempt_at <= now),
@@ -145,3 +145,10 @@ class Outbox:
         for row in rows:
             found[row.notice_id][row.channel] = row.state
         return found
+
+    async def oldest_unfinished(self, channels: Iterable[str]) -> datetime | None:
+        """Return when the oldest notice still to be sent on one of these channels was raised (None: nothing waits)."""
+        query = select(func.min(N.c.raised_at)).join(N, N.c.id == D.c.notice_id).where(D.c.channel.in_(list(channels)), D.c.state.in_(UNFINISHED))
+        async with self._engine.connect() as conn:
+            raised = (await conn.execute(query)).scalar_one_or_none()
+        return from_iso(raised) if raised else None

@@ -86,7 +86,7 @@ class DueWorkScheduler:
             except asyncio.CancelledError:  # shutting down: the job ends quietly, its row stays pending
                 return None
             finally:
-                self._running.discard(task)  # type: ignore[arg-type]
+                self._running.discard(task)
 
         return run
 
@@ -97,6 +97,11 @@ class DueWorkScheduler:
 
     def resume(self) -> None:
         self._scheduler.resume()
+
+    @property
+    def running(self) -> bool:
+        """Return whether the scheduler is started (paused at start counts) and not shut down."""
+        return bool(self._scheduler.running)
 
     async def shutdown(self, grace_seconds: float = 5.0) -> None:
         """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start."""

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.metrics import Metrics
 from bot.storage.notices import NoticeRow
 from bot.storage.store import Store
 
@@ -36,8 +37,9 @@ Published = NoticeRow | DeliveryUpdate | SessionChanged
 class NoticeBoard:
     """The one internal way a reminder, alert or notice reaches the therapist."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, metrics: Metrics | None = None) -> None:
         self._store = store
+        self._metrics = metrics or Metrics()  # a command's own, unscraped: only the service's are
         self._listeners: set[asyncio.Queue[Published]] = set()
 
     async def raise_notice(
@@ -52,6 +54,7 @@ class NoticeBoard:
     def publish(self, row: NoticeRow) -> None:
         """Tell every listener about a notice just stored (by `raise_notice` or with due work)."""
         _LOGGER.info("notice %s raised: kind=%s session=%s", row.id, row.kind, row.session_id)
+        self._metrics.notices.labels(row.kind).inc()
         self._tell(row)
 
     def publish_delivery(self, update: DeliveryUpdate) -> None:

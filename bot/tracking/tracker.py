@@ -25,6 +25,7 @@ from bot.core.session import MeetingState, build_state
 from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
 from bot.core.validity import accepted, believable
+from bot.metrics import Metrics
 from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
@@ -77,9 +78,10 @@ class SessionTracker:
     """The service's use of the core: events in, state and summaries out, alerts raised once."""
 
     def __init__(
-        self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock, checklist: Checklist | None = None
+        self, settings: Settings, store: Store, board: NoticeBoard, clock: Clock, checklist: Checklist | None = None, metrics: Metrics | None = None
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()  # a command's own, unscraped: only the service's are
         self.store = store
         self.board = board
         self.clock = clock
@@ -107,6 +109,7 @@ class SessionTracker:
             _LOGGER.info("ignoring %s meeting %s: no configured therapist hosts it", meeting.platform, meeting.meeting_id or "-")
             return Recorded(stored=False)
         new = await self.store.record_events(owner, meeting, keyed, now)
+        self.metrics.events_stored.inc(new)
         _LOGGER.info(
             "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
         )
@@ -165,6 +168,7 @@ class SessionTracker:
         for row in await self.store.sessions(therapist_id):
             if row.id in kept:
                 continue
+            found: str | None
             if row.meeting_id in by_meeting:
                 found = by_meeting[row.meeting_id]
             else:

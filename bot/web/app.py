@@ -17,8 +17,8 @@ from bot.storage.at_rest import AtRest
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store, create_engine
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -27,21 +27,19 @@ from bot.tracking.frames import FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
-from . import api, checklist_api, clients_api, keys, notes_api, pages, stream
+from . import api, checklist_api, clients_api, health, keys, metrics, notes_api, pages, stream
 from .errors import MIDDLEWARES
 from .headers import security_headers
 from .limits import name_the_server, request_limits
 from .logs import quiet_server_logs
 from .pages.errors import page_errors
 from .platforms import setup_platforms
+from .proxies import trusted_proxies
+from .request_ids import request_ids, say_request_id
 from .signed_in import sign_in_middleware
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
 RECENT = timedelta(hours=24)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
@@ -49,6 +47,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     at_rest = AtRest.from_settings(settings.privacy)  # no key: the service does not start (KeyProblem says how to make one)
     engine = create_engine(settings.storage.url)
     store = Store(engine, at_rest, settings.channels_for)
+    instruments = app[keys.METRICS]
     try:
         await store.upgrade()  # keys that are not this database's: KeyProblem, and the service does not start
     except BaseException:
@@ -56,10 +55,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
         raise
     app[keys.STORE] = store
-    app[keys.BOARD] = NoticeBoard(store)
+    app[keys.BOARD] = NoticeBoard(store, instruments)
     app[keys.SIGN_INS] = SignInRecords(engine)
     app[keys.STREAM_TICKETS] = StreamTickets(engine)
-    app[keys.TRACKER] = app[keys.SERVICES].tracker = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK])
+    app[keys.TRACKER] = app[keys.SERVICES].tracker = SessionTracker(app[keys.SETTINGS], store, app[keys.BOARD], app[keys.CLOCK], metrics=instruments)
     yield
     await store.close()
     await engine.dispose()
@@ -106,8 +105,12 @@ async def _frames(app: web.Application) -> AsyncIterator[None]:
     app[keys.PURGE].purged.append(lambda removal: pipeline.statistics.forget(removal.session_ids))
     framing = framing_sink(app[keys.SETTINGS], app[keys.TRACKER], app[keys.EVALUATION])
     app[keys.SERVICES].framing = framing
+    instruments = app[keys.METRICS]
+    instruments.frames_dropped.read(lambda: pipeline.dropped, "queue")
     if framing is not None:
         pipeline.add_sink(framing)
+        instruments.frames_analysed.read(lambda: framing.analyzer.analysed)
+        instruments.frames_dropped.read(lambda: framing.analyzer.dropped, "analysis")
     pipeline.start()
     yield
     await pipeline.stop()
@@ -122,7 +125,7 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     app[keys.OUTBOX] = outbox
     words = MessageWriter(settings, app[keys.TRACKER])
     workers = [
-        ChannelWorker(channel, send, settings.therapist, words.message_for, outbox, app[keys.BOARD], app[keys.CLOCK])
+        ChannelWorker(channel, send, settings.therapist, words.message_for, outbox, app[keys.BOARD], app[keys.CLOCK], metrics=app[keys.METRICS])
         for channel, send in services.channels.items()
     ]
     deliveries = Deliveries(workers, app[keys.BOARD])
@@ -144,19 +147,25 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
     limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
     sign_ins = sign_in_middleware(settings)
-    middlewares = [limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else [])]  # outermost first
+    proxies = trusted_proxies(settings.server.trusted_proxies)  # first: every later part sees the client's address
+    middlewares = [
+        *([proxies] if proxies else []), request_ids, metrics.count_webhooks, limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else []),
+    ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(name_the_server)
     app.on_response_prepare.append(security_headers(settings.server))
+    app.on_response_prepare.append(say_request_id)
     app.on_startup.append(_quiet_logs)
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
+    app[keys.METRICS] = services.metrics
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
     # parts exist, and the outbox once the platforms have offered their channels.
     app.cleanup_ctx.extend([_storage, _timers, _evaluation, _frames])
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
-    app.router.add_get("/healthz", healthz)
+    app.router.add_routes(health.routes)
+    app.router.add_routes(metrics.routes)
     app.router.add_routes(api.routes)
     app.router.add_routes(checklist_api.routes)
     app.router.add_routes(clients_api.routes)

@@ -27,7 +27,7 @@ def content_security_policy(server: ServerSettings) -> str:
 
 
 def security_headers(server: ServerSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """Return an `on_response_prepare` hook that sets the headers (HSTS only when served over https)."""
+    """Return an `on_response_prepare` hook that sets the headers (HSTS only when served over https, or public_url is https)."""
     policy = content_security_policy(server)
     https = server.public_url.startswith("https://")
 
@@ -36,7 +36,7 @@ def security_headers(server: ServerSettings) -> Callable[[web.Request, web.Strea
         headers.setdefault("Content-Security-Policy", policy)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
-        if https:
+        if https or request.secure:  # secure: over TLS to us, or to a trusted proxy that says so (bot/web/proxies.py)
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if not request.path.startswith(STATIC_PREFIX):
             headers["Cache-Control"] = "no-store"  # pages and answers carry clinical data: never kept by a browser or proxy

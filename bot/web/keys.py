@@ -8,11 +8,12 @@ from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.delivery.workers import Deliveries
+from bot.metrics import Metrics
 from bot.services import Services
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -23,7 +24,7 @@ from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
 BOARD = web.AppKey("board", NoticeBoard)
@@ -41,3 +42,6 @@ DELIVERIES = web.AppKey("deliveries", Deliveries)
 STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])
 OPEN_STREAMS = web.AppKey("open_streams", Counter[str])  # per therapist id
+METRICS = web.AppKey("metrics", Metrics)
+# Set on a request as it arrived, for the access log, when a trusted proxy says who the client is (bot/web/proxies.py).
+CLIENT_ADDRESS = web.RequestKey("client_address", str)

@@ -12,6 +12,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot.config.log_format import REQUEST_ID
+
+from . import keys
+
 # Accept failures asyncio retries every second, each logged with a traceback (megabytes a day).
 ACCEPT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
@@ -37,7 +41,7 @@ class Hush:
         return held
 
 
-def _since(held: int) -> str:
+def held_back(held: int) -> str:
     return f"{held} more like it since the last such line" if held else "more like it are logged at most once a minute"
 
 
@@ -47,13 +51,15 @@ def redact(text: str) -> str:
 
 
 class PathAccessLogger(AbstractAccessLogger):
-    """Log a request as address, method, path, status, size and time: never its query, headers or body."""
+    """Log a request as address, method, path, status, size, time and request id: never its query, headers or body."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         # The raw path, cut at the query: a decoded path could carry a line break into the log.
         path = _UNPRINTABLE.sub("?", request.raw_path.partition("?")[0].partition("#")[0])[:200]
         method = _UNPRINTABLE.sub("?", request.method)[:16]
-        self.logger.info('%s "%s %s" %s %s %.3fs', request.remote, method, path, response.status, response.body_length, time)
+        client = request.get(keys.CLIENT_ADDRESS) or request.remote  # as a trusted proxy said, or the connection's peer
+        request_id = REQUEST_ID.get() or "-"  # still set: this line is written in the request's own task
+        self.logger.info('%s "%s %s" %s %s %.3fs %s', client, method, path, response.status, response.body_length, time, request_id)
 
 
 def frames_only(exc: BaseException) -> str:
@@ -77,7 +83,7 @@ class RequestErrors(logging.Filter):
             held = self._hush.admit()
             if held is None:
                 return False
-            record.msg = f"{record.msg}: malformed HTTP ({type(exc).__name__}), not quoted; {_since(held)}"
+            record.msg = f"{record.msg}: malformed HTTP ({type(exc).__name__}), not quoted; {held_back(held)}"
         elif exc is not None:
             record.exc_text = frames_only(exc)
         return True
@@ -111,7 +117,7 @@ class AcceptErrors(logging.Filter):
         held = self._hush.admit()
         if held is None:
             return False
-        record.msg, record.args = "cannot accept connections: %s (the open-file limit, or memory); %s", (exc.strerror, _since(held))
+        record.msg, record.args = "cannot accept connections: %s (the open-file limit, or memory); %s", (exc.strerror, held_back(held))
         record.exc_info, record.exc_text = None, None
         return True
 

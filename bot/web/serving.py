@@ -1,9 +1,11 @@
-"""Serve the app for real (`companion serve`): capped connections, quiet logs, an orderly shutdown."""
+"""Serve the app for real (`companion serve`): the port first, capped connections, quiet logs, an orderly shutdown."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
+import socket
 
 from aiohttp import web
 
@@ -17,6 +19,37 @@ _LOGGER = logging.getLogger(__name__)
 FILES_KEPT_BACK = 256  # open files the service needs besides its connections: databases, logs, outbound clients
 LINGER_SECONDS = 1.0  # after refusing a body, read (and drop) the rest this long so the answer arrives; aiohttp's 10 s is a gift to a slow sender
 KEEPALIVE_SECONDS = 75.0  # a connection that sends no whole request in this long is closed (aiohttp's run_app default)
+WHY_NOT = {
+    errno.EADDRINUSE: "the port is in use (another companion serve?): stop it, or choose another with [server] port or --port",
+    errno.EACCES: "permission denied (a port below 1024 needs privileges: use a higher one behind a proxy)",
+    errno.EADDRNOTAVAIL: "this host has no such address: check [server] host",
+}
+
+
+class CannotListen(Exception):
+    """The service cannot have its address and port; nothing was started."""
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Bind every address of `host` on `port`, or raise CannotListen: before the app starts anything."""
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise CannotListen(f"cannot listen on {host}:{port}: the host name does not resolve ({err.strerror})") from None
+    bound: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            bound.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does: a restart need not wait for TIME_WAIT
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)  # its IPv4 twin is bound on its own
+            sock.bind(address)
+    except OSError as err:
+        for sock in bound:
+            sock.close()
+        raise CannotListen(f"cannot listen on {host}:{port}: {WHY_NOT.get(err.errno or 0, err.strerror)}") from None
+    return bound
 
 
 def raise_open_file_limit() -> int:
@@ -49,20 +82,27 @@ def connection_cap(configured: int, open_files: int) -> int:
 
 
 async def start(settings: Settings, port: int, app: web.Application | None = None) -> CappedRunner:
-    """Start the app and listen on `[server] host` and `port`; the caller cleans the runner up."""
+    """Start the app and listen on `[server] host` and `port`; the caller cleans the runner up.
+
+    The port is bound before the app starts: one in use stops here, before the database is opened and
+    before any scheduler, sync, stream, worker or purge has run (CannotListen), leaving nothing behind.
+    """
+    sockets = bind(settings.server.host, port)
     cap = connection_cap(settings.server.max_connections, raise_open_file_limit())
     runner = CappedRunner(
         app or create_app(settings), cap,
         access_log_class=PathAccessLogger, keepalive_timeout=KEEPALIVE_SECONDS, lingering_time=LINGER_SECONDS,
     )
-    await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.server.host, port)
-        await site.start()
+        await runner.setup()
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
     except BaseException:
-        await runner.cleanup()
+        await runner.cleanup()  # what had started, in reverse (the database closed last)
+        for sock in sockets:  # those no site took yet (closing one twice is harmless)
+            sock.close()
         raise
-    _LOGGER.info("serving on http://%s:%d (at most %d connections)", settings.server.host, site.port, cap)
+    _LOGGER.info("serving on http://%s:%d (at most %d connections)", settings.server.host, sockets[0].getsockname()[1], cap)
     return runner
 
 

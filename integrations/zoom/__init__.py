@@ -43,7 +43,7 @@ def setup(app: web.Application, services: Services) -> None:
     async def rtms_streams(app: web.Application) -> AsyncIterator[None]:
         async with aiohttp.ClientSession() as http:
             timing = app.get(keys.RTMS_TIMING, RtmsTiming())
-            streams = StreamManager(settings.zoom, services.tracker, services.evaluation, services.frames, http, timing)
+            streams = StreamManager(settings.zoom, services.tracker, services.evaluation, services.frames, http, timing, services.metrics)
             app[keys.RTMS] = streams
             services.stored.subscribe(streams.stored)
             await streams.start()

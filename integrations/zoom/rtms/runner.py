@@ -12,6 +12,7 @@ import aiohttp
 from bot.core import events as ev
 from bot.core.session import MeetingState
 from bot.core.validity import believable
+from bot.metrics import Metrics
 from bot.storage.store import SessionRow
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import Frame, FramePipeline
@@ -53,6 +54,7 @@ class StreamParts:
     tracker: SessionTracker
     evaluation: EvaluationQueue
     frames: FramePipeline
+    metrics: Metrics
 
 
 class StreamRunner:
@@ -120,6 +122,8 @@ class StreamRunner:
             return
         while True:
             self._connects += 1
+            if self._connects > 1:
+                self.parts.metrics.rtms_reconnects.inc()
             listener = Listener(self._connected, self._updates.put_nowait, self._frame)
             connection = RtmsConnection(self.parts.http, self.parts.credentials, address, self.row.id, self.parts.fps, self.parts.timing, listener, self._connects)
             self._connection, self.state = connection, "connecting"

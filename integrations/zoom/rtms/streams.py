@@ -9,6 +9,7 @@ import aiohttp
 
 from bot.core import events as ev
 from bot.core.settings import ZoomSettings
+from bot.metrics import Metrics
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import FramePipeline
 from bot.tracking.tracker import SessionTracker
@@ -20,6 +21,7 @@ from .runner import StreamParts, StreamRunner
 
 _LOGGER = logging.getLogger(__name__)
 # Stored events after which a meeting's stream, or whose video to follow, may have to change.
+OPEN = ("connected", "following")  # a runner's states while its stream is connected
 RELEVANT = (ev.MeetingStarted, ev.MeetingEnded, ev.ParticipantJoined, ev.ParticipantLeft, ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)
 
 
@@ -33,11 +35,13 @@ class StreamManager:
         evaluation: EvaluationQueue,
         frames: FramePipeline,
         http: aiohttp.ClientSession,
-        timing: RtmsTiming = RtmsTiming(),
+        timing: RtmsTiming,
+        metrics: Metrics,
     ) -> None:
         credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
-        self.parts = StreamParts(http, credentials, settings.rtms_fps, timing, tracker, evaluation, frames)
+        self.parts = StreamParts(http, credentials, settings.rtms_fps, timing, tracker, evaluation, frames, metrics)
         self._runners: dict[str, StreamRunner] = {}
+        metrics.rtms_streams_open.set_function(self.open_streams)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -79,6 +83,10 @@ class StreamManager:
     async def settle(self) -> None:
         """Wait until every reconcile asked for so far has been applied."""
         await self._queue.join()
+
+    def open_streams(self) -> int:
+        """Return how many streams are connected now."""
+        return sum(runner.state in OPEN for runner in self._runners.values())
 
     def runner(self, session_id: str) -> StreamRunner | None:
         return next((r for r in self._runners.values() if r.row.id == session_id), None)

@@ -20,7 +20,7 @@ def test_the_example_config_is_valid_and_documents_every_key():
     text = (ROOT / "config" / "companion.example.toml").read_text()
     import dataclasses
 
-    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging"):
+    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging", "metrics"):
         for f in dataclasses.fields(type(getattr(settings, section))):
             assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
 

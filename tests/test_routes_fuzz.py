@@ -59,6 +59,8 @@ from tests.fakes.tls import loopback_certificate
 EXAMPLES = 300  # per route family and database: under a minute in all on two cores
 ROUTES = {  # every route of the app, and the family of generated requests that drives it
     ("GET", "/healthz"): "api",
+    ("GET", "/readyz"): "api",
+    ("GET", "/metrics"): "api",  # behind its own token here, which the generated requests carry now and then
     ("POST", "/webhooks/zoom"): "webhook",
     ("POST", "/webhooks/teams"): "teams",
     ("POST", "/webhooks/teams/lifecycle"): "teams",
@@ -105,6 +107,7 @@ ROUTES = {  # every route of the app, and the family of generated requests that 
 TEAMS_USER, TEAMS_SUBSCRIPTION, TEAMS_STATE = "0c1d2e3f-0000-4a6b-9c1d-7e2f5a6b8c01", "sub-fuzz-1", "fuzz-client-state-41"
 BOT_CALL = "7e0c1d2e-fuzz-4a6b-9c1d-000000000001"  # a calling bot's call the service knows
 JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZnV6eg%40thread.v2/0"
+METRICS_TOKEN = "fuzz-metrics-token-0123456789abcdef"
 DERANDOMIZE = not os.environ.get("FUZZ_RANDOM")  # the same examples in every CI run; FUZZ_RANDOM=1 explores
 TABLES = [
     schema.sessions, schema.events, schema.notices, schema.notes, schema.due_work, schema.checklist_ticks, schema.deliveries,
@@ -133,7 +136,9 @@ class Service:
             **self.entra.settings(), "graph_base_url": self.entra.authority_host, "encryption_key_file": service_key_file(key_directory),
             "bot_openid_url": self.bot_framework.openid_url,
         }
-        raw = settings_dict(storage_url, teams=teams, server={"public_url": "https://companion.test"}, reminders={"sync_interval_minutes": 0})
+        raw = settings_dict(
+            storage_url, teams=teams, server={"public_url": "https://companion.test"}, reminders={"sync_interval_minutes": 0}, metrics={"token": METRICS_TOKEN},
+        )
         raw["therapists"][0]["teams_user_id"] = TEAMS_USER
         self.app = create_app(parse_settings(raw, {}))
         self.port = self.run(self._start())
@@ -296,7 +301,7 @@ def api_requests(draw: st.DrawFn, session_id: str) -> tuple[str, str, list[tuple
     query = draw(st.dictionaries(st.sampled_from(["limit", "platform", "meeting_uuid", "session_id", "kind", "format", "access_token", "ticket"]) | nasty_text, nasty_text, max_size=3))
     if query:
         path += "?" + "&".join(f"{url_part(k)}={url_part(v)}" for k, v in query.items())
-    token = draw(st.sampled_from([f"Bearer {TOKEN_A}".encode(), f"Bearer {TOKEN_B}".encode()]) | nasty_bytes)
+    token = draw(st.sampled_from([f"Bearer {TOKEN_A}".encode(), f"Bearer {TOKEN_B}".encode(), f"Bearer {METRICS_TOKEN}".encode()]) | nasty_bytes)
     headers = [("Authorization", token)]
     if method in ("POST", "PUT"):
         body = draw(st.one_of(

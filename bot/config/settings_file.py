@@ -6,7 +6,7 @@ import ipaddress
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.keys import is_key, privacy_problems
@@ -312,7 +312,7 @@ CHANNEL_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+def _channel_credentials(sections: dict[str, Any], therapists: Sequence[Therapist]) -> list[str]:
     """Name every key that a therapist's enabled channel needs and the settings lack."""
     problems: list[str] = []
     for n, therapist in enumerate(therapists):
@@ -337,7 +337,7 @@ def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) 
 TEAMS_MEETING_NEEDS = (("teams", "tenant_id"), ("teams", "client_id"), ("teams", "client_secret"), ("server", "public_url"))
 
 
-def _meeting_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+def _meeting_credentials(sections: dict[str, Any], therapists: Sequence[Therapist]) -> list[str]:
     """Name every key the Teams meetings need, once, if some therapist meets on Teams (has a teams_user_id).
 
     Camera tracking (a calling bot in the therapist's meetings) needs the therapist's teams_user_id, and the
@@ -396,7 +396,7 @@ def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list
         mode = str(entry.get("mode", "online"))
         if mode not in CLIENT_MODES:
             problems.append(f"{where} mode must be one of {', '.join(CLIENT_MODES)}")
-        lists = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
+        lists: dict[str, Any] = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
         problems += _client_list_problems(where, lists)
         found.append(ClientProfile(code=code, therapist=therapist, mode=mode, **lists))
     return found

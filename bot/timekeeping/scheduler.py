@@ -104,8 +104,9 @@ class DueWorkScheduler:
         return bool(self._scheduler.running)
 
     async def shutdown(self, grace_seconds: float = 5.0) -> None:
-        """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start."""
-        self._scheduler.shutdown(wait=False)
+        """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start (twice is harmless)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         _SERVICES.pop(self.instance, None)
         # A job still running must end before the database it uses is closed under it: let it finish
         # (a job is a few statements), and cancel only one that is stuck.

@@ -7,6 +7,8 @@ from aiohttp import web
 
 from bot.core.settings import ServerSettings
 
+from .proxies import as_made
+
 STATIC_PREFIX = "/static/"
 
 
@@ -36,7 +38,7 @@ def security_headers(server: ServerSettings) -> Callable[[web.Request, web.Strea
         headers.setdefault("Content-Security-Policy", policy)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
-        if https or request.secure:  # secure: over TLS to us, or to a trusted proxy that says so (bot/web/proxies.py)
+        if https or as_made(request).secure:  # over TLS to us, or to a trusted proxy that says so
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if not request.path.startswith(STATIC_PREFIX):
             headers["Cache-Control"] = "no-store"  # pages and answers carry clinical data: never kept by a browser or proxy

@@ -43,5 +43,5 @@ STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])
 OPEN_STREAMS = web.AppKey("open_streams", Counter[str])  # per therapist id
 METRICS = web.AppKey("metrics", Metrics)
-# Set on a request as it arrived, for the access log, when a trusted proxy says who the client is (bot/web/proxies.py).
-CLIENT_ADDRESS = web.RequestKey("client_address", str)
+# The request as a trusted proxy says the client made it, kept on the request as it arrived (bot/web/proxies.py).
+FORWARDED = web.RequestKey("forwarded", web.BaseRequest)

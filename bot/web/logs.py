@@ -14,7 +14,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config.log_format import REQUEST_ID
 
-from . import keys
+from .proxies import as_made
 
 # Accept failures asyncio retries every second, each logged with a traceback (megabytes a day).
 ACCEPT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -57,7 +57,7 @@ class PathAccessLogger(AbstractAccessLogger):
         # The raw path, cut at the query: a decoded path could carry a line break into the log.
         path = _UNPRINTABLE.sub("?", request.raw_path.partition("?")[0].partition("#")[0])[:200]
         method = _UNPRINTABLE.sub("?", request.method)[:16]
-        client = request.get(keys.CLIENT_ADDRESS) or request.remote  # as a trusted proxy said, or the connection's peer
+        client = as_made(request).remote  # as a trusted proxy said, or the connection's peer
         request_id = REQUEST_ID.get() or "-"  # still set: this line is written in the request's own task
         self.logger.info('%s "%s %s" %s %s %.3fs %s', client, method, path, response.status, response.body_length, time, request_id)
 

@@ -21,6 +21,12 @@ def _trusted(peer: str | None, networks: Sequence[IPv4Network | IPv6Network]) ->
     return any(address in network for network in networks)
 
 
+def as_made(request: web.BaseRequest) -> web.BaseRequest:
+    """Return the request as the client made it: as a trusted proxy says (address, scheme), else as it arrived."""
+    forwarded = request.get(keys.FORWARDED)  # not `or`: a request is a mapping, false while it holds nothing
+    return forwarded if forwarded is not None else request
+
+
 def trusted_proxies(listed: Sequence[str]) -> Middleware | None:
     """Return the middleware that takes the client's address and scheme from a trusted proxy's headers (None: no proxies).
 
@@ -39,8 +45,7 @@ def trusted_proxies(listed: Sequence[str]) -> Middleware | None:
             return await handler(request)
 
         async def as_forwarded(believed: web.Request) -> web.StreamResponse:
-            if believed.remote:  # the access log is handed the request as it arrived: tell it who the client is
-                request[keys.CLIENT_ADDRESS] = believed.remote
+            request[keys.FORWARDED] = believed  # the access log and the answer's headers are handed the request as it arrived
             return await handler(believed)
 
         return await forwarded.middleware(request, as_forwarded)

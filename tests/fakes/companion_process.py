@@ -14,8 +14,25 @@ from typing import Mapping
 
 import aiohttp
 
+from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A
+
 ROOT = Path(__file__).parent.parent.parent
 START_SECONDS = 30.0  # a deadline, not a wait: the service usually answers within a second or two
+
+
+def write_config(
+    folder: Path, port: int, server: str = "", zoom: str = "", reminders: str = "sync_interval_minutes = 0", extra: str = "", therapist: str = ""
+) -> Path:
+    """Write `folder/companion.toml`: therapist t1 on Zoom and SQLite in `folder`; `server`, `zoom`, `reminders` and
+    `therapist` are more TOML lines for those tables (t1's, for `therapist`), `extra` more tables."""
+    path = folder / "companion.toml"
+    path.write_text(
+        f'[server]\nhost = "127.0.0.1"\nport = {port}\n{server}\n[storage]\nurl = "sqlite+aiosqlite:///{folder / "companion.db"}"\n{PRIVACY_TOML}'
+        f'[zoom]\nwebhook_secret_token = "{SECRET}"\n{zoom}\n[reminders]\n{reminders}\n{extra}\n'
+        f'[[therapists]]\nid = "t1"\nname = "Therapist A"\napi_token = "{TOKEN_A}"\nzoom_user_id = "{THERAPIST_A_HOST}"\n{therapist}\n',
+        encoding="utf-8",
+    )
+    return path
 
 
 class CompanionProcess:

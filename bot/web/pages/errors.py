@@ -8,7 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-NOT_PAGES = ("/api/", "/webhooks/", "/static/", "/healthz")
+NOT_PAGES = ("/api/", "/webhooks/", "/static/", "/healthz", "/readyz", "/metrics")  # machines ask these: JSON answers
 TITLES = {400: "That did not work", 403: "Not allowed", 404: "Not found", 409: "Cannot be shown", 429: "Too many tries", 503: "Not available"}
 
 

@@ -1,6 +1,7 @@
 """Settings: one TOML file, environment overrides for secrets, every bad key named at once."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,6 @@ def test_the_example_config_is_valid_and_documents_every_key():
     settings = load_settings(ROOT / "config" / "companion.example.toml", keys)
     assert settings.therapists[0].timezone == "Europe/London"
     text = (ROOT / "config" / "companion.example.toml").read_text()
-    import dataclasses
-
     for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging", "metrics"):
         for f in dataclasses.fields(type(getattr(settings, section))):
             assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
@@ -78,7 +77,7 @@ def test_secrets_come_from_the_environment_and_win_over_the_file():
 
 def test_the_settings_are_frozen():
     settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         settings.zoom.webhook_secret_token = "x"  # type: ignore[misc]
 
 

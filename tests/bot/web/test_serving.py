@@ -18,6 +18,8 @@ import aiohttp
 from bot.web import serving
 from integrations.zoom.scripted.webhooks import ScriptedMeeting
 from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A, signed_headers
+from tests.fakes.companion_process import write_config
+from tests.fakes.zoom_chat import FakeZoomChat
 
 ROOT = Path(__file__).parents[3]
 CAP, IDLE, SLOW = 50, 200, 5
@@ -188,3 +190,30 @@ def test_the_connection_cap_leaves_room_for_the_files_the_service_needs(caplog):
     assert serving.connection_cap(1000, 1024) == 768
     assert "max_connections is 1000, but the open-file limit (1024) leaves room for 768" in caplog.text
 
+
+
+async def test_a_port_in_use_stops_companion_serve_with_a_message_before_anything_starts(tmp_path):
+    zoom = FakeZoomChat()  # the Zoom API the meeting sync would call at once, were it started
+    await zoom.start()
+    config = write_config(tmp_path, free_port(), zoom="\n".join(f'{key} = "{value}"' for key, value in zoom.settings().items()), reminders="sync_interval_minutes = 1")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--port", str(port),
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        taken.close()
+        await zoom.stop()
+    assert process.returncode == 1, (out, err)
+    assert err.decode().strip().splitlines()[-1] == (
+        f"companion: cannot listen on 127.0.0.1:{port}: the port is in use (another companion serve?): stop it, or choose another with [server] port or --port"
+    )
+    assert "Traceback" not in err.decode()
+    # Nothing behind: no database (so no due work), no scheduler job store, no meeting sync run.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["companion.toml"]
+    assert sum(zoom.hits.values()) == 0

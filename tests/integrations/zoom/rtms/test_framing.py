@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.core.events import FramingChanged
 from bot.web import keys
 from tests.bot.framing import photos as P
+from tests.fakes.metrics import scraped
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, eventually
 from tests.integrations.zoom.rtms.test_streams import (
     AUTH,
@@ -52,9 +53,12 @@ async def test_a_client_who_lies_down_gives_one_change_one_prompt_and_the_note_s
         pictures = upright if frame_at < start_turned else turned
         done = sink.analyzer.analysed
         assert await stream.send_frame(pictures[frame_at % 3], ms(frame_at))
-        await eventually(lambda: sink.analyzer.analysed > done, timeout=10)
+        await eventually(lambda done=done: sink.analyzer.analysed > done, timeout=10)
     await sink.drain()
     await client.app[keys.EVALUATION].drain()
+    metrics = await scraped(client)
+    assert metrics[("companion_frames_analysed_total", ())] == sink.analyzer.analysed
+    assert metrics[("companion_frames_dropped_total", (("stage", "analysis"),))] == sink.analyzer.dropped >= 1
 
     stored = await stored_framing(client)
     assert [(e.change, e.source, e.at) for e in stored] == [("lying_down", "analysis", START + timedelta(seconds=start_turned))]

@@ -21,6 +21,7 @@ from integrations.zoom.rtms import protocol as p
 from integrations.zoom.scripted.rtms_server import RtmsScriptServer
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import THERAPIST_A_HOST, TOKEN_A, signed_headers
+from tests.fakes.metrics import scraped
 from tests.fakes.rtms_server import (
     RTMS_CLIENT_ID,
     RTMS_SECRET,
@@ -171,6 +172,8 @@ async def test_a_forced_disconnect_mid_session_reconnects_and_the_summary_is_unc
     assert (await summary(client))["client_video"] == EXPECTED_VIDEO
     assert len(await video_events(client)) == 3
     assert rtms_server.problems == []
+    metrics = await scraped(client)
+    assert metrics[("companion_rtms_streams_open", ())] == 1 and metrics[("companion_rtms_reconnects_total", ())] == 1
 
 
 async def test_a_wrong_signature_is_refused_by_the_server_and_reported_clearly(aiohttp_client, make_settings, rtms_server, caplog):

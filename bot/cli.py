@@ -237,7 +237,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyProblem as err:  # keys that are not this database's: say so, and start nothing
         print(f"companion: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer, an --out that cannot be written
+    except (OSError, DBAPIError) as err:  # a database that does not answer, an --out that cannot be written
         print(f"companion: {args.command} failed: {_reason(err)}", file=sys.stderr)
         return EXIT_FAILURE
     return 0

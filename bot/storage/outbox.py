@@ -148,7 +148,8 @@ class Outbox:
 
     async def oldest_unfinished(self, channels: Iterable[str]) -> datetime | None:
         """Return when the oldest notice still to be sent on one of these channels was raised (None: nothing waits)."""
-        query = select(func.min(N.c.raised_at)).join(N, N.c.id == D.c.notice_id).where(D.c.channel.in_(list(channels)), D.c.state.in_(UNFINISHED))
+        waiting = D.join(N, N.c.id == D.c.notice_id)
+        query = select(func.min(N.c.raised_at)).select_from(waiting).where(D.c.channel.in_(list(channels)), D.c.state.in_(UNFINISHED))
         async with self._engine.connect() as conn:
             raised = (await conn.execute(query)).scalar_one_or_none()
         return from_iso(raised) if raised else None

@@ -147,9 +147,9 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
     limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
     sign_ins = sign_in_middleware(settings)
-    proxies = trusted_proxies(settings.server.trusted_proxies)  # first: every later part sees the client's address
+    proxies = trusted_proxies(settings.server.trusted_proxies)  # early: every later part sees the client's address
     middlewares = [
-        *([proxies] if proxies else []), request_ids, metrics.count_webhooks, limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else []),
+        request_ids, *([proxies] if proxies else []), metrics.count_webhooks, limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else []),
     ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(name_the_server)

@@ -4,7 +4,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 DEMO = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[framing]' && .venv/bin/companion demo"
-TESTS = "(command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) && python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q"
+TESTS = (
+    "(command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) && "
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q"
+)
 
 
 def test_readme_opens_with_the_demo_and_test_commands_and_ci_runs_the_test_one():

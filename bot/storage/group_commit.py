@@ -81,6 +81,6 @@ class GroupCommit(Generic[Item]):
                 if not future.done():  # its caller may have gone (a request timed out) during the commit
                     future.set_exception(err)
             return
-        for (_, future), result in zip(pending, results):
+        for (_, future), result in zip(pending, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -17,8 +17,8 @@ from bot.storage.at_rest import AtRest
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store, create_engine
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper

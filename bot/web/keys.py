@@ -11,8 +11,8 @@ from bot.delivery.workers import Deliveries
 from bot.services import Services
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper

@@ -60,7 +60,7 @@ class ZoomApi:
             params = {"user_id": user_id, "type": "upcoming", "page_size": PAGE_SIZE}
             if token:
                 params["next_page_token"] = token
-            page = await self._call("meeting.list", lambda c: c.meeting.list(**params))
+            page = await self._call("meeting.list", lambda c, params=params: c.meeting.list(**params))
             meetings += [m for m in page.get("meetings") or [] if isinstance(m, dict)]
             token = page.get("next_page_token") or ""
             if not token:

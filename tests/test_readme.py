@@ -18,6 +18,13 @@ def test_readme_opens_with_the_demo_and_test_commands_and_ci_runs_the_test_one()
     assert TESTS in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
+def test_ci_runs_ruff_and_mypy_after_the_tests():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    after_tests = ci[ci.index(TESTS) + 1 :]
+    assert ".venv/bin/ruff check ." in after_tests and ".venv/bin/mypy" in after_tests
+    assert "set -euo pipefail" in ci  # so that a finding fails CI
+
+
 def test_every_file_and_folder_the_readme_names_exists():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     named = set(re.findall(r"`((?:bot|integrations|tests|bench|config)/[\w./-]*)`", readme))

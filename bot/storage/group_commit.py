@@ -53,7 +53,7 @@ class GroupCommit(Generic[Item]):
     async def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch = []
+            batch: list[tuple[Item, asyncio.Future[Any]]] = []
             while not batch or (len(batch) < MAX_BATCH and not self._queue.empty()):
                 pair = await self._queue.get()
                 if pair is None:

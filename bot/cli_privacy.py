@@ -14,8 +14,8 @@ from bot.core.retention import cutoff
 from bot.core.settings import Settings
 from bot.core.timefmt import to_iso
 from bot.storage.files import write_private
-from bot.storage.retention import Removal, Retention
 from bot.storage.opened import opened_store
+from bot.storage.retention import Removal, Retention
 from bot.tracking.client_records import AmbiguousClient, ClientRecords, ClientSessions, UnknownClient
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import SessionTracker, utc_now

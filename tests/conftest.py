@@ -19,6 +19,7 @@ from bot.config.settings_file import parse_settings
 from bot.core.settings import Settings
 from integrations.zoom.signature import sign
 
+pytest_plugins = ["tests.fakes.graph_calendar"]  # the fake Graph calendar's fixture, `graph_meetings`
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "whsec-test-7Hq2"
 THERAPIST_A_HOST = "hTq3Wl8kR0yC5fG1nB7xZw"

@@ -5,7 +5,7 @@ import dataclasses
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config.keys import is_key, privacy_problems
@@ -281,7 +281,7 @@ CHANNEL_NEEDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+def _channel_credentials(sections: dict[str, Any], therapists: Sequence[Therapist]) -> list[str]:
     """Name every key that a therapist's enabled channel needs and the settings lack."""
     problems: list[str] = []
     for n, therapist in enumerate(therapists):
@@ -306,7 +306,7 @@ def _channel_credentials(sections: dict[str, Any], therapists: list[Therapist]) 
 TEAMS_MEETING_NEEDS = (("teams", "tenant_id"), ("teams", "client_id"), ("teams", "client_secret"), ("server", "public_url"))
 
 
-def _meeting_credentials(sections: dict[str, Any], therapists: list[Therapist]) -> list[str]:
+def _meeting_credentials(sections: dict[str, Any], therapists: Sequence[Therapist]) -> list[str]:
     """Name every key the Teams meetings need, once, if some therapist meets on Teams (has a teams_user_id).
 
     Camera tracking (a calling bot in the therapist's meetings) needs the therapist's teams_user_id, and the
@@ -367,5 +367,8 @@ def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list
             problems.append(f"{where} mode must be one of {', '.join(CLIENT_MODES)}")
         lists = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
         problems += _client_list_problems(where, lists)
-        found.append(ClientProfile(code=code, therapist=therapist, mode=mode, **lists))
+        found.append(ClientProfile(
+            code=code, therapist=therapist, mode=mode, flags=lists["flags"], zoom_meeting_ids=lists["zoom_meeting_ids"],
+            teams_join_urls=lists["teams_join_urls"], emails=lists["emails"], display_names=lists["display_names"], entra_ids=lists["entra_ids"],
+        ))
     return found

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.timefmt import from_iso, to_stamp
@@ -31,7 +31,7 @@ class Delivery:
     notice: NoticeRow
 
 
-def _claimable(now: str):  # type: ignore[no-untyped-def]
+def _claimable(now: str) -> ColumnElement[bool]:
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
         and_(D.c.state == "pending", D.c.next_attempt_at <= now),

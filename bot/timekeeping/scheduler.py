@@ -86,7 +86,7 @@ class DueWorkScheduler:
             except asyncio.CancelledError:  # shutting down: the job ends quietly, its row stays pending
                 return None
             finally:
-                self._running.discard(task)  # type: ignore[arg-type]
+                self._running.discard(task)
 
         return run
 

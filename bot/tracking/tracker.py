@@ -166,7 +166,7 @@ class SessionTracker:
             if row.id in kept:
                 continue
             if row.meeting_id in by_meeting:
-                found = by_meeting[row.meeting_id]
+                found: str | None = by_meeting[row.meeting_id]
             else:
                 found = (await self._judge_client(row, settings, now))[1] if by_people else None
             if found == code:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.config.log_levels import quiet_libraries
 from bot.core.settings import Settings
@@ -17,8 +18,8 @@ from bot.storage.at_rest import AtRest
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store, create_engine
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -144,7 +145,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
     limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
     sign_ins = sign_in_middleware(settings)
-    middlewares = [limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else [])]  # outermost first
+    middlewares: list[Middleware] = [limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else [])]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(name_the_server)
     app.on_response_prepare.append(security_headers(settings.server))

@@ -11,8 +11,8 @@ from bot.delivery.workers import Deliveries
 from bot.services import Services
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
-from bot.storage.stream_tickets import StreamTickets
 from bot.storage.store import Store
+from bot.storage.stream_tickets import StreamTickets
 from bot.timekeeping.purge import DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -23,7 +23,7 @@ from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
+CLOCK = web.AppKey[Clock]("clock")  # a callable type, not a class: given as the type argument
 SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
 BOARD = web.AppKey("board", NoticeBoard)

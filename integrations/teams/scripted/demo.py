@@ -114,7 +114,7 @@ class TeamsDemo:
 
     def settings(self) -> dict[str, dict[str, object]]:
         """Return the settings sections (`teams`), the demo therapist's and the client profile's Teams keys."""
-        teams = {**self.entra.settings(), "graph_base_url": self.graph.base_url, "bot_openid_url": self.entra.bot_openid_url}
+        teams: dict[str, object] = {**self.entra.settings(), "graph_base_url": self.graph.base_url, "bot_openid_url": self.entra.bot_openid_url}
         return {
             "teams": teams,
             "therapist": {"teams_user_id": THERAPIST_ENTRA, "teams_camera_tracking": True},

@@ -33,7 +33,7 @@ class StreamManager:
         evaluation: EvaluationQueue,
         frames: FramePipeline,
         http: aiohttp.ClientSession,
-        timing: RtmsTiming = RtmsTiming(),
+        timing: RtmsTiming,
     ) -> None:
         credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
         self.parts = StreamParts(http, credentials, settings.rtms_fps, timing, tracker, evaluation, frames)

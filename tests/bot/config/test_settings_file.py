@@ -1,6 +1,7 @@
 """Settings: one TOML file, environment overrides for secrets, every bad key named at once."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_secrets_come_from_the_environment_and_win_over_the_file():
 
 def test_the_settings_are_frozen():
     settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         settings.zoom.webhook_secret_token = "x"  # type: ignore[misc]
 
 

@@ -15,14 +15,13 @@ from sqlalchemy import column, inspect, table, text
 from bot.storage import schema
 from bot.storage.store import create_engine
 from bot.storage.upgrades import PRIVATE_AT_REST, UPGRADES
-
-BOT_CALLS = 7  # the version whose upgrade added bot_calls
 from bot.web import keys
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, load_fixture
 from tests.fakes.clock import ManualClock
 from tests.raw_read import every_value, file_bytes, found
 
+BOT_CALLS = 7  # the version whose upgrade added bot_calls
 A = {"Authorization": f"Bearer {TOKEN_A}"}
 PREVIOUS = load_fixture("storage/previous_version.json")
 NAMES = ["Dr Ruth Therapist", "Sam Client", "Alex Visitor", "Jo Name", "Guest Without Ids"]

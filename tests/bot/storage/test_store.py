@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import (
     CLIENT,

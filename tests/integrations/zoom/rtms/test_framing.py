@@ -52,7 +52,7 @@ async def test_a_client_who_lies_down_gives_one_change_one_prompt_and_the_note_s
         pictures = upright if frame_at < start_turned else turned
         done = sink.analyzer.analysed
         assert await stream.send_frame(pictures[frame_at % 3], ms(frame_at))
-        await eventually(lambda: sink.analyzer.analysed > done, timeout=10)
+        await eventually(lambda done=done: sink.analyzer.analysed > done, timeout=10)
     await sink.drain()
     await client.app[keys.EVALUATION].drain()
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -41,6 +42,7 @@ def described(revision: str | None, version: int) -> str:
     return f"schema_version {version} (from before Alembic)" if version else "nothing (a new, empty database)"
 
 
+@cache
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory(str(MIGRATIONS))
 
@@ -88,4 +90,5 @@ def require_current(conn: Connection) -> None:
     """Raise SchemaProblem unless the schema is at this code's revision: a reader never creates or upgrades one."""
     revision, version = stored(conn)
     if revision != head():
-        raise SchemaProblem(f"the database is at {described(revision, version)} and this version needs revision {head()}: {RUN_MIGRATE}")
+        where = f"at {described(revision, version)}" if revision or version else "empty"
+        raise SchemaProblem(f"the database is {where} and this version needs revision {head()}: {RUN_MIGRATE}")

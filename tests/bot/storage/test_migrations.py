@@ -7,6 +7,7 @@ wrote (see make_before_migrations.py beside it): its DDL for SQLite and PostgreS
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import shutil
@@ -40,7 +41,7 @@ MIGRATE = "run `companion migrate --config FILE` first"
 # Every command that opens the database, with what it needs besides --config.
 COMMANDS = [
     ["migrate"], ["summary", "s1"], ["purge"], ["purge", "--dry-run"], ["client", "export", "C-17", "--out", "x.json"],
-    ["client", "forget", "C-17"], ["rotate-key"],
+    ["client", "forget", "C-17"], ["rotate-key"], ["therapist", "set-password", "t1"],
 ]
 READERS = [["summary", "s1"], ["purge", "--dry-run"], ["client", "export", "C-17", "--out", "x.json"]]
 
@@ -85,6 +86,14 @@ def _versions(url: str) -> tuple[str | None, int | None]:
     return asyncio.run(_on(url, read))
 
 
+async def _migrated(url: str) -> None:
+    engine = create_engine(url)
+    store = Store(engine, storage_keys())
+    await store.upgrade()
+    await store.close()
+    await engine.dispose()
+
+
 def _execute(url: str, statement: str) -> None:
     async def run() -> None:
         engine = create_engine(url)
@@ -97,7 +106,7 @@ def _execute(url: str, statement: str) -> None:
 
 def test_the_fixture_is_the_last_release_before_alembic():
     assert RELEASE["rows"]["schema_version"] == [{"version": 9}] and "alembic_version" not in RELEASE["rows"]
-    assert {len(RELEASE["summaries"])} == {len(RELEASE["rows"]["sessions"])} == {2}
+    assert len(RELEASE["summaries"]) == len(RELEASE["rows"]["sessions"]) == 2
 
 
 async def test_the_last_releases_database_is_migrated_at_start_with_its_summaries_unchanged(aiohttp_client, make_settings, storage_url):
@@ -148,7 +157,7 @@ def test_companion_migrate_creates_a_new_database_with_the_last_releases_schema(
 
 def test_every_schema_change_is_a_revision(storage_url):
     """The revisions make exactly the tables bot/storage/schema.py describes: a change without its revision fails here."""
-    asyncio.run(Store(create_engine(storage_url), storage_keys()).upgrade())
+    asyncio.run(_migrated(storage_url))
     assert asyncio.run(_on(storage_url, lambda conn: compare_metadata(MigrationContext.configure(conn), metadata))) == []
 
 
@@ -156,7 +165,8 @@ def test_every_schema_change_is_a_revision(storage_url):
     ("UPDATE alembic_version SET version_num = '0999'", "revision 0999"),
     ("UPDATE schema_version SET version = 10", "schema_version 10"),
 ])
-def test_a_database_newer_than_the_code_is_refused_by_serve_and_every_command(tmp_path, capsys, sqlite_url, newer, named):
+def test_a_database_newer_than_the_code_is_refused_by_serve_and_every_command(tmp_path, capsys, monkeypatch, sqlite_url, newer, named):
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a password long enough\n" * len(COMMANDS)))  # for set-password
     config = write_config(tmp_path, sqlite_url)
     assert main(["migrate", "--config", str(config)]) == 0
     _execute(sqlite_url, newer)
@@ -172,7 +182,7 @@ def test_a_database_newer_than_the_code_is_refused_by_serve_and_every_command(tm
 
 
 async def test_a_database_newer_than_the_code_stops_the_service_at_start(aiohttp_client, make_settings, storage_url):
-    await Store(create_engine(storage_url), storage_keys()).upgrade()
+    await _migrated(storage_url)
     await asyncio.to_thread(_execute, storage_url, "UPDATE alembic_version SET version_num = '0999'")
     with pytest.raises(SchemaProblem, match=f"it is at revision 0999, and this version knows up to revision {head()}"):
         await aiohttp_client(create_app(make_settings(storage_url)))
@@ -191,7 +201,7 @@ def test_a_reader_on_an_empty_postgresql_database_creates_nothing(tmp_path, caps
     config = write_config(tmp_path, postgres_url)
     for reader in READERS:
         assert main([*reader, "--config", str(config)]) == 2, reader
-        assert f"the database is at nothing (a new, empty database) and this version needs revision {head()}: {MIGRATE}" in capsys.readouterr().err
+        assert f"the database is empty and this version needs revision {head()}: {MIGRATE}" in capsys.readouterr().err
     assert _stored(postgres_url) == {}
 
 

@@ -1,4 +1,4 @@
-"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge and client."""
+"""The `companion` command: serve, check-config, migrate, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge and client."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +18,7 @@ from bot.config.settings_file import load_settings
 from bot.config.starter import new_key, write_starter
 from bot.core.settings import Settings, SettingsError
 from bot.storage.files import write_private
+from bot.storage.schema_revision import SchemaProblem
 from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
@@ -39,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listen on this port instead of [server] port")
     check = commands.add_parser("check-config", help="validate a settings file and exit")
     check.add_argument("--config", required=True)
+    migrate = commands.add_parser("migrate", help="create the database's schema or bring it to this version's, and say from which revision to which")
+    migrate.add_argument("--config", required=True)
     summary = commands.add_parser("summary", help="print a session's summary, or write it to a file")
     summary.add_argument("session_id")
     summary.add_argument("--config", required=True)
@@ -84,7 +87,7 @@ async def _summary(settings: Settings, session_id: str) -> tuple[dict, str] | No
     from bot.tracking.notice_board import NoticeBoard
     from bot.tracking.tracker import SessionTracker, utc_now
 
-    async with opened_store(settings) as store:
+    async with opened_store(settings, read_only=True) as store:
         row = await store.session(session_id)
         if row is None:
             return None
@@ -104,6 +107,14 @@ def _rendered(summary: dict, zone: str, fmt: str) -> str | bytes:
 
         return summary_pdf(summary, zone)
     return RENDERERS[fmt](summary, zone)
+
+
+def _migrate(settings: Settings) -> int:
+    from bot.storage.opened import migrated
+
+    migration = asyncio.run(migrated(settings))
+    print(f"migrated the database {migration}" + (" (it was up to date)" if migration.before == migration.after else ""))
+    return 0
 
 
 def _new_password() -> str:
@@ -214,6 +225,8 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.port)
+        if args.command == "migrate":
+            return _migrate(settings)
         if args.command == "therapist":
             return _therapist_command(settings, args)
         if args.command == "rotate-key":
@@ -229,7 +242,7 @@ def _main(argv: Sequence[str] | None) -> int:
             write_private(Path(args.out), document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
-    except KeyProblem as err:  # keys that are not this database's: say so, and start nothing
+    except (KeyProblem, SchemaProblem) as err:  # keys or a schema that are not this database's or this code's: say so, start nothing
         print(f"companion: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (OSError, DBAPIError) as err:  # a port in use, a database that does not answer, an --out that cannot be written

@@ -41,8 +41,8 @@ def add_commands(commands: Any) -> None:
 
 
 @asynccontextmanager
-async def _tracker(settings: Settings) -> AsyncIterator[SessionTracker]:
-    async with opened_store(settings) as store:
+async def _tracker(settings: Settings, read_only: bool) -> AsyncIterator[SessionTracker]:
+    async with opened_store(settings, read_only) as store:
         yield SessionTracker(settings, store, NoticeBoard(store), utc_now)
 
 
@@ -51,7 +51,7 @@ def _table_lines(removal: Removal) -> list[str]:
 
 
 async def _purge(settings: Settings, dry_run: bool) -> list[str]:
-    async with _tracker(settings) as tracker:
+    async with _tracker(settings, read_only=dry_run) as tracker:
         now = tracker.clock()
         limit = cutoff(now, settings.privacy.retention_days)
         removal = await Retention(tracker.store.engine).purge(limit, now, dry_run=dry_run)
@@ -79,7 +79,7 @@ def _skipped(found: ClientSessions) -> list[str]:
 
 
 async def _client(settings: Settings, args: argparse.Namespace) -> list[str]:
-    async with _tracker(settings) as tracker:
+    async with _tracker(settings, read_only=args.client_command == "export") as tracker:
         records = ClientRecords(tracker)
         found = await records.find(args.code, args.therapist)
         if args.client_command == "export":

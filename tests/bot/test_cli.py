@@ -94,7 +94,9 @@ async def test_summary_prints_a_stored_session(tmp_path, fmt, expected):
 
 
 def test_summary_of_an_unknown_session_exits_2(tmp_path, capsys):
-    assert main(["summary", "s-none", "--config", str(write_config(tmp_path, tmp_path / "x.db"))]) == 2
+    config = str(write_config(tmp_path, tmp_path / "x.db"))
+    assert main(["migrate", "--config", config]) == 0
+    assert main(["summary", "s-none", "--config", config]) == 2
     assert "no session 's-none'" in capsys.readouterr().err
 
 

@@ -34,14 +34,14 @@ UNSALTED = [hashlib.sha256(e.encode()).hexdigest() for e in EMAILS] + [
 ] + [hashlib.sha256(f"name:{n}".encode()).hexdigest()[:16] for n in NAMES]
 
 
-async def previous_database(storage_url: str) -> None:
-    """Create the previous version's schema with its rows, as that version left them."""
+async def previous_database(storage_url: str, made: dict = PREVIOUS) -> None:
+    """Create the previous version's schema with its rows, as that version left them (or another release's, `made`)."""
     engine = create_engine(storage_url)
     dialect = engine.dialect.name
     async with engine.begin() as conn:
-        for statement in PREVIOUS["ddl"][dialect]:
+        for statement in made["ddl"][dialect]:
             await conn.exec_driver_sql(statement)
-        for name, rows in PREVIOUS["rows"].items():
+        for name, rows in made["rows"].items():
             if rows:
                 await conn.execute(table(name, *map(column, rows[0])).insert(), rows)
                 if dialect == "postgresql" and isinstance(rows[0].get("id"), int):  # as a dump restores its sequences

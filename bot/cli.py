@@ -17,8 +17,8 @@ from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
 from bot.config.starter import new_key, write_starter
 from bot.core.settings import Settings, SettingsError
-from bot.storage.sealing import KeyProblem
 from bot.storage.files import write_private
+from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1

@@ -55,7 +55,7 @@ RECORDS = select(
 ).join(N, N.c.id == D.c.notice_id)
 
 
-def _claimable(now: str):  # type: ignore[no-untyped-def]
+def _claimable(now: str):
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
         and_(D.c.state == "pending", D.c.next_attempt_at <= now),

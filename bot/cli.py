@@ -12,7 +12,7 @@ from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from bot import cli_privacy
+from bot import cli_deliveries, cli_privacy
 from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
 from bot.config.starter import new_key, write_starter
@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     rotate = commands.add_parser("rotate-key", help="re-encrypt every stored note under the first [privacy] notes key")
     rotate.add_argument("--config", required=True)
     cli_privacy.add_commands(commands)
+    cli_deliveries.add_commands(commands)
     return parser
 
 
@@ -233,6 +234,8 @@ def _main(argv: Sequence[str] | None) -> int:
             return asyncio.run(_rotate_key(settings))
         if args.command in cli_privacy.COMMANDS:
             return cli_privacy.run(settings, args)
+        if args.command in cli_deliveries.COMMANDS:
+            return cli_deliveries.run(settings, args)
         found = asyncio.run(_summary(settings, args.session_id))
         if found is None:
             print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)

@@ -1,25 +1,25 @@
 """Settings: one TOML file, environment overrides for secrets, every bad key named at once."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bot.config.settings_file import load_settings, parse_settings
 from bot.core.settings import SettingsError
-from tests.conftest import DATA_KEY, NOTES_KEY, settings_dict
+from tests.conftest import DATA_KEY, NOTES_KEY, SECRET, TOKEN_A, TOKEN_B, settings_dict
 
 ROOT = Path(__file__).parents[3]
 
 
-def test_the_example_config_is_valid_and_documents_every_key():
-    # Valid once given its keys, which are never an example's: from the environment here.
+def test_the_example_config_is_valid_once_its_secrets_are_given_and_documents_every_key():
+    # Valid once given its keys and secrets, which are never an example's: from the environment here.
     keys = {"COMPANION_PRIVACY_DATA_KEY": DATA_KEY, "COMPANION_PRIVACY_NOTES_KEY": NOTES_KEY}
-    settings = load_settings(ROOT / "config" / "companion.example.toml", keys)
+    secrets = {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET, "COMPANION_THERAPIST_T1_API_TOKEN": TOKEN_A}
+    settings = load_settings(ROOT / "config" / "companion.example.toml", {**keys, **secrets})
     assert settings.therapists[0].timezone == "Europe/London"
     text = (ROOT / "config" / "companion.example.toml").read_text()
-    import dataclasses
-
     for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging"):
         for f in dataclasses.fields(type(getattr(settings, section))):
             assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
@@ -51,9 +51,9 @@ def test_every_problem_is_named_at_once():
         "[zoom] rtms_fps must be between 1 and 5",
         "[server] port must be a whole number",
         "[surprise] is not a known section",
-        "#2 timezone 'Mars/Olympus'",
+        "#2 (t2) timezone 'Mars/Olympus'",
         "'pager' is not one of",
-        "#1 api_token is missing",
+        "#1 (t1) api_token is missing",
     ):
         assert expected in text, expected
 
@@ -69,16 +69,16 @@ def test_secrets_come_from_the_environment_and_win_over_the_file():
     raw["therapists"][0]["api_token"] = ""
     settings = parse_settings(
         raw,
-        {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": "from-env", "COMPANION_THERAPIST_T1_API_TOKEN": "t1-env", "COMPANION_SERVER_PORT": "9090"},
+        {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET[::-1], "COMPANION_THERAPIST_T1_API_TOKEN": TOKEN_B[::-1], "COMPANION_SERVER_PORT": "9090"},
     )
-    assert settings.zoom.webhook_secret_token == "from-env"
-    assert settings.therapists[0].api_token == "t1-env"
+    assert settings.zoom.webhook_secret_token == SECRET[::-1]
+    assert settings.therapists[0].api_token == TOKEN_B[::-1]
     assert settings.server.port == 9090
 
 
 def test_the_settings_are_frozen():
     settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         settings.zoom.webhook_secret_token = "x"  # type: ignore[misc]
 
 

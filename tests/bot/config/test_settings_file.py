@@ -112,3 +112,33 @@ def test_framing_thresholds_are_numbers_in_their_ranges_and_the_environment_may_
                 "debounce_seconds must be above zero", "upright_angle_degrees must be above 0 and below lying_angle_degrees",
                 "distance_ratio must be above 1", "frozen_seconds must be a number"):
         assert f"[framing] {key}" in problems
+
+
+@pytest.mark.parametrize("flag, meant", [("animal", "animals"), ("minor-attracted", "minor_attracted"), ("Animals", "animals")])
+def test_a_client_flag_the_checklist_does_not_know_is_refused_with_the_one_meant(flag, meant):
+    raw = settings_dict("sqlite+aiosqlite:///x.db", clients=[{"code": "C-17", "therapist": "t1", "flags": ["animals", flag]}])
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {})
+    assert caught.value.problems == [f"[[clients]] #1 flags: unknown flag {flag!r} (did you mean {meant!r}?)"]
+
+
+def test_the_flags_are_those_of_the_operators_own_checklist(tmp_path):
+    own = tmp_path / "checklist.toml"
+    own.write_text('[[items]]\nid = "pets"\ngroup = "Room"\ntext = "Pets out of the room"\nflags = ["pets"]\n', encoding="utf-8")
+    clients = [{"code": "C-17", "therapist": "t1", "flags": ["pets"]}]
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db", reminders={"checklist_file": str(own)}, clients=clients), {})
+    assert settings.clients[0].flags == ("pets",)
+    with pytest.raises(SettingsError, match=r"unknown flag 'animals'; the checklist knows pets"):
+        parse_settings(settings_dict("sqlite+aiosqlite:///x.db", reminders={"checklist_file": str(own)}, clients=[{**clients[0], "flags": ["animals"]}]), {})
+
+
+def test_a_bad_checklist_is_named_with_every_other_problem(tmp_path):
+    bad = tmp_path / "checklist.toml"
+    bad.write_text("[[items]]\nid = 'x'\n", encoding="utf-8")
+    raw = settings_dict("sqlite+aiosqlite://x.db", reminders={"checklist_file": str(bad)}, zoom={"webhook_secret_token": "..."})
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {"COMPANION_ZOOM_WEBHOOK_SECRET": SECRET})
+    text = "\n".join(caught.value.problems)
+    for expected in (f"{bad}: [[items]] #1 text must be a non-empty string", "[storage] url names a host (x.db)",
+                     "[zoom] webhook_secret_token is a placeholder", "environment variable COMPANION_ZOOM_WEBHOOK_SECRET"):
+        assert expected in text, expected

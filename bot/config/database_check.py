@@ -69,15 +69,17 @@ async def reach_database(url: str) -> str:
     SQLite's file is opened read-only and immutable (no -wal or -shm file is made), and a missing one is not made.
     """
     parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite"):
-        found = _sqlite_file(parsed)
-        if found is not None:
-            return found
-        url = f"sqlite+aiosqlite:///file:{quote(str(Path(str(parsed.database)).resolve()))}?mode=ro&immutable=1&uri=true"
-    engine = create_async_engine(url, hide_parameters=True, connect_args={} if url.startswith("sqlite") else {"timeout": CONNECT_SECONDS})
+    sqlite = parsed.drivername.startswith("sqlite")
+    if sqlite:
+        missing = _sqlite_file(parsed)
+        if missing is not None:
+            return missing
+        path = Path(str(parsed.database)).resolve()
+        url = f"sqlite+aiosqlite:///file:{quote(str(path))}?mode=ro&immutable=1&uri=true"
+    engine = create_async_engine(url, hide_parameters=True, connect_args={} if sqlite else {"timeout": CONNECT_SECONDS})
     try:
         async with engine.connect() as connection:
-            tables = (await connection.execute(text("SELECT 1" if engine.dialect.name != "sqlite" else "SELECT count(*) FROM sqlite_master"))).scalar()
+            found = (await connection.execute(text("SELECT count(*) FROM sqlite_master" if sqlite else "SELECT 1"))).scalar()
     except DBAPIError as err:
         raise DatabaseProblem(driver_reason(err)) from None
     except OSError as err:  # refused, or no such host
@@ -86,8 +88,8 @@ async def reach_database(url: str) -> str:
         raise DatabaseProblem(f"no answer within {CONNECT_SECONDS} s") from None
     finally:
         await engine.dispose()
-    if engine.dialect.name == "sqlite":
-        return f"SQLite database {parsed.database} opens ({tables} schema entries)"
+    if sqlite:
+        return f"SQLite database {path} opens ({found} tables and indexes)"
     return f"PostgreSQL database {parsed.database} on {parsed.host or 'the local socket'} answers"
 
 

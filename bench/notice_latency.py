@@ -33,7 +33,7 @@ from tests.fakes.zoom_chat import FakeZoomChat  # noqa: E402
 
 HOST = "BenchHost0000000000000"
 ENTRA = "bench-entra-user"
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-Jw5Rk1Vd8Qx3Mb6"
 
 
 def bench_settings(storage_url: str, zoom: FakeZoomChat, graph: FakeGraph, sessions: int) -> Settings:
@@ -46,7 +46,7 @@ def bench_settings(storage_url: str, zoom: FakeZoomChat, graph: FakeGraph, sessi
             "reminders": {"sync_interval_minutes": 0},
             "teams": graph.settings(),
             "therapists": [{
-                "id": "t1", "name": "Bench", "api_token": "bench-token", "zoom_user_id": HOST,
+                "id": "t1", "name": "Bench", "api_token": "bench-token-of-the-therapist-Hc4Tz9Lp2Ws7", "zoom_user_id": HOST,
                 "teams_user_id": ENTRA, "channels": ["dashboard", "zoom_chat", "teams_activity"],
             }],
             "clients": [{"code": f"C-{n}", "therapist": "t1", "zoom_meeting_ids": [str(90000000000 + n)]} for n in range(sessions)],

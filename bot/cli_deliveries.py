@@ -6,6 +6,7 @@ import asyncio
 import sys
 from typing import Any
 
+from bot.config.environment import CONFIG_HELP
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, to_iso
 from bot.storage.opened import opened_store
@@ -25,7 +26,7 @@ def add_commands(commands: Any) -> None:
     )
     deliveries.add_argument("action", nargs="?", choices=("retry",), help="retry: make the failed delivery ID pending again, due now")
     deliveries.add_argument("delivery_id", nargs="?", help="the id of the delivery to retry (the list's first column)")
-    deliveries.add_argument("--config", required=True)
+    deliveries.add_argument("--config", help=CONFIG_HELP)
     deliveries.add_argument("--failed", action="store_true", help="list the failed deliveries only")
     deliveries.add_argument("--limit", type=int, default=50, help="list at most this many (default 50)")
 

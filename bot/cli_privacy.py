@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from bot.config.environment import CONFIG_HELP
 from bot.core.export import export_document, export_markdown
 from bot.core.retention import cutoff
 from bot.core.settings import Settings
@@ -27,7 +28,7 @@ COMMANDS = ("purge", "client")
 def add_commands(commands: Any) -> None:
     """Add `purge` and `client export|forget` to the command line."""
     purge = commands.add_parser("purge", help="delete every row of the sessions that ended longer ago than [privacy] retention_days")
-    purge.add_argument("--config", required=True)
+    purge.add_argument("--config", help=CONFIG_HELP)
     purge.add_argument("--dry-run", action="store_true", help="say what would go (counts and session ids), delete nothing")
     client = commands.add_parser("client", help="one client's record: export it, or forget it")
     client_commands = client.add_subparsers(dest="client_command", required=True)
@@ -35,7 +36,7 @@ def add_commands(commands: Any) -> None:
     forget = client_commands.add_parser("forget", help="delete every row about a client, and say how many went")
     for command in (export, forget):
         command.add_argument("code", help="the client's code, e.g. C-17")
-        command.add_argument("--config", required=True)
+        command.add_argument("--config", help=CONFIG_HELP)
         command.add_argument("--therapist", help="the therapist's id, when more than one has a client with this code")
     export.add_argument("--out", required=True, help="the JSON file to write (mode 0600); the Markdown goes beside it")
 

@@ -1,6 +1,7 @@
 """README "Deploying": its commands and paths agree with the unit and the site, and its steps, run here, end in Zoom's validation."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -64,7 +65,7 @@ def test_the_walkthrough_gets_the_sites_certificate_and_puts_the_zoom_app_on_the
 async def test_steps_two_to_seven_here_init_check_config_the_units_command_and_zoom_validating_the_webhook(tmp_path):
     installed = install(tmp_path / "root")  # steps 2 and 4: the folders, init, the README's settings filled in
     assert installed.config.stat().st_mode & 0o777 == 0o600
-    assert main(["check-config", "--config", str(installed.config)]) == 0
+    assert await asyncio.to_thread(main, ["check-config", "--config", str(installed.config)]) == 0  # it runs its own event loop
     # Step 5: CompanionProcess runs `companion serve --config FILE`, the unit's command line with this tree's program.
     assert exec_start()[1:-1] == ["serve", "--config"]
     service = CompanionProcess(installed.config, installed.port, tmp_path / "companion.log")

@@ -1,4 +1,4 @@
-"""The `companion` command: serve, check-config, migrate, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge and client."""
+"""The `companion` command: serve, check-config, migrate, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge, client and deliveries."""
 from __future__ import annotations
 
 import argparse

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp import web  # noqa: E402
 
 from bot.config.settings_file import parse_settings  # noqa: E402
+from bot.config.starter import new_key  # noqa: E402
 from bot.core.settings import Settings  # noqa: E402
 from bot.storage.store import session_id_for  # noqa: E402
 from bot.web import keys  # noqa: E402
@@ -33,7 +34,7 @@ from tests.fakes.zoom_chat import FakeZoomChat  # noqa: E402
 
 HOST = "BenchHost0000000000000"
 ENTRA = "bench-entra-user"
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-Jw5Rk1Vd8Qx3Mb6"
 
 
 def bench_settings(storage_url: str, zoom: FakeZoomChat, graph: FakeGraph, sessions: int) -> Settings:
@@ -44,9 +45,10 @@ def bench_settings(storage_url: str, zoom: FakeZoomChat, graph: FakeGraph, sessi
             "storage": {"url": storage_url},
             "zoom": {"webhook_secret_token": SECRET, **zoom.settings()},
             "reminders": {"sync_interval_minutes": 0},
+            "privacy": {"data_key": new_key(), "notes_keys": [new_key()]},  # this run's own keys
             "teams": graph.settings(),
             "therapists": [{
-                "id": "t1", "name": "Bench", "api_token": "bench-token", "zoom_user_id": HOST,
+                "id": "t1", "name": "Bench", "api_token": "bench-token-of-the-therapist-Hc4Tz9Lp2Ws7", "zoom_user_id": HOST,
                 "teams_user_id": ENTRA, "channels": ["dashboard", "zoom_chat", "teams_activity"],
             }],
             "clients": [{"code": f"C-{n}", "therapist": "t1", "zoom_meeting_ids": [str(90000000000 + n)]} for n in range(sessions)],

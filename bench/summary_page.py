@@ -8,12 +8,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.core import timeline, timeline_rows  # noqa: E402
 from bot.core.alerts import AlertSettings, find_alerts  # noqa: E402
 from bot.core.participants import RoleRules  # noqa: E402
 from bot.core.record import FramingChange, Note  # noqa: E402
 from bot.core.session import build_state  # noqa: E402
 from bot.core.summary import SessionRecord, build_summary  # noqa: E402
-from bot.core import timeline, timeline_rows  # noqa: E402
 from tests.bot.core.builders import CLIENT, MEETING, THERAPIST, VISITOR, at, ended, in_order, joined, left, started, video  # noqa: E402
 
 EVENTS = 2000

@@ -24,10 +24,11 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.config.starter import new_key  # noqa: E402
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson  # noqa: E402
 from integrations.zoom.signature import sign  # noqa: E402
 
-SECRET = "bench-secret-4f1c"
+SECRET = "bench-secret-4f1c-Ny8Gq3Xs6Kv1Dm"
 HOST_ID = "BenchHost0000000000000"
 
 CEILING_SERVER = """
@@ -143,7 +144,8 @@ def start_service(folder: Path, port: int, storage_url: str) -> subprocess.Popen
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n[storage]\nurl = "{storage_url}"\n'
         f'[zoom]\nwebhook_secret_token = "{SECRET}"\n'
-        f'[[therapists]]\nid = "b"\nname = "Bench"\napi_token = "bench-token"\nzoom_user_id = "{HOST_ID}"\n',
+        f'[privacy]\ndata_key = "{new_key()}"\nnotes_keys = ["{new_key()}"]\n'  # this run's own keys
+        f'[[therapists]]\nid = "b"\nname = "Bench"\napi_token = "bench-token-of-the-therapist-Hc4Tz9Lp2Ws7"\nzoom_user_id = "{HOST_ID}"\n',
         encoding="utf-8",
     )
     return subprocess.Popen(

@@ -1,4 +1,4 @@
-"""The `companion` command: serve, check-config, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge and client."""
+"""The `companion` command: serve, check-config, migrate, summary, demo, therapist set-password, new-session-key, the keys (init, new-key, rotate-key), purge, client and deliveries."""
 from __future__ import annotations
 
 import argparse
@@ -7,17 +7,21 @@ import getpass
 import json
 import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Sequence
 
 from sqlalchemy.exc import DBAPIError
 
-from bot import cli_privacy
+from bot import cli_deliveries, cli_privacy
+from bot.config.database_check import DatabaseProblem, driver_reason, reach_database
+from bot.config.environment import CONFIG_HELP, CONFIG_VARIABLE
 from bot.config.log_levels import configure_logging, quiet_libraries
 from bot.config.settings_file import load_settings
-from bot.config.starter import new_key, write_starter
+from bot.config.starter import FILL_IN, new_key, write_starter
 from bot.core.settings import Settings, SettingsError
 from bot.storage.files import write_private
+from bot.storage.schema_revision import SchemaProblem
 from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
@@ -27,21 +31,32 @@ EXIT_FAILURE = 1
 def _reason(err: Exception) -> str:
     """Say why, without the statement or its parameters (they may carry a client's name)."""
     if isinstance(err, DBAPIError):
-        return f"the database did not answer ({type(err.orig).__name__})"
+        return f"the database did not answer: {driver_reason(err)}"
     return (err.strerror if isinstance(err, OSError) else None) or type(err).__name__
+
+
+def _version() -> str:
+    try:
+        return version("session-companion")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="companion", description="Session Companion: a private companion for therapists.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the service")
-    serve.add_argument("--config", required=True, help="the settings file (TOML)")
+    serve.add_argument("--config", help=CONFIG_HELP)
     serve.add_argument("--port", type=int, help="listen on this port instead of [server] port")
-    check = commands.add_parser("check-config", help="validate a settings file and exit")
-    check.add_argument("--config", required=True)
+    check = commands.add_parser("check-config", help="validate a settings file and the checklist, and reach the database")
+    check.add_argument("--config", help=CONFIG_HELP)
+    check.add_argument("--offline", action="store_true", help="validate only: do not connect to the database")
+    migrate = commands.add_parser("migrate", help="create the database's schema or bring it to this version's, and say from which revision to which")
+    migrate.add_argument("--config", help=CONFIG_HELP)
     summary = commands.add_parser("summary", help="print a session's summary, or write it to a file")
     summary.add_argument("session_id")
-    summary.add_argument("--config", required=True)
+    summary.add_argument("--config", help=CONFIG_HELP)
     summary.add_argument("--format", choices=("json", "md", "html", "pdf"), default="json")
     summary.add_argument("--out", help="write to this file instead of standard output (pdf needs it)")
     demo = commands.add_parser("demo", help="replay a scripted meeting on loopback, then serve its pages until Ctrl-C")
@@ -51,23 +66,16 @@ def _parser() -> argparse.ArgumentParser:
     therapist_commands = therapist.add_subparsers(dest="therapist_command", required=True)
     password = therapist_commands.add_parser("set-password", help="set a therapist's password (from standard input unless a terminal)")
     password.add_argument("therapist_id")
-    password.add_argument("--config", required=True)
+    password.add_argument("--config", help=CONFIG_HELP)
     commands.add_parser("new-session-key", help="print a new random [server] session_key for the pages' sign-in cookie")
     commands.add_parser("new-key", help="print a new random key: a [privacy] notes key or data_key")
     init = commands.add_parser("init", help="write a starter settings file with fresh keys (readable by its owner only)")
-    init.add_argument("--config", required=True, help="the settings file to write; an existing one is left alone")
+    init.add_argument("--config", help=f"the settings file to write (default: ${CONFIG_VARIABLE}); an existing one is left alone")
     rotate = commands.add_parser("rotate-key", help="re-encrypt every stored note under the first [privacy] notes key")
-    rotate.add_argument("--config", required=True)
+    rotate.add_argument("--config", help=CONFIG_HELP)
     cli_privacy.add_commands(commands)
+    cli_deliveries.add_commands(commands)
     return parser
-
-
-def _settings(path: str) -> Settings:
-    from bot.config.checklist_file import load_checklist
-
-    settings = load_settings(path, os.environ)
-    load_checklist(settings.reminders.checklist_file)  # a bad checklist stops start-up, like bad settings
-    return settings
 
 
 def _serve(settings: Settings, port: int | None) -> int:
@@ -89,7 +97,7 @@ async def _summary(settings: Settings, session_id: str) -> tuple[dict, str] | No
     from bot.tracking.notice_board import NoticeBoard
     from bot.tracking.tracker import SessionTracker, utc_now
 
-    async with opened_store(settings) as store:
+    async with opened_store(settings, read_only=True) as store:
         row = await store.session(session_id)
         if row is None:
             return None
@@ -109,6 +117,14 @@ def _rendered(summary: dict, zone: str, fmt: str) -> str | bytes:
 
         return summary_pdf(summary, zone)
     return RENDERERS[fmt](summary, zone)
+
+
+def _migrate(settings: Settings) -> int:
+    from bot.storage.opened import migrated
+
+    migration = asyncio.run(migrated(settings))
+    print(f"migrated the database {migration}" + (" (it was up to date)" if migration.before == migration.after else ""))
+    return 0
 
 
 def _new_password() -> str:
@@ -173,7 +189,22 @@ def _init(path: str) -> int:
     except OSError as err:
         print(f"companion: init failed: {_reason(err)}", file=sys.stderr)
         return EXIT_FAILURE
-    print(f"wrote {path} with fresh keys (readable by you only): fill in what says FILL IN, then run companion check-config --config {path}")
+    print(f"wrote {path} with fresh keys and an API token (readable by you only); fill in what says FILL IN:")
+    print("\n".join(f"  {key}: {what}" for key, what in FILL_IN))
+    print(f"then run: companion check-config --config {path}")
+    return 0
+
+
+def _check_config(settings: Settings, path: str, offline: bool) -> int:
+    """Say that the settings are valid, and (unless offline) whether the database answers, with the driver's reason if not."""
+    print(f"{path}: settings are valid ({len(settings.therapists)} therapist(s), {len(settings.clients)} client profile(s))")
+    if offline:
+        return 0
+    try:
+        print(asyncio.run(reach_database(settings.storage.url)))
+    except DatabaseProblem as err:
+        print(f"companion: check-config: the database did not answer: {err}", file=sys.stderr)
+        return EXIT_FAILURE
     return 0
 
 
@@ -202,16 +233,19 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command in ("new-session-key", "new-key"):
         print(new_key())
         return 0
+    args.config = args.config or os.environ.get(CONFIG_VARIABLE, "")
+    if not args.config:  # every command left has --config
+        print(f"companion: {args.command} needs a settings file: give --config FILE or set {CONFIG_VARIABLE}", file=sys.stderr)
+        return EXIT_USAGE
     if args.command == "init":
         return _init(args.config)
     try:
-        settings = _settings(args.config)
+        settings = load_settings(args.config, os.environ)
     except SettingsError as err:
         print(f"companion: {err}", file=sys.stderr)
         return EXIT_USAGE
     if args.command == "check-config":
-        print(f"{args.config}: settings are valid ({len(settings.therapists)} therapist(s), {len(settings.clients)} client profile(s))")
-        return 0
+        return _check_config(settings, args.config, args.offline)
     if args.command == "serve" and args.port is not None and not 0 <= args.port <= 65535:
         print("companion: --port must be between 0 and 65535", file=sys.stderr)
         return EXIT_USAGE
@@ -219,12 +253,16 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings, args.port)
+        if args.command == "migrate":
+            return _migrate(settings)
         if args.command == "therapist":
             return _therapist_command(settings, args)
         if args.command == "rotate-key":
             return asyncio.run(_rotate_key(settings))
         if args.command in cli_privacy.COMMANDS:
             return cli_privacy.run(settings, args)
+        if args.command in cli_deliveries.COMMANDS:
+            return cli_deliveries.run(settings, args)
         found = asyncio.run(_summary(settings, args.session_id))
         if found is None:
             print(f"companion: no session {args.session_id!r} in {settings.storage.url.split('://')[0]} storage", file=sys.stderr)
@@ -234,7 +272,7 @@ def _main(argv: Sequence[str] | None) -> int:
             write_private(Path(args.out), document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
-    except KeyProblem as err:  # keys that are not this database's: say so, and start nothing
+    except (KeyProblem, SchemaProblem) as err:  # keys or a schema that are not this database's or this code's: say so, start nothing
         print(f"companion: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (OSError, DBAPIError) as err:  # a database that does not answer, an --out that cannot be written

@@ -9,13 +9,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from bot.config.environment import CONFIG_HELP
 from bot.core.export import export_document, export_markdown
 from bot.core.retention import cutoff
 from bot.core.settings import Settings
 from bot.core.timefmt import to_iso
 from bot.storage.files import write_private
-from bot.storage.retention import Removal, Retention
 from bot.storage.opened import opened_store
+from bot.storage.retention import Removal, Retention
 from bot.tracking.client_records import AmbiguousClient, ClientRecords, ClientSessions, UnknownClient
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import SessionTracker, utc_now
@@ -27,7 +28,7 @@ COMMANDS = ("purge", "client")
 def add_commands(commands: Any) -> None:
     """Add `purge` and `client export|forget` to the command line."""
     purge = commands.add_parser("purge", help="delete every row of the sessions that ended longer ago than [privacy] retention_days")
-    purge.add_argument("--config", required=True)
+    purge.add_argument("--config", help=CONFIG_HELP)
     purge.add_argument("--dry-run", action="store_true", help="say what would go (counts and session ids), delete nothing")
     client = commands.add_parser("client", help="one client's record: export it, or forget it")
     client_commands = client.add_subparsers(dest="client_command", required=True)
@@ -35,14 +36,14 @@ def add_commands(commands: Any) -> None:
     forget = client_commands.add_parser("forget", help="delete every row about a client, and say how many went")
     for command in (export, forget):
         command.add_argument("code", help="the client's code, e.g. C-17")
-        command.add_argument("--config", required=True)
+        command.add_argument("--config", help=CONFIG_HELP)
         command.add_argument("--therapist", help="the therapist's id, when more than one has a client with this code")
     export.add_argument("--out", required=True, help="the JSON file to write (mode 0600); the Markdown goes beside it")
 
 
 @asynccontextmanager
-async def _tracker(settings: Settings) -> AsyncIterator[SessionTracker]:
-    async with opened_store(settings) as store:
+async def _tracker(settings: Settings, read_only: bool) -> AsyncIterator[SessionTracker]:
+    async with opened_store(settings, read_only) as store:
         yield SessionTracker(settings, store, NoticeBoard(store), utc_now)
 
 
@@ -51,7 +52,7 @@ def _table_lines(removal: Removal) -> list[str]:
 
 
 async def _purge(settings: Settings, dry_run: bool) -> list[str]:
-    async with _tracker(settings) as tracker:
+    async with _tracker(settings, read_only=dry_run) as tracker:
         now = tracker.clock()
         limit = cutoff(now, settings.privacy.retention_days)
         removal = await Retention(tracker.store.engine).purge(limit, now, dry_run=dry_run)
@@ -79,7 +80,7 @@ def _skipped(found: ClientSessions) -> list[str]:
 
 
 async def _client(settings: Settings, args: argparse.Namespace) -> list[str]:
-    async with _tracker(settings) as tracker:
+    async with _tracker(settings, read_only=args.client_command == "export") as tracker:
         records = ClientRecords(tracker)
         found = await records.find(args.code, args.therapist)
         if args.client_command == "export":

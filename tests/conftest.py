@@ -19,12 +19,14 @@ from bot.config.settings_file import parse_settings
 from bot.core.settings import Settings
 from integrations.zoom.signature import sign
 
+pytest_plugins = ["tests.fakes.graph_calendar"]  # the fake Graph calendar's fixture, `graph_meetings`
 FIXTURES = Path(__file__).parent / "fixtures"
-SECRET = "whsec-test-7Hq2"
+SECRET = "whsec-test-7Hq2-mV4cR8pL1xN6bZ3k"  # as long as a real one, or the settings refuse it
 THERAPIST_A_HOST = "hTq3Wl8kR0yC5fG1nB7xZw"
 THERAPIST_B_HOST = "bB0bB0bB0bB0bB0bB0bB0b"
-TOKEN_A = "token-therapist-a-5e1f"
-TOKEN_B = "token-therapist-b-9c2d"
+TOKEN_A = "token-therapist-a-5e1f-Qm7Rw2Kx9Jd4Tn8"
+TOKEN_B = "token-therapist-b-9c2d-Hv3Ls6Yp0Fg5Wc1"
+APP_SECRET = "app-secret-of-the-tests-Rk4Mz8Qw2Xn6Tb1"  # a Zoom or Entra app's client secret in the settings tests
 SESSION_KEY = "dGVzdHMtb25seS1zZXNzaW9uLWtleS0zMi1ieXRlcyE="  # encrypts the pages' sign-in cookie in tests
 # Every test runs with the data at rest keyed and the notes encrypted, as the service always does.
 DATA_KEY = "dGVzdHMtb25seS1kYXRhLWtleS0zMi1ieXRlcy1vayE="

@@ -4,7 +4,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
 DEMO = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[framing]' && .venv/bin/companion demo"
-TESTS = "(command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) && python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q"
+TESTS = (
+    "(command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)) && "
+    "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest -q"
+)
 
 
 def test_readme_opens_with_the_demo_and_test_commands_and_ci_runs_the_test_one():
@@ -13,6 +16,13 @@ def test_readme_opens_with_the_demo_and_test_commands_and_ci_runs_the_test_one()
     assert DEMO in first_screen and TESTS in first_screen
     assert first_screen.index(DEMO) < first_screen.index(TESTS)
     assert TESTS in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_ci_runs_ruff_and_mypy_after_the_tests():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    after_tests = ci[ci.index(TESTS) + 1 :]
+    assert ".venv/bin/ruff check ." in after_tests and ".venv/bin/mypy" in after_tests
+    assert "set -euo pipefail" in ci  # so that a finding fails CI
 
 
 def test_every_file_and_folder_the_readme_names_exists():

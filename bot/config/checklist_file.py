@@ -5,7 +5,7 @@ from pathlib import Path
 
 from bot.core.checklist import Checklist, parse_checklist
 
-from .settings_file import read_toml
+from .toml_file import read_toml
 
 DEFAULT_CHECKLIST = Path(__file__).parent / "defaults" / "checklist.toml"
 

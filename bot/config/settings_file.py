@@ -4,13 +4,20 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config.checklist_file import load_checklist
+from bot.config.database_check import storage_url_problem
+from bot.config.environment import env_name, from_environment, unknown_variables
 from bot.config.keys import is_key, privacy_problems
+from bot.config.secret_values import MAKE_A_TOKEN, MIN_LENGTH, secret_problem
+from bot.config.toml_file import read_toml
 from bot.core.alerts import AlertSettings
+from bot.core.checklist import Checklist
+from bot.core.client_form import unknown_flags, vocabulary
 from bot.core.framing import FramingSettings
 from bot.core.join_urls import is_join_url
 from bot.core.prompts import PromptSettings
@@ -32,7 +39,6 @@ from bot.core.settings import (
     ZoomSettings,
 )
 
-ENV_PREFIX = "COMPANION_"
 SECTIONS: dict[str, type] = {
     "server": ServerSettings,
     "storage": StorageSettings,
@@ -59,10 +65,22 @@ POSITIVE_INTS = {
     ("framing", "workers"),
     ("privacy", "retention_days"),
 }
+# The secrets: where each real one comes from, and the length below which it cannot be one.
+SECTION_SECRETS: dict[tuple[str, str], tuple[str, int]] = {
+    # Zoom's event-subscription Secret Token is 16 random bytes in base64, 22 characters: a longer minimum refuses every real one.
+    ("zoom", "webhook_secret_token"): ("the Secret Token of your Zoom app's event subscription", 22),
+    ("zoom", "client_secret"): ("the Client Secret of your Zoom Server-to-Server OAuth app", MIN_LENGTH),
+    ("zoom", "rtms_client_secret"): ("the Client Secret of the Zoom app whose RTMS streams you receive", MIN_LENGTH),
+    ("zoom", "chatbot_client_secret"): ("the Client Secret of your Zoom Team Chat app", MIN_LENGTH),
+    ("teams", "client_secret"): ("the value of your Entra app's client secret", MIN_LENGTH),
+    # The password of a key file made elsewhere: any length the operator chose, but not a template's word.
+    ("teams", "encryption_key_password"): ("the password of encryption_key_file", 1),
+    ("metrics", "token"): (f"a long random token ({MAKE_A_TOKEN}), or nothing for metrics without one", MIN_LENGTH),
+}
+THERAPIST_SECRETS = {"api_token": (f"a long random token ({MAKE_A_TOKEN})", MIN_LENGTH)}
 MAX_RETENTION_DAYS = 36500  # a hundred years: beyond it the cut-off date is out of range
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
-MIN_METRICS_TOKEN = 32  # characters: a token anyone could guess would only pretend to guard the metrics
 # Framing thresholds that are fractions (0 to 1), and those that must be above zero.
 FRACTIONS = {"hand_visibility", "covered_brightness", "covered_contrast", "frozen_difference", "scene_similarity"}
 POSITIVE_NUMBERS = {"analysis_timeout_seconds", "debounce_seconds", "frozen_seconds"}
@@ -73,35 +91,41 @@ def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) ->
     return parse_settings(read_toml(path, "config file"), environ or {})
 
 
-def read_toml(path: str | Path, what: str) -> dict[str, Any]:
-    """Return a TOML file's contents, or raise SettingsError saying why it cannot be read."""
-    try:
-        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError([f"{what} {path} does not exist"]) from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise SettingsError([f"{what} {path} cannot be read: {err.__class__.__name__}"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise SettingsError([f"{what} {path} is not valid TOML: {err}"]) from None
-
-
 def parse_settings(raw: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
-    """Validate a settings mapping, collecting every problem before failing."""
+    """Validate a settings mapping and the checklist it names, collecting every problem before failing.
+
+    A problem with a value from the environment names its variable; a `COMPANION_*` variable that sets nothing is one too.
+    """
     problems: list[str] = []
+    sourced: dict[str, str] = {}  # where a value came from the environment: "[zoom] rtms_fps" -> its variable
     unknown = set(raw) - set(SECTIONS) - {"therapists", "clients"}
     problems += [f"[{name}] is not a known section" for name in sorted(unknown)]
-    sections = {name: _section(name, cls, raw.get(name, {}), environ, problems) for name, cls in SECTIONS.items()}
-    therapists = tuple(_therapists(raw.get("therapists", []), environ, problems))
-    clients = tuple(_clients(raw.get("clients", []), {t.id for t in therapists}, problems))
+    sections = {name: _section(name, cls, raw.get(name, {}), environ, problems, sourced) for name, cls in SECTIONS.items()}
+    therapists = tuple(_therapists(raw.get("therapists", []), environ, problems, sourced))
+    checklist = _checklist(sections["reminders"].checklist_file, problems)
+    clients = tuple(_clients(raw.get("clients", []), {t.id for t in therapists}, checklist, problems))
     problems += _channel_credentials(sections, therapists)
     problems += _meeting_credentials(sections, therapists)
+    problems += unknown_variables(environ, _known_variables(raw.get("therapists", [])))
     if problems:
-        raise SettingsError(problems)
+        raise SettingsError(from_environment(problems, sourced))
     return Settings(therapists=therapists, clients=clients, **sections)
 
 
-def _env_name(*parts: str) -> str:
-    return ENV_PREFIX + "_".join(re.sub(r"[^A-Za-z0-9]", "_", p).upper() for p in parts)
+def _known_variables(therapists: Any) -> set[str]:
+    """Return every variable that sets a key: each section's, and each configured therapist's."""
+    known = {env_name(name, f.name) for name, cls in SECTIONS.items() for f in dataclasses.fields(cls)}
+    ids = [str(t["id"]) for t in therapists if isinstance(t, dict) and t.get("id")] if isinstance(therapists, list) else []
+    return known | {env_name("therapist", tid, f.name) for tid in ids for f in dataclasses.fields(Therapist)}
+
+
+def _checklist(path: str, problems: list[str]) -> Checklist | None:
+    """Return the checklist the settings name, or None with its problems added (a bad checklist stops start-up too)."""
+    try:
+        return load_checklist(path)
+    except SettingsError as err:
+        problems += err.problems
+        return None
 
 
 def _coerce(where: str, value: Any, default: Any, problems: list[str]) -> Any:
@@ -139,7 +163,7 @@ def _coerce(where: str, value: Any, default: Any, problems: list[str]) -> Any:
     return value
 
 
-def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], problems: list[str]) -> Any:
+def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], problems: list[str], sourced: dict[str, str]) -> Any:
     if not isinstance(table, dict):
         problems.append(f"[{name}] must be a table")
         table = {}
@@ -147,10 +171,16 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
     problems += [f"[{name}] {key} is not a known key" for key in sorted(set(table) - set(fields))]
     values = {}
     for key, default in fields.items():
-        value = environ.get(_env_name(name, key), table.get(key, default))
-        value = _coerce(f"[{name}] {key}", value, default, problems)
-        if (name, key) in REQUIRED and not value:
-            problems.append(f"[{name}] {key} is missing (or set {_env_name(name, key)})")
+        where, variable = f"[{name}] {key}", env_name(name, key)
+        if variable in environ:
+            sourced[where] = variable
+        value = environ.get(variable, table.get(key, default))
+        refused = secret_problem(where, value, *SECTION_SECRETS[name, key]) if (name, key) in SECTION_SECRETS else None
+        if refused:
+            problems.append(refused)
+        value = default if refused else _coerce(where, value, default, problems)
+        if (name, key) in REQUIRED and not value and not refused:
+            problems.append(f"[{name}] {key} is missing (or set {variable})")
         if isinstance(value, int) and value < (1 if (name, key) in POSITIVE_INTS else 0):
             problems.append(f"[{name}] {key} must be {'positive' if (name, key) in POSITIVE_INTS else 'zero or more'}")
         values[key] = value
@@ -166,18 +196,18 @@ def _section(name: str, cls: type, table: Any, environ: Mapping[str, str], probl
         problems.append(f"[privacy] retention_days must be at most {MAX_RETENTION_DAYS}")
     if name == "logging":
         problems += _logging_problems(values)
-    if name == "metrics" and values["token"] and len(values["token"]) < MIN_METRICS_TOKEN:
-        problems.append(f"[metrics] token must be at least {MIN_METRICS_TOKEN} characters (or empty, for metrics without a token)")
     if name == "teams" and values["bot_openid_url"] and not str(values["bot_openid_url"]).startswith("https://"):
         problems.append("[teams] bot_openid_url must start with https:// (the keys that sign the calling bot's callbacks come from it)")
-    if name == "storage" and not str(values["url"]).startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        problems.append("[storage] url must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if name == "storage" and (problem := storage_url_problem(values["url"])):
+        problems.append(problem)
     return cls(**values)
 
 
 def _server_problems(values: dict[str, Any]) -> list[str]:
     """Name every bad `[server]` value the types alone do not catch."""
     problems = ["[server] port must be at most 65535"] if values["port"] > 65535 else []
+    if values["public_url"] and not _is_web_address(values["public_url"]):
+        problems.append("[server] public_url must be an absolute http:// or https:// URL with a host, such as https://companion.example.org")
     key = values["session_key"]
     if key and not is_key(key):
         problems.append("[server] session_key must be 32 random bytes in url-safe base64 (make one with: companion new-session-key)")
@@ -204,6 +234,16 @@ def _proxy_problems(values: dict[str, Any]) -> list[str]:
             problems.append(f"[server] trusted_proxies: entry {n + 1} ({entry!r}) is not an IP address or network such as 10.0.0.0/8")
     values["trusted_proxies"] = tuple(networks)
     return problems
+
+
+def _is_web_address(url: str) -> bool:
+    """Return whether `url` is an absolute http(s) URL with a host (the links in messages are built on it)."""
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # reading a port that is not a number raises ValueError
+    except ValueError:  # that, or a bracket left open
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and port_ok and not re.search(r"\s", url)
 
 
 def _framing_problems(values: dict[str, Any]) -> list[str]:
@@ -259,28 +299,32 @@ def _strings(where: str, value: Any, problems: list[str]) -> tuple[str, ...]:
 LIST_KEYS = ("channels", "prompt_channels")
 
 
-def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str]) -> list[Therapist]:
+def _therapists(entries: Any, environ: Mapping[str, str], problems: list[str], sourced: dict[str, str]) -> list[Therapist]:
     if not isinstance(entries, list) or not entries:
         problems.append("[[therapists]] needs at least one therapist")
         return []
     found: list[Therapist] = []
     fields = {f.name: f for f in dataclasses.fields(Therapist)}
     for n, entry in enumerate(entries):
-        where = f"[[therapists]] #{n + 1}"
         if not isinstance(entry, dict):
-            problems.append(f"{where} must be a table")
+            problems.append(f"[[therapists]] #{n + 1} must be a table")
             continue
-        problems += [f"{where} {key} is not a known key" for key in sorted(set(entry) - set(fields))]
         tid = str(entry.get("id", "")).strip()
+        where = f"[[therapists]] #{n + 1}" + (f" ({tid})" if tid else "")
+        problems += [f"{where} {key} is not a known key" for key in sorted(set(entry) - set(fields))]
         values: dict[str, Any] = {}
         for key, f in fields.items():
-            value = entry.get(key, f.default)
-            if tid:
-                value = environ.get(_env_name("therapist", tid, key), value)
+            value, variable = entry.get(key, f.default), env_name("therapist", tid, key)
+            if tid and variable in environ:
+                value, sourced[f"{where} {key}"] = environ[variable], variable
             if isinstance(f.default, bool):
                 values[key] = _coerce(f"{where} {key}", value, f.default, problems)
                 continue
-            if value is dataclasses.MISSING or value == "":
+            refused = secret_problem(f"{where} {key}", value, *THERAPIST_SECRETS[key]) if key in THERAPIST_SECRETS and value is not dataclasses.MISSING else None
+            if refused:
+                problems.append(refused)
+                value = ""
+            elif value is dataclasses.MISSING or value == "":
                 if f.default is dataclasses.MISSING:
                     problems.append(f"{where} {key} is missing")
                 value = ""
@@ -356,7 +400,7 @@ def _meeting_credentials(sections: dict[str, Any], therapists: Sequence[Therapis
         return problems
     who = f"[[therapists]] {', '.join(users)} {'meets' if len(users) == 1 else 'meet'} on Teams (teams_user_id)"
     return problems + [
-        f"[{section}] {key} is missing (or set {_env_name(section, key)}): {who}"
+        f"[{section}] {key} is missing (or set {env_name(section, key)}): {who}"
         for section, key in TEAMS_MEETING_NEEDS
         if not getattr(sections[section], key)
     ]
@@ -375,7 +419,8 @@ def _client_list_problems(where: str, lists: dict[str, tuple[str, ...]]) -> list
     return [f"{where} {key}: entry {n + 1} {what}" for key, valid, what in checks for n, v in enumerate(lists[key]) if not valid(v)]
 
 
-def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list[ClientProfile]:
+def _clients(entries: Any, therapist_ids: set[str], checklist: Checklist | None, problems: list[str]) -> list[ClientProfile]:
+    """Return the settings file's client profiles, naming every bad key, and each flag the checklist does not know."""
     if not isinstance(entries, list):
         problems.append("[[clients]] must be an array of tables")
         return []
@@ -398,5 +443,10 @@ def _clients(entries: Any, therapist_ids: set[str], problems: list[str]) -> list
             problems.append(f"{where} mode must be one of {', '.join(CLIENT_MODES)}")
         lists: dict[str, Any] = {key: _strings(f"{where} {key}", entry.get(key, []), problems) for key in list_keys}
         problems += _client_list_problems(where, lists)
-        found.append(ClientProfile(code=code, therapist=therapist, mode=mode, **lists))
+        if checklist is not None:  # a flag no point asks about would silently drop the point it was meant for
+            problems += [f"{where} flags: {problem}" for problem in unknown_flags(lists["flags"], vocabulary(checklist).flags)]
+        found.append(ClientProfile(
+            code=code, therapist=therapist, mode=mode, flags=lists["flags"], zoom_meeting_ids=lists["zoom_meeting_ids"],
+            teams_join_urls=lists["teams_join_urls"], emails=lists["emails"], display_names=lists["display_names"], entra_ids=lists["entra_ids"],
+        ))
     return found

@@ -27,7 +27,7 @@ session_key = "{session_key}"  # the pages' sign-in cookie
 url = "sqlite+aiosqlite:///companion.db"
 
 [zoom]
-webhook_secret_token = ""  # FILL IN: the secret token of your Zoom app's event subscription
+webhook_secret_token = ""  # FILL IN: the Secret Token of your Zoom app's event subscription
 
 [privacy]
 show_names = false  # true: display names on your own screens (never in downloads)
@@ -39,8 +39,15 @@ retention_days = 365  # sessions that ended longer ago are deleted, every row of
 id = "t1"
 name = "Therapist"  # FILL IN: your name, as the pages greet you
 api_token = "{api_token}"  # bearer token for the JSON API
+zoom_user_id = ""  # FILL IN: your Zoom user id (your meetings' host_id): without it your meetings are not followed
 timezone = "Europe/London"
 """
+# What the operator fills in, as `companion init` lists it: each FILL IN of the starter file.
+FILL_IN = (
+    ("[zoom] webhook_secret_token", "the Secret Token of your Zoom app's event subscription (required)"),
+    ("[[therapists]] t1 name", "your name, as the pages greet you"),
+    ("[[therapists]] t1 zoom_user_id", "your Zoom user id (your meetings' host_id)"),
+)
 
 
 def write_starter(path: Path) -> None:

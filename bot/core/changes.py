@@ -77,6 +77,6 @@ def with_notes(changes: Sequence[Change], prompt_ids: Mapping[str, int], notes: 
     shown = []
     for change in changes:
         prompt_id = str(prompt_ids[change.id]) if change.id in prompt_ids else None
-        note = "\n".join(answers.get(prompt_id, [])) if prompt_id is not None else ""
-        shown.append(FramingChange(change.at, change.kind, change.detail, note or None, change.id, change.source, prompt_id))
+        answer = "\n".join(answers.get(prompt_id, [])) if prompt_id is not None else ""
+        shown.append(FramingChange(change.at, change.kind, change.detail, answer or None, change.id, change.source, prompt_id))
     return shown

@@ -5,7 +5,7 @@ import dataclasses
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from .checklist import Checklist
 from .digests import email_digest, name_digest
@@ -72,13 +72,20 @@ def _items(form: Mapping[str, Any], key: str, limit: int, problems: list[str]) -
     return ()
 
 
-def _flags(form: Mapping[str, Any], known: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
-    flags = _items(form, "flags", MAX_NAME, problems)
+def unknown_flags(flags: Iterable[str], known: tuple[str, ...]) -> list[str]:
+    """Name every flag no checklist point asks about, with the closest one that some point does ("did you mean")."""
+    problems = []
     for flag in flags:
         if flag not in known:
             near = difflib.get_close_matches(flag, known, n=1)
             hint = f" (did you mean {near[0]!r}?)" if near else f"; the checklist knows {', '.join(known) or 'none'}"
             problems.append(f"unknown flag {flag!r}{hint}")
+    return problems
+
+
+def _flags(form: Mapping[str, Any], known: tuple[str, ...], problems: list[str]) -> tuple[str, ...]:
+    flags = _items(form, "flags", MAX_NAME, problems)
+    problems += unknown_flags(flags, known)
     return flags
 
 

@@ -81,7 +81,7 @@ class FramingObservation:
         """
         if self.wrists is None or self.elbows is None:
             return False
-        return any(w.seen(threshold) and e.visibility >= threshold for w, e in zip(self.wrists, self.elbows))
+        return any(w.seen(threshold) and e.visibility >= threshold for w, e in zip(self.wrists, self.elbows, strict=True))
 
 
 def shoulder_angle(left: Landmark, right: Landmark, width: int, height: int, min_visibility: float = 0.5) -> float | None:
@@ -98,7 +98,7 @@ def thumbnail_difference(a: bytes, b: bytes) -> float:
     """Return the mean absolute difference of two thumbnails, 0 (the same) to 1."""
     if len(a) != len(b) or not a:
         return 1.0
-    return sum(abs(x - y) for x, y in zip(a, b)) / (255.0 * len(a))
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / (255.0 * len(a))
 
 
 def scene_similarity(a: bytes, b: bytes) -> float:
@@ -112,4 +112,4 @@ def scene_similarity(a: bytes, b: bytes) -> float:
     spread = math.sqrt(sum(x * x for x in da) * sum(y * y for y in db))
     if spread < n * 1.0:  # a nearly even picture tells nothing about the place (a covered camera is judged apart)
         return 1.0
-    return sum(x * y for x, y in zip(da, db)) / spread
+    return sum(x * y for x, y in zip(da, db, strict=True)) / spread

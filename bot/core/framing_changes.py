@@ -42,7 +42,7 @@ class _Debounced:
         if value == self.state:
             self.candidate = self.since = None
             return None
-        if value != self.candidate:
+        if value != self.candidate or self.since is None:
             self.candidate, self.since = value, at
         if at - self.since >= hold:
             began, self.state = self.since, value

@@ -162,10 +162,8 @@ class Roster:
         """Mark the therapist, then the client (profile match, else first to join), then others."""
         for person in self.people:
             person.role = THERAPIST if any(rules.is_therapist(r) for r in person.refs) else OTHER
-        joined = sorted(
-            (p for p in self.people if p.role != THERAPIST and p.first_joined is not None),
-            key=lambda p: p.first_joined,
-        )
+        firsts = [(first, p) for p in self.people if p.role != THERAPIST and (first := p.first_joined) is not None]
+        joined = [p for _, p in sorted(firsts, key=lambda pair: pair[0])]
         matching = [p for p in joined if any(rules.looks_like_client(r) for r in p.refs)]
         chosen = (matching or joined)[:1]
         for person in chosen:

@@ -48,7 +48,7 @@ def build_summary(
     off = state.video_off
     off_seconds = [i.seconds(end or now) for i in off]
     people = state.roster.people
-    label = dict(zip(map(id, people), role_labels([p.role for p in people], record.client_code)))
+    label = dict(zip(map(id, people), role_labels([p.role for p in people], record.client_code), strict=True))
     shown_name = (lambda person: {"display_name": person.name or None}) if names else (lambda person: {})  # noqa: E731
     summary: dict[str, Any] = {
         "session_id": record.session_id,
@@ -72,7 +72,7 @@ def build_summary(
         ],
         "client_video": {
             "off_intervals": [
-                {"start": to_iso(i.start), "end": to_iso(i.end), "seconds": s} for i, s in zip(off, off_seconds)
+                {"start": to_iso(i.start), "end": to_iso(i.end), "seconds": s} for i, s in zip(off, off_seconds, strict=True)
             ],
             "off_count": len(off),
             "off_total_seconds": sum(off_seconds),

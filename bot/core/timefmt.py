@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import overload
 from zoneinfo import ZoneInfo
+
+
+@overload
+def to_iso(at: datetime) -> str: ...
+
+
+@overload
+def to_iso(at: datetime | None) -> str | None: ...
 
 
 def to_iso(at: datetime | None) -> str | None:

@@ -138,7 +138,9 @@ def _axis(y: float, scale: _Scale | None, zone: str) -> list[str]:
         f'<line class="axis" stroke="{COLOURS["ink"]}" x1="{LABEL_WIDTH}" x2="{WIDTH - RIGHT_PAD}" y1="{y + 2}" y2="{y + 2}"/>',
         f'<text class="axis-zone" fill="{COLOURS["ink"]}" x="4" y="{y + 18}">{_text(place)}</text>',
     ]
-    ticks, by_day = _ticks(scale, zone) if scale else ([], False)
+    if scale is None:
+        return out
+    ticks, by_day = _ticks(scale, zone)
     for tick in ticks:
         x = scale.x(tick)
         label = day_text(tick, zone) if by_day else clock_text(tick, zone)

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta, timezone
+from typing import TypeVar
 
 from . import events as ev
 from .timefmt import from_iso
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 AHEAD = timedelta(days=2 * 366)
+Event = TypeVar("Event", bound=ev.MeetingEvent)
 
 
 class EventRejected(ValueError):
@@ -27,7 +29,7 @@ def _time_text_ok(text: str, now: datetime) -> bool:
         return False
 
 
-def accepted(event: ev.MeetingEvent, now: datetime) -> ev.MeetingEvent:
+def accepted(event: Event, now: datetime) -> Event:
     """Return the event as the service keeps it, or raise EventRejected if its own time is not believable.
 
     A planned start that cannot be read is dropped from a `meeting_started` (the rest of it is good).

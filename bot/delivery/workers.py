@@ -24,7 +24,7 @@ Compose = Callable[[NoticeRow], Awaitable[AlertMessage]]
 COALESCE_WINDOW = timedelta(minutes=1)
 # A worker that dies mid-send loses its claim after this long; the row is then sent again.
 LEASE = timedelta(minutes=2)
-RETRIES = RetryPolicy()
+RETRY = RetryPolicy()  # frozen, so every worker can share it
 
 
 class ChannelWorker:
@@ -39,7 +39,7 @@ class ChannelWorker:
         outbox: Outbox,
         board: NoticeBoard,
         clock: Clock,
-        policy: RetryPolicy = RETRIES,
+        policy: RetryPolicy = RETRY,
         concurrency: int = 16,
         poll_seconds: float = 1.0,
         rng: random.Random | None = None,

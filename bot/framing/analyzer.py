@@ -31,7 +31,7 @@ class FramingAnalyzer:
         self.failed = 0
         self.restarts = 0  # the pool was replaced after a worker died
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self._ready: asyncio.Future[None] | None = None
+        self._ready: asyncio.Future[list[None]] | None = None  # every worker's models loaded
         self._in_flight = 0
 
     def start(self) -> None:
@@ -106,7 +106,7 @@ class FramingAnalyzer:
     def _finished(self) -> None:
         self._in_flight -= 1
 
-    def _warmed(self, ready: asyncio.Future[None]) -> None:
+    def _warmed(self, ready: asyncio.Future[list[None]]) -> None:
         if ready.cancelled():
             return
         if (err := ready.exception()) is not None:

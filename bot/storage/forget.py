@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.due_work import CHECKLIST_REMINDER
 
 from . import schema
-from .retention import Removal, SessionKey, appointment_clauses, apply, session_clauses, writing
+from .retention import Removal, SessionKey, apply, appointment_clauses, session_clauses, writing
 
 
 def _meeting_of(data: str) -> str | None:

@@ -53,7 +53,7 @@ class GroupCommit(Generic[Item]):
     async def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch = []
+            batch: list[tuple[Item, asyncio.Future[Any]]] = []
             while not batch or (len(batch) < MAX_BATCH and not self._queue.empty()):
                 pair = await self._queue.get()
                 if pair is None:
@@ -81,6 +81,6 @@ class GroupCommit(Generic[Item]):
                 if not future.done():  # its caller may have gone (a request timed out) during the commit
                     future.set_exception(err)
             return
-        for (_, future), result in zip(pending, results):
+        for (_, future), result in zip(pending, results, strict=True):
             if not future.done():
                 future.set_result(result)

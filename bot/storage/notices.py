@@ -62,7 +62,7 @@ class NoticeRecords:
         now: datetime,
     ) -> NoticeRow | None:
         """Insert a notice, and a pending delivery per enabled channel, in the caller's transaction (once per key)."""
-        values = dict(
+        values: dict[str, Any] = dict(
             therapist_id=therapist_id,
             session_id=session_id,
             kind=kind,

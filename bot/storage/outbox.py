@@ -31,6 +31,30 @@ class Delivery:
     notice: NoticeRow
 
 
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A delivery as the operator sees it: identifiers, kind, channel, state, attempts, last failure and times; never text."""
+
+    id: int
+    notice_id: int
+    therapist_id: str
+    session_id: str | None
+    kind: str
+    channel: str
+    state: str
+    attempts: int
+    last_error: str | None
+    raised_at: str
+    next_attempt_at: str
+    updated_at: str
+
+
+RECORDS = select(
+    D.c.id, D.c.notice_id, D.c.therapist_id, N.c.session_id, N.c.kind, D.c.channel, D.c.state, D.c.attempts, D.c.last_error,
+    N.c.raised_at, D.c.next_attempt_at, D.c.updated_at,
+).join(N, N.c.id == D.c.notice_id)
+
+
 def _claimable(now: str) -> ColumnElement[bool]:
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
@@ -153,3 +177,22 @@ class Outbox:
         async with self._engine.connect() as conn:
             raised = (await conn.execute(query)).scalar_one_or_none()
         return from_iso(raised) if raised else None
+    async def records(self, failed_only: bool, limit: int) -> tuple[list[DeliveryRecord], int]:
+        """Return the newest deliveries (the failed ones only, if asked), and how many there are in all."""
+        where = [D.c.state == "failed"] if failed_only else []
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(RECORDS.where(*where).order_by(D.c.id.desc()).limit(limit))).all()
+            total = (await conn.execute(select(func.count()).select_from(D).where(*where))).scalar_one()
+        return [DeliveryRecord(**row._mapping) for row in rows], total
+
+    async def retry_failed(self, delivery_id: int, now: datetime) -> tuple[DeliveryRecord | None, bool]:
+        """Make a failed delivery pending again, due now, its attempts counted afresh (its last failure kept).
+
+        Return the delivery as it is now (None: there is none) and whether it was retried.
+        """
+        stamp = to_stamp(now)
+        again = update(D).where(D.c.id == delivery_id, D.c.state == "failed").values(state="pending", attempts=0, next_attempt_at=stamp, updated_at=stamp)
+        async with self._engine.begin() as conn:
+            retried = (await conn.execute(again)).rowcount == 1
+            found = (await conn.execute(RECORDS.where(D.c.id == delivery_id))).first()
+        return (DeliveryRecord(**found._mapping) if found is not None else None), retried

@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from sqlalchemy import Connection, bindparam, inspect, select, text, update
 
@@ -41,7 +41,7 @@ def make_private(conn: Connection, at_rest: AtRest) -> None:
     _notice_keys(conn, renamed)
 
 
-def _batches(conn: Connection, query: Any) -> Iterator[list[Any]]:
+def _batches(conn: Connection, query: Any) -> Iterator[Sequence[Any]]:
     """Yield the rows of `query` (which selects an `id` first) a batch at a time, in id order."""
     table_id = query.selected_columns[0]
     last = None

@@ -1,7 +1,6 @@
 """The database tables (bot/storage/upgrades.py brings a database up to them)."""
 from __future__ import annotations
 
-
 from sqlalchemy import (
     BigInteger,
     Column,

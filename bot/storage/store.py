@@ -23,8 +23,9 @@ from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
 from .notices import NoticeRecords
+from .schema_revision import Migration, migrate, require_current
 from .session_ids import session_id_for
-from .upgrades import PRIVATE_AT_REST, REWRITTEN, stored_version, upgrade
+from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -75,6 +76,14 @@ def _readable(at_rest: AtRest, meeting: MeetingRef, row: Any) -> MeetingEvent | 
         return None
 
 
+def database_file(url: str) -> Path | None:
+    """Return the file of a SQLite database URL (None: another database, or one in memory or named by a URI)."""
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        return Path(database)
+    return None
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Return an async engine; SQLite gets WAL and a busy timeout so readers never block ingest."""
     # hide_parameters: an error message must never carry a participant's name from a statement.
@@ -83,9 +92,8 @@ def create_engine(url: str) -> AsyncEngine:
     driver_log = logging.getLogger("aiosqlite")
     if driver_log.level == logging.NOTSET:
         driver_log.setLevel(logging.WARNING)
-    database = make_url(url).database if url.startswith("sqlite") else None
-    if database and database != ":memory:" and not database.startswith("file:"):
-        private_file(Path(database))  # before SQLite makes it: its -wal and -shm files take the database's mode
+    if database := database_file(url):
+        private_file(database)  # before SQLite makes it: its -wal and -shm files take the database's mode
     engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")
@@ -131,10 +139,11 @@ class Store(NoticeRecords):
         self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
 
-    async def upgrade(self) -> int:
-        """Create or upgrade the schema and check the keys against it; return its version.
+    async def upgrade(self) -> Migration:
+        """Create the schema or bring it to this code's revision, check the keys against it; say from which revision to which.
 
-        Raise KeyProblem (nothing upgraded) if the keys are not the ones the database was written with.
+        Raise KeyProblem (nothing upgraded) if the keys are not the ones the database was written with, and
+        SchemaProblem (nothing touched) if the database is newer than the code.
         """
         async with self.engine.connect() as conn:
             # Several processes may start at once: the first to lock upgrades, the others wait.
@@ -142,13 +151,23 @@ class Store(NoticeRecords):
                 await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
             else:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            before = await conn.run_sync(stored_version)
-            version = await conn.run_sync(upgrade, self.at_rest)
+            migration = await conn.run_sync(migrate, self.at_rest)
             await conn.run_sync(check_keys, self.at_rest)
             await conn.commit()
-        if 0 < before < PRIVATE_AT_REST <= version:
+        if migration.before != migration.after:
+            _LOGGER.info("database schema migrated %s", migration)
+        if 0 < migration.version_before < PRIVATE_AT_REST:
             await self._compact(REWRITTEN)
-        return version
+        return migration
+
+    async def check(self) -> None:
+        """Check that the schema is at this code's revision and the keys are the database's, changing nothing.
+
+        Raise SchemaProblem (run `companion migrate`) or KeyProblem.
+        """
+        async with self.engine.connect() as conn:  # closed without a commit: a reader writes nothing
+            await conn.run_sync(require_current)
+            await conn.run_sync(check_keys, self.at_rest)
 
     async def _compact(self, tables: Sequence[str]) -> None:
         """Rewrite tables whose rows an upgrade changed, so that no old version of a row stays in the database's files.

@@ -1,4 +1,4 @@
-"""The schema upgrades, applied in order at start-up under a lock (see Store.upgrade)."""
+"""The schema upgrades from before Alembic (schema_version 1 to 9): a database they left is brought to 9, then stamped at the baseline."""
 from __future__ import annotations
 
 from typing import Callable
@@ -32,8 +32,8 @@ def _private_at_rest(conn: Connection, at_rest: AtRest) -> None:
     make_private(conn, at_rest)
 
 
-# Each upgrade takes a schema at version N-1 to N; append, never edit, once released. An upgrade
-# that rewrites data is handed the keys it is kept with.
+# Each upgrade takes a schema at version N-1 to N; closed at 9: every later change is an Alembic revision
+# (bot/storage/migrations/versions/). An upgrade that rewrites data is handed the keys it is kept with.
 UPGRADES: list[Callable[[Connection, AtRest], None]] = [
     lambda conn, _: metadata.create_all(conn),
     lambda conn, _: metadata.create_all(conn, tables=[due_work, checklist_ticks]),

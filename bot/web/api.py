@@ -37,8 +37,8 @@ async def therapist_for(request: web.Request) -> Therapist:
         for therapist in request.app[keys.SETTINGS].therapists:
             if hmac.compare_digest(therapist.api_token.encode(), token.strip().encode()):
                 return therapist
-    elif not header and (therapist := await cookie_therapist(request)) is not None:
-        return therapist
+    elif not header and (signed_in := await cookie_therapist(request)) is not None:
+        return signed_in
     raise refuse(web.HTTPUnauthorized, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"})
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from bot.config.log_levels import quiet_libraries
 from bot.core.settings import Settings
@@ -148,7 +149,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
     sign_ins = sign_in_middleware(settings)
     proxies = trusted_proxies(settings.server.trusted_proxies)  # early: every later part sees the client's address
-    middlewares = [
+    middlewares: list[Middleware] = [
         request_ids, *([proxies] if proxies else []), metrics.count_webhooks, limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else []),
     ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)

@@ -24,7 +24,7 @@ from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
 
 SETTINGS = web.AppKey("settings", Settings)
-CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+CLOCK = web.AppKey[Clock]("clock")  # a callable type, not a class: given as the type argument
 SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
 BOARD = web.AppKey("board", NoticeBoard)

@@ -6,6 +6,7 @@ import json
 from typing import Awaitable, Callable, Collection
 
 from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
 
 from .errors import refuse
 
@@ -13,7 +14,7 @@ SERVER_NAME = "session-companion"  # the Server header: no aiohttp or Python ver
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collection[str]) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collection[str]) -> Middleware:
     """Return a middleware that refuses bodies over `max_bytes` and requests slower than `timeout_seconds`.
 
     The body is read first, so a request cut off while its body trickles in is a 408 and nothing

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from aiohttp.web_request import FileField
 from aiohttp_session import Session, get_session, new_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
@@ -27,7 +28,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _THERAPIST, _CSRF, _SIGN_IN = "therapist", "csrf", "sign_in"
 
 
-def sign_in_middleware(settings: Settings) -> web.Middleware | None:
+def sign_in_middleware(settings: Settings) -> Middleware | None:
     """Return the middleware that reads and writes the sign-in cookie, or None when no key is set (pages off)."""
     if not settings.server.session_key:
         return None
@@ -73,7 +74,7 @@ def check_csrf(request: web.Request, session: Session, form_token: object = None
         raise refuse(web.HTTPForbidden, "this request lacks the page's CSRF token: reload the page and try again")
 
 
-async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | FileField]:
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField]:
     """Return the request's form, or answer 400 for a body that is not one (a broken multipart, bad bytes)."""
     try:
         return await request.post()

@@ -148,7 +148,7 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _close_streams(app: web.Application) -> None:
-    for task in list(app[keys.STREAMS]):
+    for task in app[keys.STREAMS].copy():
         task.cancel()
 
 

@@ -140,8 +140,8 @@ def _roster(change: str, notification: Mapping[str, Any], data: Any) -> RosterUp
     if change == "deleted":
         return RosterUpdate(False, sequence, (), listed)
     removed = [_field(entry, "removedState") is not None for entry in entries]
-    present = tuple(p for p, gone in zip(listed, removed) if not gone)
-    return RosterUpdate(complete, sequence, present, tuple(p for p, gone in zip(listed, removed) if gone))
+    present = tuple(p for p, gone in zip(listed, removed, strict=True) if not gone)
+    return RosterUpdate(complete, sequence, present, tuple(p for p, gone in zip(listed, removed, strict=True) if gone))
 
 
 def _state(data: Any) -> CallState | None:

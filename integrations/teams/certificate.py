@@ -113,7 +113,7 @@ def _checked(path: Path, key: object, certificates: list[x509.Certificate]) -> S
     if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < MIN_KEY_BITS:
         raise ServiceKeyError(f"Teams encryption key {path} must hold an RSA private key of {MIN_KEY_BITS} bits or more")
     public = key.public_key().public_numbers()
-    match = next((c for c in certificates if isinstance(c.public_key(), rsa.RSAPublicKey) and c.public_key().public_numbers() == public), None)
+    match = next((c for c in certificates if isinstance(theirs := c.public_key(), rsa.RSAPublicKey) and theirs.public_numbers() == public), None)
     if match is None:
         raise ServiceKeyError(f"Teams encryption key {path} holds no certificate for its private key")
     return ServiceKey(key, match)

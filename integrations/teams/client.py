@@ -32,7 +32,7 @@ _LOGGER = logging.getLogger(__name__)
 class TimeoutSession(requests.Session):
     """A requests session that never waits without end (msal passes no timeout of its own)."""
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", HTTP_TIMEOUT_SECONDS)
         return super().request(method, url, *args, **kwargs)
 

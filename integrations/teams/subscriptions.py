@@ -117,6 +117,7 @@ class SubscriptionManager:
 
     async def _subscribe(self, therapist_id: str, meeting_id: str, join_url: str, resource: str, ends_at: datetime) -> str:
         now = self._clock()
+        client_state = secrets.token_urlsafe(32)
         body = {
             "changeType": CHANGE_TYPE,
             "notificationUrl": self._public_url + WEBHOOK_PATH,
@@ -126,14 +127,14 @@ class SubscriptionManager:
             "encryptionCertificate": self._key.encryption_certificate,
             "encryptionCertificateId": self._key.certificate_id,
             "expirationDateTime": to_iso(now + LIFETIME),
-            "clientState": secrets.token_urlsafe(32),
+            "clientState": client_state,
         }
         made = await self._graph.post("create subscription", SUBSCRIPTIONS_PATH, body)
         subscription_id = made.get("id") if isinstance(made, dict) else None
         if not isinstance(subscription_id, str) or not subscription_id:
             raise GraphError("create subscription", 0, "no_id", True)
         sub = Subscription(subscription_id, PLATFORM, therapist_id, meeting_id, resource, now + LIFETIME, join_url, ends_at)
-        await self._store.put(sub, body["clientState"], now)
+        await self._store.put(sub, client_state, now)
         _LOGGER.info("subscribed to meeting %s of therapist %s: subscription %s", meeting_id, therapist_id, subscription_id)
         return subscription_id
 

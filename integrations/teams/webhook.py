@@ -113,7 +113,7 @@ class TeamsWebhook:
         except Refused as refused:
             return _answer(refused)
         manager = request.app[keys.LIFECYCLE]
-        for item, subscription in zip(batch["value"], subscriptions):
+        for item, subscription in zip(batch["value"], subscriptions, strict=True):
             event = item.get("lifecycleEvent")
             event = event if event in LIFECYCLE_EVENTS else "unknown"
             _LOGGER.info("Teams lifecycle event %s for subscription %s", event, subscription.subscription_id)
@@ -189,7 +189,7 @@ class TeamsWebhook:
 
     async def _store(self, subscriptions: list[Subscription], calls: list[tuple[CallEvent, dict[str, Any]] | None]) -> None:
         settings = self.services.settings
-        for subscription, opened in zip(subscriptions, calls):
+        for subscription, opened in zip(subscriptions, calls, strict=True):
             therapist = settings.therapist(subscription.therapist_id)
             if opened is None or therapist is None or not therapist.teams_user_id:
                 continue

@@ -60,7 +60,7 @@ class ZoomApi:
             params = {"user_id": user_id, "type": "upcoming", "page_size": PAGE_SIZE}
             if token:
                 params["next_page_token"] = token
-            page = await self._call("meeting.list", lambda c: c.meeting.list(**params))
+            page = await self._call("meeting.list", _meetings_page(params))
             meetings += [m for m in page.get("meetings") or [] if isinstance(m, dict)]
             token = page.get("next_page_token") or ""
             if not token:
@@ -117,3 +117,8 @@ class ZoomApi:
 
 class ZoomAuthFailed(requests.RequestException):
     """The token endpoint gave no access token (wrong credentials, or Zoom is down)."""
+
+
+def _meetings_page(params: dict[str, Any]) -> Callable[[ZoomClient], requests.Response]:
+    """Return the call that lists one page of meetings (a closure of its own, not of the paging loop's variable)."""
+    return lambda c: c.meeting.list(**params)

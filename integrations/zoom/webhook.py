@@ -63,9 +63,10 @@ class ZoomWebhook:
             _LOGGER.debug("Zoom event %s not used", name)
             return web.json_response({"status": "ignored"})
         try:
-            if all(isinstance(event, SchedulingEvent) for event in parsed.events):
+            plans = [event for event in parsed.events if isinstance(event, SchedulingEvent)]
+            if len(plans) == len(parsed.events):
                 now = self.services.clock()
-                await self.sync.apply([accepted(event, now) for event in parsed.events])
+                await self.sync.apply([accepted(event, now) for event in plans])
                 return web.json_response({"status": "planned"})
             keyed = [(event_key(parsed.name, event), event) for event in parsed.events]
             recorded = await self.services.tracker.record(parsed.meeting, keyed)

@@ -21,17 +21,17 @@ from tests.bot.core.builders import (
     joined,
     started,
 )
-from tests.conftest import PRIVACY_TOML, storage_keys
+from tests.conftest import PRIVACY_TOML, SECRET, TOKEN_A, storage_keys
 
 ROOT = Path(__file__).parent.parent.parent
 
 
-def write_config(tmp_path: Path, db: Path, secret: str = "s3cret") -> Path:
+def write_config(tmp_path: Path, db: Path, secret: str = SECRET) -> Path:
     path = tmp_path / "companion.toml"
     path.write_text(
         f'[storage]\nurl = "sqlite+aiosqlite:///{db}"\n[zoom]\nwebhook_secret_token = "{secret}"\n'
         f'{PRIVACY_TOML}'
-        '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "tok"\nzoom_user_id = "HOST"\ntimezone = "Europe/London"\n',
+        f'[[therapists]]\nid = "t1"\nname = "A"\napi_token = "{TOKEN_A}"\nzoom_user_id = "HOST"\ntimezone = "Europe/London"\n',
         encoding="utf-8",
     )
     return path
@@ -94,7 +94,9 @@ async def test_summary_prints_a_stored_session(tmp_path, fmt, expected):
 
 
 def test_summary_of_an_unknown_session_exits_2(tmp_path, capsys):
-    assert main(["summary", "s-none", "--config", str(write_config(tmp_path, tmp_path / "x.db"))]) == 2
+    config = str(write_config(tmp_path, tmp_path / "x.db"))
+    assert main(["migrate", "--config", config]) == 0
+    assert main(["summary", "s-none", "--config", config]) == 2
     assert "no session 's-none'" in capsys.readouterr().err
 
 

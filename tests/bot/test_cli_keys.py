@@ -14,7 +14,7 @@ from bot.cli import main
 from bot.storage.store import session_id_for
 from tests.bot.core.builders import MEETING
 from tests.bot.test_cli import ROOT, _stored_meeting, write_config
-from tests.conftest import NOTES_KEY, free_port
+from tests.conftest import NOTES_KEY, SECRET, free_port
 
 NEW_KEY = "bmV3LW5vdGVzLWtleS1vZi0zMi1ieXRlcy1mb3ItdGU="
 STRANGER = "YS1rZXktbm8tY29uZmlnLWhhcy0zMi1ieXRlcy1sbmc="
@@ -52,7 +52,7 @@ def test_init_writes_a_private_starter_file_with_fresh_keys_once(tmp_path):
     checked = companion("check-config", "--config", str(config))
     assert checked.returncode == 2 and checked.stderr.count("  - ") == 1  # only what the operator must fill in
     assert "[zoom] webhook_secret_token is missing" in checked.stderr
-    config.write_text(written.replace('webhook_secret_token = ""', 'webhook_secret_token = "s3cret"'))
+    config.write_text(written.replace('webhook_secret_token = ""', f'webhook_secret_token = "{SECRET}"'))
     assert companion("check-config", "--config", str(config)).returncode == 0
     other = tmp_path / "other.toml"
     assert companion("init", "--config", str(other)).returncode == 0

@@ -48,7 +48,7 @@ class FakeEntra(FakeService):
 
     def settings(self) -> dict[str, str]:
         """Return the `[teams]` settings that point the service's token checks here."""
-        return {"tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": "entra-secret", "authority_host": self.authority_host}
+        return {"tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": "entra-secret-Aw6Tm1Qs9Xe4Rb7Kj~Vn2", "authority_host": self.authority_host}
 
     def mint(self, kid: str = "key-1", lifetime: float = 3600, **claims: Any) -> str:
         """Return a validation token as Graph's would be, signed with key `kid`; `claims` override its claims."""

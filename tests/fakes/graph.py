@@ -8,7 +8,7 @@ from aiohttp import web
 
 from .entra import CLIENT_ID, TENANT, FakeEntra
 
-CLIENT_SECRET = "graph-app-secret"
+CLIENT_SECRET = "graph-app-secret-Ux4Nq8Wz2Lc6Rv0Ty~Pb3"
 
 
 class FakeGraph(FakeEntra):

@@ -13,7 +13,7 @@ from integrations.zoom.rtms import protocol as p
 from integrations.zoom.scripted.rtms_server import RtmsScriptServer
 
 RTMS_CLIENT_ID = "rtms-app-Q7c2"
-RTMS_SECRET = "rtms-secret-x9Lm4"
+RTMS_SECRET = "rtms-secret-x9Lm4-Wq2Zc7Hk5Nf3Dy8"
 KEEP_ALIVE_SECONDS = 0.05  # Zoom sends one every 10 s; the tests run the same rule 200 times faster
 
 

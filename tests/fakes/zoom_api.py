@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 CLIENT_ID = "zoom-client-id-7"
-CLIENT_SECRET = "zoom-client-secret-3"
+CLIENT_SECRET = "zoom-client-secret-3-Kd8Fs2Mw6Qz1Xh"
 ACCOUNT_ID = "zoom-account-1"
 
 

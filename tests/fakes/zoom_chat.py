@@ -9,7 +9,7 @@ from aiohttp import web
 from . import zoom_api
 from .service import FakeService
 
-CHATBOT_ID, CHATBOT_SECRET = "chatbot-id", "chatbot-secret"
+CHATBOT_ID, CHATBOT_SECRET = "chatbot-id", "chatbot-secret-Gt5Jn9Vb2Ry7Ls4Pe0"
 ROBOT_JID = "v1robot@xmpp.zoom.us"
 
 

@@ -43,7 +43,8 @@ async def home(request: web.Request) -> web.Response:
                 "confirmed": shown["checklist"]["confirmed"],
             }
         )
-    live, recent = [], []
+    live: list[dict[str, Any]] = []
+    recent: list[dict[str, Any]] = []
     for row in await request.app[keys.STORE].sessions(therapist.id, limit=RECENT_SESSIONS):
         view = await judged(request.app[keys.TRACKER], row)
         if view is None:

@@ -114,7 +114,7 @@ class TeamsDemo:
 
     def settings(self) -> dict[str, dict[str, object]]:
         """Return the settings sections (`teams`), the demo therapist's and the client profile's Teams keys."""
-        teams = {**self.entra.settings(), "graph_base_url": self.graph.base_url, "bot_openid_url": self.entra.bot_openid_url}
+        teams: dict[str, object] = {**self.entra.settings(), "graph_base_url": self.graph.base_url, "bot_openid_url": self.entra.bot_openid_url}
         return {
             "teams": teams,
             "therapist": {"teams_user_id": THERAPIST_ENTRA, "teams_camera_tracking": True},
@@ -132,6 +132,10 @@ class TeamsDemo:
         self._bot = app[keys.CALLING_BOT]
         set_clock(self.start + timedelta(seconds=PLANNED))
         await self.graph.wait_for(lambda: self.graph.subscriptions, WAIT_SECONDS)  # made by the service's first calendar sync
+        subscription_id = next(iter(self.graph.subscriptions))
+        subscriptions = app[keys.SUBSCRIPTIONS]
+        # Graph answered before the service kept it: a notification sent now could find no clientState to match.
+        await self._until(lambda: subscriptions.get(PLATFORM, subscription_id))
         yield PLANNED, "calendarView: the Teams meeting is planned; the service subscribed to its call events"
         therapist = next(t for t in services.settings.therapists if t.teams_user_id == THERAPIST_ENTRA)
         for offset, what, who in SCRIPT:

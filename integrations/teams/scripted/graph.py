@@ -215,7 +215,9 @@ class ScriptedGraph:
         assert self._http is not None
         token = f"Validation: Testing client application reachability for subscription Request-Id: {uuid.uuid4()}"
         try:
-            async with self._http.post(url, params={"validationToken": token}, headers={"Content-Type": "text/plain; charset=utf-8"}, timeout=aiohttp.ClientTimeout(total=HANDSHAKE_SECONDS)) as response:
+            async with self._http.post(
+                url, params={"validationToken": token}, headers={"Content-Type": "text/plain; charset=utf-8"}, timeout=aiohttp.ClientTimeout(total=HANDSHAKE_SECONDS)
+            ) as response:
                 return response.status == 200 and response.content_type == "text/plain" and await response.text() == token
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False

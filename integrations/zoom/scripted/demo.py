@@ -114,9 +114,9 @@ class ZoomDemo:
         steps = sorted([(o, 0, body) for o, body in meeting.steps] + [(o, 1, (kind, who)) for o, kind, who in DEMO_CAMERA], key=lambda s: s[:2])
         person = demo_person_frames()  # a real person's frames when the vision stack is installed
         async with aiohttp.ClientSession() as http:
-            for offset, source, step in steps:
+            for offset, _, step in steps:
                 set_clock(self.start + timedelta(seconds=offset))
-                if source == 0:
+                if isinstance(step, dict):  # a webhook's body; else an RTMS step
                     await self._webhook(http, base, step)
                     line = step["event"]
                     if line == "meeting.started":

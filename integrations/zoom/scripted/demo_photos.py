@@ -15,7 +15,7 @@ def demo_person_frames() -> tuple[list[bytes], list[bytes]] | None:
         from matplotlib import cbook
     except ImportError:  # installed without the framing extra: the demo sends its plain frame instead
         return None
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
+    with open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False), "rb") as f:  # by path: its file object is typed as maybe an array
         photo = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
 
     noise = np.random.default_rng(17)

@@ -25,3 +25,16 @@ def test_the_session_key_may_come_from_the_environment():
 def test_frame_ancestors_that_would_break_the_policy_are_refused(sources):
     with pytest.raises(SettingsError, match="frame_ancestors"):
         parse_settings(settings_dict("sqlite+aiosqlite:///x.db", server={"frame_ancestors": sources}), {})
+
+
+@pytest.mark.parametrize("url", ["companion.example.org", "ftp://companion.example.org", "https://", "//companion.example.org",
+                                 "https://companion example.org", "https://companion.example.org:port", "https://[::1"])
+def test_a_public_url_that_is_not_an_absolute_web_address_is_refused(url):
+    with pytest.raises(SettingsError) as err:
+        parse_settings(settings_dict("sqlite+aiosqlite:///x.db", server={"public_url": url}), {})
+    assert err.value.problems == ["[server] public_url must be an absolute http:// or https:// URL with a host, such as https://companion.example.org"]
+
+
+@pytest.mark.parametrize("url", ["https://companion.example.org", "http://127.0.0.1:8080", "https://example.org/companion/"])
+def test_a_public_url_with_a_scheme_and_host_is_kept(url):
+    assert parse_settings(settings_dict("sqlite+aiosqlite:///x.db", server={"public_url": url}), {}).server.public_url == url

@@ -5,10 +5,10 @@ import pytest
 
 from bot.config.settings_file import parse_settings
 from bot.core.settings import SettingsError
-from tests.conftest import settings_dict
+from tests.conftest import APP_SECRET, TOKEN_A, settings_dict
 
-ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": "s", "robot_jid": "r@xmpp.zoom.us"}
-TEAMS = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": APP_SECRET, "robot_jid": "r@xmpp.zoom.us"}
+TEAMS = {"tenant_id": "t", "client_id": "c", "client_secret": APP_SECRET}
 
 
 def problems(channels, **sections) -> list[str]:
@@ -30,9 +30,9 @@ def test_zoom_chat_without_chatbot_credentials_names_each_key():
 
 def test_zoom_chat_needs_the_api_only_when_the_jid_must_be_looked_up():
     assert problems(["zoom_chat"], server={"public_url": "https://c"}, zoom=ZOOM, therapists=[
-        {"id": "t1", "name": "A", "api_token": "x", "zoom_jid": "a@xmpp.zoom.us", "channels": ["zoom_chat"]}
+        {"id": "t1", "name": "A", "api_token": TOKEN_A, "zoom_jid": "a@xmpp.zoom.us", "channels": ["zoom_chat"]}
     ]) == []
-    assert problems(["zoom_chat"], server={"public_url": "https://c"}, zoom={**ZOOM, "client_id": "i", "client_secret": "s"}) == []
+    assert problems(["zoom_chat"], server={"public_url": "https://c"}, zoom={**ZOOM, "client_id": "i", "client_secret": APP_SECRET}) == []
 
 
 def test_teams_activity_needs_the_app_and_the_therapists_entra_id_and_links_need_public_url():
@@ -56,8 +56,8 @@ def test_prompt_channels_name_known_channels_the_therapist_has_enabled():
     with pytest.raises(SettingsError) as err:
         parse_settings(raw, {})
     assert err.value.problems == [
-        "[[therapists]] #1 prompt_channels: 'pager' is not one of dashboard, zoom_chat, teams_activity",
-        "[[therapists]] #1 prompt_channels: 'zoom_chat' is not in the therapist's channels",
+        "[[therapists]] #1 (t1) prompt_channels: 'pager' is not one of dashboard, zoom_chat, teams_activity",
+        "[[therapists]] #1 (t1) prompt_channels: 'zoom_chat' is not in the therapist's channels",
     ]
     settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db"), {})
     assert settings.therapists[0].prompt_channels == ("dashboard",)

@@ -8,15 +8,16 @@ import pytest
 
 from bot.config.settings_file import load_settings, parse_settings
 from bot.core.settings import SettingsError
-from tests.conftest import DATA_KEY, NOTES_KEY, settings_dict
+from tests.conftest import DATA_KEY, NOTES_KEY, SECRET, TOKEN_A, TOKEN_B, settings_dict
 
 ROOT = Path(__file__).parents[3]
 
 
-def test_the_example_config_is_valid_and_documents_every_key():
-    # Valid once given its keys, which are never an example's: from the environment here.
+def test_the_example_config_is_valid_once_its_secrets_are_given_and_documents_every_key():
+    # Valid once given its keys and secrets, which are never an example's: from the environment here.
     keys = {"COMPANION_PRIVACY_DATA_KEY": DATA_KEY, "COMPANION_PRIVACY_NOTES_KEY": NOTES_KEY}
-    settings = load_settings(ROOT / "config" / "companion.example.toml", keys)
+    secrets = {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET, "COMPANION_THERAPIST_T1_API_TOKEN": TOKEN_A}
+    settings = load_settings(ROOT / "config" / "companion.example.toml", {**keys, **secrets})
     assert settings.therapists[0].timezone == "Europe/London"
     text = (ROOT / "config" / "companion.example.toml").read_text()
     for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging", "metrics"):
@@ -50,9 +51,9 @@ def test_every_problem_is_named_at_once():
         "[zoom] rtms_fps must be between 1 and 5",
         "[server] port must be a whole number",
         "[surprise] is not a known section",
-        "#2 timezone 'Mars/Olympus'",
+        "#2 (t2) timezone 'Mars/Olympus'",
         "'pager' is not one of",
-        "#1 api_token is missing",
+        "#1 (t1) api_token is missing",
     ):
         assert expected in text, expected
 
@@ -68,10 +69,10 @@ def test_secrets_come_from_the_environment_and_win_over_the_file():
     raw["therapists"][0]["api_token"] = ""
     settings = parse_settings(
         raw,
-        {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": "from-env", "COMPANION_THERAPIST_T1_API_TOKEN": "t1-env", "COMPANION_SERVER_PORT": "9090"},
+        {"COMPANION_ZOOM_WEBHOOK_SECRET_TOKEN": SECRET[::-1], "COMPANION_THERAPIST_T1_API_TOKEN": TOKEN_B[::-1], "COMPANION_SERVER_PORT": "9090"},
     )
-    assert settings.zoom.webhook_secret_token == "from-env"
-    assert settings.therapists[0].api_token == "t1-env"
+    assert settings.zoom.webhook_secret_token == SECRET[::-1]
+    assert settings.therapists[0].api_token == TOKEN_B[::-1]
     assert settings.server.port == 9090
 
 
@@ -111,3 +112,33 @@ def test_framing_thresholds_are_numbers_in_their_ranges_and_the_environment_may_
                 "debounce_seconds must be above zero", "upright_angle_degrees must be above 0 and below lying_angle_degrees",
                 "distance_ratio must be above 1", "frozen_seconds must be a number"):
         assert f"[framing] {key}" in problems
+
+
+@pytest.mark.parametrize("flag, meant", [("animal", "animals"), ("minor-attracted", "minor_attracted"), ("Animals", "animals")])
+def test_a_client_flag_the_checklist_does_not_know_is_refused_with_the_one_meant(flag, meant):
+    raw = settings_dict("sqlite+aiosqlite:///x.db", clients=[{"code": "C-17", "therapist": "t1", "flags": ["animals", flag]}])
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {})
+    assert caught.value.problems == [f"[[clients]] #1 flags: unknown flag {flag!r} (did you mean {meant!r}?)"]
+
+
+def test_the_flags_are_those_of_the_operators_own_checklist(tmp_path):
+    own = tmp_path / "checklist.toml"
+    own.write_text('[[items]]\nid = "pets"\ngroup = "Room"\ntext = "Pets out of the room"\nflags = ["pets"]\n', encoding="utf-8")
+    clients = [{"code": "C-17", "therapist": "t1", "flags": ["pets"]}]
+    settings = parse_settings(settings_dict("sqlite+aiosqlite:///x.db", reminders={"checklist_file": str(own)}, clients=clients), {})
+    assert settings.clients[0].flags == ("pets",)
+    with pytest.raises(SettingsError, match=r"unknown flag 'animals'; the checklist knows pets"):
+        parse_settings(settings_dict("sqlite+aiosqlite:///x.db", reminders={"checklist_file": str(own)}, clients=[{**clients[0], "flags": ["animals"]}]), {})
+
+
+def test_a_bad_checklist_is_named_with_every_other_problem(tmp_path):
+    bad = tmp_path / "checklist.toml"
+    bad.write_text("[[items]]\nid = 'x'\n", encoding="utf-8")
+    raw = settings_dict("sqlite+aiosqlite://x.db", reminders={"checklist_file": str(bad)}, zoom={"webhook_secret_token": "..."})
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(raw, {"COMPANION_ZOOM_WEBHOOK_SECRET": SECRET})
+    text = "\n".join(caught.value.problems)
+    for expected in (f"{bad}: [[items]] #1 text must be a non-empty string", "[storage] url names a host (x.db)",
+                     "[zoom] webhook_secret_token is a placeholder", "environment variable COMPANION_ZOOM_WEBHOOK_SECRET"):
+        assert expected in text, expected

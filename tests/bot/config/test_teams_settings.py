@@ -7,7 +7,7 @@ from bot.cli import main
 from bot.config.settings_file import parse_settings
 from bot.core.join_urls import join_url_key
 from bot.core.settings import SettingsError
-from tests.conftest import settings_dict
+from tests.conftest import APP_SECRET, SECRET, TOKEN_A, settings_dict
 
 JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_ZmYwZTEy%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
 ENTRA = "048c94fb-dda6-48b8-9fc8-6740ee418fb9"
@@ -32,7 +32,7 @@ def test_a_therapist_on_teams_needs_the_entra_app_and_a_public_url_and_each_miss
         f"[teams] client_secret is missing (or set COMPANION_TEAMS_CLIENT_SECRET): {who}",
         f"[server] public_url is missing (or set COMPANION_SERVER_PUBLIC_URL): {who}",
     ]
-    teams = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+    teams = {"tenant_id": "t", "client_id": "c", "client_secret": APP_SECRET}
     assert problems(ENTRA, teams=teams, server={"public_url": "https://c"}) == []
 
 
@@ -43,8 +43,8 @@ def test_without_a_teams_therapist_nothing_about_teams_is_asked():
 def test_check_config_names_the_missing_teams_keys(tmp_path, capsys):
     config = tmp_path / "companion.toml"
     config.write_text(
-        '[storage]\nurl = "sqlite+aiosqlite:///x.db"\n[zoom]\nwebhook_secret_token = "w"\n'
-        '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "x"\nteams_user_id = "' + ENTRA + '"\n',
+        f'[storage]\nurl = "sqlite+aiosqlite:///x.db"\n[zoom]\nwebhook_secret_token = "{SECRET}"\n'
+        f'[[therapists]]\nid = "t1"\nname = "A"\napi_token = "{TOKEN_A}"\nteams_user_id = "' + ENTRA + '"\n',
         encoding="utf-8",
     )
     assert main(["check-config", "--config", str(config)]) != 0
@@ -74,7 +74,7 @@ def test_a_bad_profile_entry_is_named_by_position_never_by_value(key, value, pro
     assert [p for p in found if problem in p] and not [p for p in found if value in p]
 
 
-TEAMS = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+TEAMS = {"tenant_id": "t", "client_id": "c", "client_secret": APP_SECRET}
 
 
 def test_camera_tracking_is_off_unless_turned_on_and_the_bots_keys_come_from_the_bot_framework_by_default():
@@ -92,7 +92,7 @@ def test_camera_tracking_is_off_unless_turned_on_and_the_bots_keys_come_from_the
 @pytest.mark.parametrize(
     "therapist, teams, problem",
     [
-        ({"teams_camera_tracking": "yes"}, {}, "[[therapists]] #1 teams_camera_tracking must be true or false, not 'yes'"),
+        ({"teams_camera_tracking": "yes"}, {}, "[[therapists]] #1 (t1) teams_camera_tracking must be true or false, not 'yes'"),
         ({"teams_camera_tracking": True}, {}, "[[therapists]] #1 (t1) teams_camera_tracking needs teams_user_id"),
         ({"teams_camera_tracking": True, "teams_user_id": ENTRA}, {**TEAMS, "bot_openid_url": ""}, "[teams] bot_openid_url is missing: [[therapists]] #1 (t1) turn on teams_camera_tracking"),
         ({}, {"bot_openid_url": "http://api.aps.skype.com/v1/.well-known/OpenIdConfiguration"}, "[teams] bot_openid_url must start with https://"),
@@ -109,8 +109,8 @@ def test_camera_tracking_settings_that_cannot_work_are_named(therapist, teams, p
 def test_check_config_names_what_camera_tracking_lacks(tmp_path, capsys):
     config = tmp_path / "companion.toml"
     config.write_text(
-        '[storage]\nurl = "sqlite+aiosqlite:///x.db"\n[zoom]\nwebhook_secret_token = "w"\n[teams]\nbot_openid_url = ""\n'
-        '[[therapists]]\nid = "t1"\nname = "A"\napi_token = "x"\nteams_user_id = "' + ENTRA + '"\nteams_camera_tracking = true\n',
+        f'[storage]\nurl = "sqlite+aiosqlite:///x.db"\n[zoom]\nwebhook_secret_token = "{SECRET}"\n[teams]\nbot_openid_url = ""\n'
+        f'[[therapists]]\nid = "t1"\nname = "A"\napi_token = "{TOKEN_A}"\nteams_user_id = "' + ENTRA + '"\nteams_camera_tracking = true\n',
         encoding="utf-8",
     )
     assert main(["check-config", "--config", str(config)]) != 0

@@ -41,7 +41,7 @@ def test_an_unmatched_client_is_the_client():
 
 def test_names_on_the_therapists_own_screen_are_beside_the_labels_never_instead():
     built = summary("C-17", names=True)
-    assert [(p["name"], p["display_name"]) for p in built["participants"]] == list(zip(["Therapist", "C-17", "Other person 1", "Other person 2"], NAMES))
+    assert [(p["name"], p["display_name"]) for p in built["participants"]] == list(zip(["Therapist", "C-17", "Other person 1", "Other person 2"], NAMES, strict=True))
     assert "display_name" not in json.dumps(built["timeline"])
 
 

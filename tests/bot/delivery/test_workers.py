@@ -178,7 +178,7 @@ async def test_a_burst_of_video_off_alerts_within_a_minute_is_one_message(aiohtt
     assert texts(fake_zoom) == ["The client's video has been off for 0 min.", "The client's video has been off for 3 min."]
     # A backlog (the channel was down) goes out as its newest alert only.
     fake_zoom.down("message")
-    for n, gap in zip(range(4, 7), [120, 15, 15]):
+    for n, gap in zip(range(4, 7), [120, 15, 15], strict=True):
         clock.advance(gap)
         await raise_notice(client.app, "t1", "s-a", "client_video_off", n, f"The client's video has been off for {n} min.")
     await deliveries.drain()

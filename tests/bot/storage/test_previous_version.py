@@ -15,14 +15,13 @@ from sqlalchemy import column, inspect, table, text
 from bot.storage import schema
 from bot.storage.store import create_engine
 from bot.storage.upgrades import PRIVATE_AT_REST, UPGRADES
-
-BOT_CALLS = 7  # the version whose upgrade added bot_calls
 from bot.web import keys
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, load_fixture
 from tests.fakes.clock import ManualClock
 from tests.raw_read import every_value, file_bytes, found
 
+BOT_CALLS = 7  # the version whose upgrade added bot_calls
 A = {"Authorization": f"Bearer {TOKEN_A}"}
 PREVIOUS = load_fixture("storage/previous_version.json")
 NAMES = ["Dr Ruth Therapist", "Sam Client", "Alex Visitor", "Jo Name", "Guest Without Ids"]
@@ -35,14 +34,14 @@ UNSALTED = [hashlib.sha256(e.encode()).hexdigest() for e in EMAILS] + [
 ] + [hashlib.sha256(f"name:{n}".encode()).hexdigest()[:16] for n in NAMES]
 
 
-async def previous_database(storage_url: str) -> None:
-    """Create the previous version's schema with its rows, as that version left them."""
+async def previous_database(storage_url: str, made: dict = PREVIOUS) -> None:
+    """Create the previous version's schema with its rows, as that version left them (or another release's, `made`)."""
     engine = create_engine(storage_url)
     dialect = engine.dialect.name
     async with engine.begin() as conn:
-        for statement in PREVIOUS["ddl"][dialect]:
+        for statement in made["ddl"][dialect]:
             await conn.exec_driver_sql(statement)
-        for name, rows in PREVIOUS["rows"].items():
+        for name, rows in made["rows"].items():
             if rows:
                 await conn.execute(table(name, *map(column, rows[0])).insert(), rows)
                 if dialect == "postgresql" and isinstance(rows[0].get("id"), int):  # as a dump restores its sequences

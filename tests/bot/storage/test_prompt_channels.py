@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 from bot.config.settings_file import parse_settings
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
-from tests.conftest import settings_dict, storage_keys
+from tests.conftest import APP_SECRET, settings_dict, storage_keys
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
-ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": "s", "robot_jid": "r@xmpp.zoom.us"}
+ZOOM = {"account_id": "a", "chatbot_client_id": "c", "chatbot_client_secret": APP_SECRET, "robot_jid": "r@xmpp.zoom.us"}
 
 
 def settings_for(storage_url: str, **therapist):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import (
     CLIENT,
@@ -71,8 +70,9 @@ async def test_notes_round_trip_in_time_order(store):
 async def test_instances_starting_together_upgrade_the_schema_once(storage_url):
     engines = [create_engine(storage_url) for _ in range(3)]
     try:
-        versions = await asyncio.gather(*(Store(e, storage_keys()).upgrade() for e in engines))
-        assert len(set(versions)) == 1
+        migrations = await asyncio.gather(*(Store(e, storage_keys()).upgrade() for e in engines))
+        assert len({m.after for m in migrations}) == 1
+        assert sum(m.before is None for m in migrations) == 1  # one created the schema; the others found it made
     finally:
         for engine in engines:
             await engine.dispose()

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
+from bot.core.client_form import client_from_form, vocabulary
 from bot.core.due_work import (
     CHECKLIST_REMINDER,
     NOTICE_SETTLE,
     VIDEO_OFF_CHECK,
     WATCHDOG,
 )
-from bot.core.client_form import client_from_form, vocabulary
 from bot.core.reminders import Appointment
 from tests.conftest import DATA_KEY
 

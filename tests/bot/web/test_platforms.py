@@ -13,7 +13,7 @@ from bot.core import events as ev
 from bot.services import Services
 from bot.web import keys, platforms
 from bot.web.app import create_app
-from tests.conftest import TOKEN_A, TOKEN_B
+from tests.conftest import APP_SECRET, TOKEN_A, TOKEN_B
 
 T1_ENTRA = "5f1c7f55-0c5e-4b8e-9d4b-3a0e6f2d9a11"
 AT = datetime(2026, 11, 30, 10, 0, tzinfo=timezone.utc)
@@ -57,7 +57,7 @@ async def test_a_new_platform_plugs_in_through_setup_alone(aiohttp_client, make_
         {"id": "t2", "name": "Therapist B", "api_token": TOKEN_B},
     ]
     # A therapist on Teams needs the Entra app and a public URL; no sync runs against them here.
-    teams = {"tenant_id": "t", "client_id": "c", "client_secret": "s"}
+    teams = {"tenant_id": "t", "client_id": "c", "client_secret": APP_SECRET}
     app = create_app(make_settings(therapists=therapists, teams=teams, server={"public_url": "https://c"}, reminders={"sync_interval_minutes": 0}))
     assert seen["set_up_with"] is app[keys.SERVICES]
     heard: list[ev.MeetingRef] = []

@@ -300,7 +300,7 @@ async def _play(service: Service, graph: FakeGraphCalls, framework: FakeBotFrame
     summaries = {name: await service.get(f"/api/sessions/{sid}/summary") for name, sid in (("teams", teams["session_id"]), ("zoom", zoom_session))}
     video = summaries["teams"]["client_video"]
     assert video["off_count"] == 2 and summaries["zoom"]["client_video"]["off_count"] == 2
-    for interval, (off_from, on_by) in zip(video["off_intervals"], sent):
+    for interval, (off_from, on_by) in zip(video["off_intervals"], sent, strict=True):
         assert off_from - timedelta(seconds=1) <= from_iso(interval["start"]) <= off_from + timedelta(seconds=2)
         assert on_by - timedelta(seconds=2) <= from_iso(interval["end"]) <= on_by + timedelta(seconds=1)
         assert OFF_SECONDS - 1 <= interval["seconds"] <= OFF_SECONDS + 2

@@ -10,7 +10,6 @@ from bot.core.settings import TeamsSettings
 from integrations.teams.client import GraphToken, TimeoutSession
 from integrations.teams.graph import GraphClient, GraphError
 from tests.fakes.fixtures import T1_ENTRA
-from tests.fakes.graph_calendar import graph_meetings  # noqa: F401
 
 WINDOW = {"startDateTime": "2025-03-04T15:00:00Z", "endDateTime": "2025-03-05T15:00:00Z"}
 PATH = f"/v1.0/users/{T1_ENTRA}/calendarView"

@@ -15,7 +15,6 @@ from integrations.teams import keys as teams_keys
 from tests.conftest import TOKEN_A, settings_dict
 from tests.fakes.clock import ManualClock
 from tests.fakes.fixtures import PUBLIC_URL, T1_ENTRA
-from tests.fakes.graph_calendar import graph_meetings  # noqa: F401
 from tests.fakes.graph_notifications import call_event, notification, participant
 
 JOIN_URL = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_Um91bmRUcmlw%40thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"

@@ -45,10 +45,10 @@ async def test_url_validation_is_answered_with_the_hmac_of_the_token(aiohttp_cli
     body = {"event": "endpoint.url_validation", "event_ts": 1764669600123, "payload": {"plainToken": "Zp3kT9vQ"}}
     response = await post(client, body)
     assert response.status == 200
-    # openssl: printf '%s' 'Zp3kT9vQ' | openssl dgst -sha256 -hmac 'whsec-test-7Hq2'
+    # openssl: printf '%s' 'Zp3kT9vQ' | openssl dgst -sha256 -hmac 'whsec-test-7Hq2-mV4cR8pL1xN6bZ3k'
     assert await response.json() == {
         "plainToken": "Zp3kT9vQ",
-        "encryptedToken": "eac6c57d824ce5b549a260e8098dbe42e0249468280d3cbebb772e741bb69b71",
+        "encryptedToken": "841c0218a0bab53993e9778994e4dedd3db958a812825bb2a347c872405631cd",
     }
 
 

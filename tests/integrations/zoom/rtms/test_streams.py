@@ -177,7 +177,7 @@ async def test_a_forced_disconnect_mid_session_reconnects_and_the_summary_is_unc
 
 
 async def test_a_wrong_signature_is_refused_by_the_server_and_reported_clearly(aiohttp_client, make_settings, rtms_server, caplog):
-    client = await start_app(aiohttp_client, rtms_settings(make_settings, secret="not-the-secret"))
+    client = await start_app(aiohttp_client, rtms_settings(make_settings, secret="not-the-secret-of-the-rtms-app-Xq7Lw3"))
     caplog.set_level(logging.ERROR, logger="integrations.zoom.rtms")
     await deliver(client, scripted_meeting(rtms_server))
     await eventually(lambda: client.app[RTMS].runner(SESSION).state == "refused")

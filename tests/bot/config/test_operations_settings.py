@@ -45,10 +45,10 @@ def test_the_readiness_threshold_is_a_positive_number_of_seconds(seconds):
 
 
 def test_a_metrics_token_shorter_than_32_characters_is_refused_from_the_file_or_the_environment():
-    with pytest.raises(SettingsError, match=r"\[metrics\] token must be at least 32 characters"):
-        parse_settings(settings_dict(URL, metrics={"token": "x" * 31}), {})
-    with pytest.raises(SettingsError, match=r"\[metrics\] token must be at least 32 characters"):
-        parse_settings(settings_dict(URL), {"COMPANION_METRICS_TOKEN": "short"})
+    with pytest.raises(SettingsError, match=r"\[metrics\] token is 31 characters long, too short for a secret \(at least 32\)"):
+        parse_settings(settings_dict(URL, metrics={"token": GOOD_TOKEN[:31]}), {})
+    with pytest.raises(SettingsError, match=r"\[metrics\] token is 11 characters long, too short .*\(from COMPANION_METRICS_TOKEN\)"):
+        parse_settings(settings_dict(URL), {"COMPANION_METRICS_TOKEN": "Qw3rTy9Zx1b"})
     assert parse_settings(settings_dict(URL), {"COMPANION_METRICS_TOKEN": GOOD_TOKEN}).metrics.token == GOOD_TOKEN
 
 

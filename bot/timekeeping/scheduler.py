@@ -1,77 +1,40 @@
-"""Wake up due work at its time with APScheduler 3: a persistent job store, reconciled from our rows."""
+"""Wake up due work at its time with APScheduler 3 in memory: the due_work rows are the truth, planned again at every start."""
 from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from apscheduler.jobstores.base import JobLookupError
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.engine import make_url
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from bot.core.due_work import DueRow
-from bot.storage.files import private_file
 
 _LOGGER = logging.getLogger(__name__)
 Fire = Callable[[int], Awaitable[None]]
 JOB_PREFIX = "due:"
-SYNC_DRIVERS = {"sqlite+aiosqlite": "sqlite", "postgresql+asyncpg": "postgresql+psycopg2"}
-# A job that came due while the service was down still runs, however late (misfire_grace_time None):
-# our row decides what a late run means (a reminder for a meeting already over expires quietly).
+# Rows carried out at once: after a restart hundreds may be overdue, and each judges a session and
+# writes; a few at a time keep the loop answering and the database's queue short.
+AT_ONCE = 8
+# misfire_grace_time None: a wake-up late because the loop was busy still runs; our row decides what late means.
 # coalesce: a repeating job that missed several runs runs once, not once per missed run.
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
-# The service that owns each job store, so a job loaded from the database finds the live service.
-_SERVICES: dict[str, Fire] = {}
-
-
-def sync_url(storage_url: str) -> str:
-    """Return the job store's synchronous SQLAlchemy URL, derived from the service's async storage URL.
-
-    PostgreSQL: the same database. SQLite: a sibling file (`companion.db` -> `companion-jobs.db`),
-    because SQLite has one writer at a time and the job store writes synchronously on the event
-    loop: waiting there for the service's own open async transaction would deadlock both.
-    """
-    url = make_url(storage_url)
-    url = url.set(drivername=SYNC_DRIVERS[url.drivername])
-    if url.drivername == "sqlite" and url.database and url.database != ":memory:":
-        path = Path(url.database)
-        url = url.set(database=str(path.with_name(f"{path.stem}-jobs{path.suffix}")))
-    return url.render_as_string(hide_password=False)
-
-
-async def run_due_work(instance: str, row_id: int) -> None:
-    """Carry out a due row in the running service that owns `instance` (every stored job calls this)."""
-    fire = _SERVICES.get(instance)
-    if fire is None:
-        _LOGGER.warning("due work %s woke up with no service running for it", row_id)
-        return
-    try:
-        await fire(row_id)
-    except Exception:  # the row stays pending; the next start or reconcile runs it again
-        _LOGGER.exception("due work %s failed", row_id)
 
 
 class DueWorkScheduler:
-    """One AsyncIOScheduler per service: due work in a persistent store, housekeeping in memory."""
+    """One in-memory AsyncIOScheduler per service: a wake-up per pending row, and the housekeeping jobs."""
 
-    def __init__(self, storage_url: str) -> None:
-        self.instance = hashlib.sha256(storage_url.encode()).hexdigest()[:16]
+    def __init__(self) -> None:
         self._running: set[asyncio.Task[Any]] = set()
-        jobs_url = sync_url(storage_url)
-        jobs_file = make_url(jobs_url).database if jobs_url.startswith("sqlite") else None
-        if jobs_file and jobs_file != ":memory:":
-            private_file(Path(jobs_file))  # the job store names due rows only, but it is the record's neighbour: 0600 too
-        self._scheduler = AsyncIOScheduler(
-            jobstores={"default": SQLAlchemyJobStore(url=jobs_url), "memory": MemoryJobStore()},
-            job_defaults=JOB_DEFAULTS,
-            timezone=timezone.utc,
-        )
+        self._planned: dict[int, datetime] = {}  # row id -> the due time it wakes at
+        self._held: list[int] = []  # overdue rows planned while paused: carried out once resumed
+        self._slots = asyncio.Semaphore(AT_ONCE)
+        self._fire: Fire | None = None
+        self._scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=timezone.utc)
+        self._wake = self._tracked(self._woken)
 
     def _tracked(self, func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Wrap a job so that shutting down can wait for it to finish."""
@@ -91,12 +54,16 @@ class DueWorkScheduler:
         return run
 
     def start(self, fire: Fire) -> None:
-        """Start paused: nothing runs until `resume`, so the caller can reconcile first."""
-        _SERVICES[self.instance] = self._tracked(fire)
+        """Start paused: nothing runs until `resume`, so the caller can plan the pending rows first."""
+        self._fire = fire
         self._scheduler.start(paused=True)
 
     def resume(self) -> None:
+        """Run what is planned: the overdue rows at once (a few at a time), the others at their time."""
         self._scheduler.resume()
+        held, self._held = self._held, []
+        for row_id in held:
+            self._spawn(row_id)
 
     @property
     def running(self) -> bool:
@@ -104,10 +71,10 @@ class DueWorkScheduler:
         return bool(self._scheduler.running)
 
     async def shutdown(self, grace_seconds: float = 5.0) -> None:
-        """Stop waking anything up and end the jobs still running; jobs stay in the store for the next start (twice is harmless)."""
+        """Stop waking anything up and end the work still running; the rows stay pending for the next start (twice is harmless)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        _SERVICES.pop(self.instance, None)
+        self._fire = None  # rows still waiting for a slot give it up
         # A job still running must end before the database it uses is closed under it: let it finish
         # (a job is a few statements), and cancel only one that is stuck.
         running = list(self._running)
@@ -117,40 +84,70 @@ class DueWorkScheduler:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
+    async def run(self, row_id: int) -> None:
+        """Carry out a row now, whatever its time; a failure is logged and the row stays pending."""
+        if self._fire is None:
+            return
+        try:
+            await self._fire(row_id)
+        except Exception:  # the row stays pending; the next start or reconcile runs it again
+            _LOGGER.exception("due work %s failed", row_id)
+
+    async def _woken(self, row_id: int) -> None:
+        """Carry out a row whose time has come, once a slot is free, unless it was dropped or moved meanwhile."""
+        async with self._slots:
+            due = self._planned.get(row_id)
+            if due is None or due > datetime.now(timezone.utc):  # dropped, or moved later, while it waited
+                return
+            del self._planned[row_id]  # carried out: planning it again (still pending after) wakes it again
+            await self.run(row_id)
+
     def add(self, row: DueRow) -> None:
-        """Wake up for `row` at its due time (at once if that has passed)."""
-        self._scheduler.add_job(
-            run_due_work,
-            "date",
-            run_date=row.work.due_at,
-            args=[self.instance, row.id],
-            id=f"{JOB_PREFIX}{row.id}",
-            name=row.work.kind,
-            replace_existing=True,
-        )
+        """Wake up for `row` at its due time (at once if that has passed); a row planned for that time already is left alone."""
+        due = row.work.due_at
+        if self._planned.get(row.id) == due:
+            return
+        self._planned[row.id] = due
+        if due > datetime.now(timezone.utc):
+            self._scheduler.add_job(
+                self._wake, "date", run_date=due, args=[row.id], id=f"{JOB_PREFIX}{row.id}", name=row.work.kind, replace_existing=True
+            )
+            return
+        self._drop_job(row.id)
+        if self._scheduler.state == STATE_RUNNING:
+            self._spawn(row.id)
+        else:  # paused (at start): held until resumed
+            self._held.append(row.id)
+
+    def _spawn(self, row_id: int) -> None:
+        task = asyncio.ensure_future(self._wake(row_id))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     def remove(self, row_id: int) -> None:
-        """Stop waking up for a row (a job already gone is fine)."""
+        """Stop waking up for a row (one not planned is fine)."""
+        self._planned.pop(row_id, None)
+        self._drop_job(row_id)
+
+    def _drop_job(self, row_id: int) -> None:
         try:
-            self._scheduler.remove_job(f"{JOB_PREFIX}{row_id}", jobstore="default")
+            self._scheduler.remove_job(f"{JOB_PREFIX}{row_id}")
         except JobLookupError:
             pass
 
     def keep_only(self, pending: Iterable[DueRow]) -> None:
-        """Drop stored jobs whose rows are no longer pending."""
-        wanted = {f"{JOB_PREFIX}{row.id}" for row in pending}
-        for job in self._scheduler.get_jobs(jobstore="default"):
-            if job.id.startswith(JOB_PREFIX) and job.id not in wanted:
-                job.remove()
+        """Stop waking up for rows that are no longer pending."""
+        wanted = {row.id for row in pending}
+        for row_id in [r for r in self._planned if r not in wanted]:
+            self.remove(row_id)
 
     def every(self, minutes: int, job_id: str, func: Callable[[], Awaitable[Any]], now: bool = True) -> None:
-        """Run `func` every `minutes` (and at once if `now`); kept in memory, as every start adds it again."""
+        """Run `func` every `minutes` (and at once if `now`)."""
         first = datetime.now(timezone.utc) + (timedelta(0) if now else timedelta(minutes=minutes))
         self._scheduler.add_job(
-            self._tracked(func), "interval", minutes=minutes, id=job_id, name=job_id, jobstore="memory",
-            replace_existing=True, next_run_time=first,
+            self._tracked(func), "interval", minutes=minutes, id=job_id, name=job_id, replace_existing=True, next_run_time=first,
         )
 
-    def pending_jobs(self) -> list[tuple[str, Any]]:
-        """Return the stored jobs as (id, next run time), for checks and tests."""
-        return [(job.id, job.next_run_time) for job in self._scheduler.get_jobs(jobstore="default")]
+    def planned(self) -> dict[int, datetime]:
+        """Return the rows it will wake up for, with their due times, for checks and tests."""
+        return dict(self._planned)

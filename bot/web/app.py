@@ -71,14 +71,14 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 async def _timers(app: web.Application) -> AsyncIterator[None]:
     settings, services = app[keys.SETTINGS], app[keys.SERVICES]
-    scheduler = DueWorkScheduler(settings.storage.url)
+    scheduler = DueWorkScheduler()
     timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler)
     app[keys.SCHEDULER] = services.scheduler = scheduler
     app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
     app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
-    scheduler.start(timekeeper.fire)  # paused until the stored jobs match the pending rows
-    await timekeeper.reconcile()
+    scheduler.start(timekeeper.fire)  # paused until it has planned the pending rows
+    await timekeeper.reconcile()  # the overdue ones run once resumed, a few at a time
     await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done
     scheduler.every(PLAN_EVERY_MINUTES, "plan-retention-purge", purge.plan, now=False)
     if minutes := settings.reminders.sync_interval_minutes:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from bot.storage.files import private_file, write_private
 from bot.storage.store import Store, create_engine
-from bot.timekeeping.scheduler import DueWorkScheduler
 from tests.bot.core.builders import MEETING, at, started
 from tests.conftest import storage_keys
 
@@ -44,15 +43,6 @@ async def test_an_existing_database_readable_by_others_loses_their_access_at_sta
     engine = create_engine(f"sqlite+aiosqlite:///{db}")
     assert mode(db) == 0o600
     await engine.dispose()
-
-
-def test_the_job_store_beside_the_database_is_mode_0600(tmp_path):
-    old_umask = os.umask(0o022)
-    try:
-        DueWorkScheduler(f"sqlite+aiosqlite:///{tmp_path / 'companion.db'}")
-        assert mode(tmp_path / "companion-jobs.db") == 0o600
-    finally:
-        os.umask(old_umask)
 
 
 def test_private_files_are_made_0600_and_written_over_with_0600(tmp_path):

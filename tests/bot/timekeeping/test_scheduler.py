@@ -1,25 +1,13 @@
-"""The APScheduler wiring: jobs persist in the database, wake at their time, and survive a restart."""
+"""The APScheduler wiring: rows wake at their time, overdue ones at once and a few at a time, and re-planning a row that did not move changes nothing."""
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
 
-import pytest
+from apscheduler.events import EVENT_JOB_ADDED, EVENT_JOB_MODIFIED, EVENT_JOB_REMOVED
 
 from bot.core.due_work import DueRow, DueWork
-from bot.timekeeping.scheduler import DueWorkScheduler, sync_url
-
-
-@pytest.mark.parametrize(
-    "storage,expected",
-    [
-        ("sqlite+aiosqlite:///var/lib/companion.db", "sqlite:///var/lib/companion-jobs.db"),
-        ("sqlite+aiosqlite:////srv/data/c.sqlite3", "sqlite:////srv/data/c-jobs.sqlite3"),
-        ("postgresql+asyncpg://companion:s3cret@db:5432/companion", "postgresql+psycopg2://companion:s3cret@db:5432/companion"),
-    ],
-)
-def test_the_job_store_url_is_derived_from_the_storage_url(storage, expected):
-    assert sync_url(storage) == expected
+from bot.timekeeping.scheduler import AT_ONCE, DueWorkScheduler
 
 
 def due_in(row_id: int, seconds: float) -> DueRow:
@@ -33,52 +21,90 @@ async def wait_for(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_stored_jobs_survive_a_scheduler_restart_and_each_wakes_once(storage_url):
+async def test_rows_wake_at_their_time_once_and_a_removed_one_never():
     woken: list[tuple[int, datetime]] = []
 
     async def fire(row_id: int) -> None:
         woken.append((row_id, datetime.now(timezone.utc)))
 
-    first = DueWorkScheduler(storage_url)
-    first.start(fire)
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
     soon, later, dropped = due_in(1, 0.4), due_in(2, 3600), due_in(3, 0.1)
     for row in (soon, later, dropped):
-        first.add(row)
-    first.remove(dropped.id)
-    first.resume()
-    await first.shutdown()
-    await asyncio.sleep(0.05)  # AsyncIOScheduler shuts down on the loop's next turn
-
-    second = DueWorkScheduler(storage_url)
-    second.start(fire)
-    assert sorted(job_id for job_id, _ in second.pending_jobs()) == ["due:1", "due:2"]
-    second.resume()
+        scheduler.add(row)
+    scheduler.remove(dropped.id)
+    scheduler.resume()
     await wait_for(lambda: woken)
     await asyncio.sleep(0.3)
     assert [row_id for row_id, _ in woken] == [1]
     assert woken[0][1] >= soon.work.due_at
-    second.keep_only([later])
-    assert [job_id for job_id, _ in second.pending_jobs()] == ["due:2"]
-    await second.shutdown()
+    assert scheduler.planned() == {2: later.work.due_at}
+    scheduler.keep_only([])
+    assert scheduler.planned() == {}
+    await scheduler.shutdown()
+
+
+async def test_replanning_a_row_whose_time_did_not_move_leaves_the_scheduler_alone():
+    async def fire(row_id: int) -> None:
+        pass
+
+    scheduler = DueWorkScheduler()
+    changes: list[int] = []
+    scheduler._scheduler.add_listener(lambda event: changes.append(event.code), EVENT_JOB_ADDED | EVENT_JOB_MODIFIED | EVENT_JOB_REMOVED)
+    scheduler.start(fire)
+    scheduler.resume()
+    row = due_in(5, 3600)
+    scheduler.add(row)
+    assert changes == [EVENT_JOB_ADDED]
+    for _ in range(3):  # every evaluation plans the session's timers again
+        scheduler.add(DueRow(row.id, row.work))
+    assert changes == [EVENT_JOB_ADDED]
+    moved = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
+    scheduler.add(moved)
+    assert len(changes) == 2 and scheduler.planned() == {5: moved.work.due_at}
+    await scheduler.shutdown()
+
+
+async def test_overdue_rows_planned_while_paused_run_once_each_when_resumed_a_few_at_a_time():
+    woken: list[int] = []
+    at_once = most = 0
+
+    async def fire(row_id: int) -> None:
+        nonlocal at_once, most
+        at_once += 1
+        most = max(most, at_once)
+        await asyncio.sleep(0.01)  # a row's statements
+        woken.append(row_id)
+        at_once -= 1
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    overdue = [due_in(n, -3600 + n) for n in range(1, 201)]
+    for row in overdue + overdue:  # planned twice (start, then a reconcile): run once
+        scheduler.add(row)
     await asyncio.sleep(0.05)
+    assert woken == []  # paused: nothing runs before the service is up
+    scheduler.resume()
+    await wait_for(lambda: len(woken) == len(overdue))
+    await asyncio.sleep(0.1)
+    assert sorted(woken) == [row.id for row in overdue] and most == AT_ONCE
+    assert scheduler.planned() == {}
+    await scheduler.shutdown()
 
 
-async def test_a_job_that_came_due_while_stopped_wakes_at_once_on_start(sqlite_url):
+async def test_shutting_down_leaves_the_overdue_rows_still_waiting_alone():
     woken: list[int] = []
 
     async def fire(row_id: int) -> None:
+        await asyncio.sleep(0.05)
         woken.append(row_id)
 
-    first = DueWorkScheduler(sqlite_url)
-    first.start(fire)
-    first.add(due_in(7, -3600))  # an hour overdue: misfire_grace_time None runs it anyway
-    await first.shutdown()
-    await asyncio.sleep(0.05)
-    second = DueWorkScheduler(sqlite_url)
-    second.start(fire)
-    second.resume()
-    await wait_for(lambda: woken)
-    await asyncio.sleep(0.2)
-    assert woken == [7] and second.pending_jobs() == []
-    await second.shutdown()
-    await asyncio.sleep(0.05)
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    for n in range(1, 101):
+        scheduler.add(due_in(n, -60))
+    scheduler.resume()
+    await asyncio.sleep(0.01)
+    await scheduler.shutdown()
+    assert len(woken) == AT_ONCE  # those already running finished; the others stay pending for the next start
+    assert not scheduler.running

@@ -16,7 +16,6 @@ from bot.core.join_urls import join_url_key
 from bot.core.timefmt import to_iso
 from bot.storage import schema
 from bot.storage.subscriptions import Subscription
-from bot.timekeeping.scheduler import run_due_work
 from bot.web import keys
 from bot.web.app import create_app
 from integrations.teams import keys as teams_keys
@@ -78,7 +77,7 @@ class Rig:
                 return
             for row in due:
                 fired.add(row.id)
-                await run_due_work(self.app[keys.SCHEDULER].instance, row.id)  # a failure is logged; its row stays pending
+                await self.app[keys.SCHEDULER].run(row.id)  # a failure is logged; its row stays pending
 
     async def start_call(self) -> str:
         """The call starts, the therapist and the client join; the bot joins and Graph establishes its call."""

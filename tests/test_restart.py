@@ -1,4 +1,4 @@
-"""A real `companion serve` killed with SIGKILL while reminders and a video-off timer are pending."""
+"""A real `companion serve` killed with SIGKILL while reminders and a video-off timer are pending, or started on many overdue rows."""
 from __future__ import annotations
 
 import asyncio
@@ -10,9 +10,16 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.config.settings_file import load_settings
 from bot.core import events as ev
+from bot.core.reminders import Appointment
+from bot.storage.due_store import DueStore
 from bot.storage.store import Store, create_engine
+from bot.timekeeping.timekeeper import Timekeeper
+from bot.tracking.notice_board import NoticeBoard
+from bot.tracking.tracker import SessionTracker
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
+from tests.bot.timekeeping.harness import RecordingSchedule
 from tests.conftest import PRIVACY_TOML, SECRET, THERAPIST_A_HOST, TOKEN_A, free_port, signed_headers, storage_keys
 from tests.fakes.companion_process import CompanionProcess
 
@@ -130,6 +137,38 @@ async def test_pending_jobs_fire_exactly_once_across_a_sigkill(tmp_path):
         assert repeat[0] == "video_off_check" and repeat[1].startswith((now + timedelta(seconds=ALERT_SECONDS + 3600)).strftime("%Y-%m-%dT%H:%M:%S"))
         message = next(m for (m,) in rows(db, "SELECT message FROM notices WHERE kind = 'checklist_reminder'") if "C-17" in m)
         assert "Keep pets out of the room" in message
+    finally:
+        if server.process and server.process.poll() is None:
+            server.kill()
+
+
+async def test_a_restart_with_many_overdue_rows_runs_each_once_and_keeps_no_job_store(tmp_path):
+    port, db = free_port(), tmp_path / "companion.db"
+    config = write_config(tmp_path, port)
+    now = datetime.now(timezone.utc)
+    settings = load_settings(config)
+    engine = create_engine(settings.storage.url)
+    store = Store(engine, storage_keys())
+    await store.upgrade()
+    # Planned by a service that stopped ten minutes ago: 150 meetings that began five minutes ago, whose
+    # reminders (a minute before each) came due while it was down.
+    tracker = SessionTracker(settings, store, NoticeBoard(store), lambda: now - timedelta(minutes=10))
+    keeper = Timekeeper(tracker, DueStore(store), RecordingSchedule())
+    await keeper.keep_reminders("t1", "zoom", [Appointment("zoom", str(100 + n), "t1", now - timedelta(minutes=5), 50) for n in range(150)])
+    await store.close()
+    await engine.dispose()
+    assert rows(db, "SELECT count(*) FROM due_work WHERE done_at IS NULL") == [(150,)]
+
+    server = CompanionProcess(config, port, tmp_path / "server.log")
+    await server.start()
+    try:
+        await wait_until(lambda: rows(db, "SELECT count(*) FROM due_work WHERE done_at IS NULL") == [(0,)])
+        server.kill()
+        await server.start()  # and again: nothing fires twice
+        await asyncio.sleep(1.0)
+        assert rows(db, "SELECT outcome, count(*) FROM due_work WHERE kind = 'checklist_reminder' GROUP BY outcome") == [("fired", 150)]
+        assert rows(db, "SELECT count(*), count(DISTINCT key) FROM notices WHERE kind = 'checklist_reminder'") == [(150, 150)]
+        assert sorted(path.name for path in tmp_path.glob("companion*.db")) == ["companion.db"]  # no job store of its own
     finally:
         if server.process and server.process.poll() is None:
             server.kill()

@@ -58,8 +58,8 @@ async def test_sync_plans_one_reminder_per_occurrence_in_the_horizon_and_drops_r
     zoom.meetings[THERAPIST_A_HOST] = zoom.meetings[THERAPIST_A_HOST][1:]
     await service.app[MEETING_SYNC].sync_all()
     assert await planned(service) == [("777", iso(3)), ("777", iso(20))]
-    planned = service.app[keys.SCHEDULER].planned()
-    assert planned == {r.id: r.work.due_at for r in await service.app[keys.TIMEKEEPER].due.pending()}
+    wakes = service.app[keys.SCHEDULER].planned()
+    assert wakes == {r.id: r.work.due_at for r in await service.app[keys.TIMEKEEPER].due.pending()}
 
 
 async def test_a_failed_listing_leaves_the_reminders_as_they_were(service, zoom, settings):

@@ -11,7 +11,6 @@ from bot.core.pseudonyms import client_label
 from bot.core.render import sections, to_html, to_markdown
 from bot.core.settings import Therapist
 from bot.core.timeline import timeline_svg
-from bot.summaries.pdf import summary_pdf
 
 from .. import keys
 from . import live
@@ -60,6 +59,8 @@ async def summary_html(request: web.Request) -> web.Response:
 
 @routes.get("/sessions/{session_id}/summary.pdf")
 async def summary_pdf_download(request: web.Request) -> web.Response:
+    from bot.summaries.pdf import summary_pdf  # WeasyPrint takes half a second to load: at the first PDF, not at every start
+
     therapist, summary = await shown_summary(request)
     # Laying out a PDF takes a CPU for a while: off the event loop, so live pages and webhooks go on.
     pdf = await asyncio.get_running_loop().run_in_executor(None, summary_pdf, summary, therapist.timezone)

@@ -157,7 +157,8 @@ async def run(sessions: int, runs: int, storage_url: str | None) -> None:
         if storage_url:  # the same database for every run: start from an empty one
             engine = create_engine(storage_url)
             async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
             await engine.dispose()
         to_health, to_done, rows, notices = await one_run(sessions, storage_url)
         health.append(to_health)

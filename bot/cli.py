@@ -211,7 +211,7 @@ def _check_config(settings: Settings, path: str, offline: bool) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input is a message and exit code 2, never a traceback.
 
-    Every file the service or a command creates (the database, the job store, keys, exports, summaries)
+    Every file the service or a command creates (the database, keys, exports, summaries)
     is the operator's alone: the umask takes group and others' access away.
     """
     umask = os.umask(0o077)

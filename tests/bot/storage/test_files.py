@@ -1,4 +1,4 @@
-"""The record's files are the operator's alone: the database (with its -wal and -shm), the job store, and what commands write."""
+"""The record's files are the operator's alone: the database (with its -wal and -shm), and what commands write."""
 from __future__ import annotations
 
 import os

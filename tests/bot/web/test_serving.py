@@ -214,6 +214,6 @@ async def test_a_port_in_use_stops_companion_serve_with_a_message_before_anythin
         f"companion: cannot listen on 127.0.0.1:{port}: the port is in use (another companion serve?): stop it, or choose another with [server] port or --port"
     )
     assert "Traceback" not in err.decode()
-    # Nothing behind: no database (so no due work), no scheduler job store, no meeting sync run.
+    # Nothing behind: no database (so no due work), no meeting sync run.
     assert sorted(path.name for path in tmp_path.iterdir()) == ["companion.toml"]
     assert sum(zoom.hits.values()) == 0

@@ -163,7 +163,7 @@ async def run(sessions: int, runs: int, storage_url: str | None) -> None:
         to_health, to_done, rows, notices = await one_run(sessions, storage_url)
         health.append(to_health)
         done.append(to_done)
-        print(f"  run {n + 1}: {rows} pending rows; /healthz 200 after {to_health:.2f} s; all overdue work run after {to_done:.2f} s ({notices} notices)")
+        print(f"  run {n + 1}: {rows} pending rows; /healthz 200 after {to_health:.2f} s; all overdue work run after {to_done:.2f} s ({notices} notices in all)")
     backend = (storage_url or "sqlite").split(":")[0].split("+")[0]
     print(f"restart with {sessions} live sessions, storage {backend}, medians of {runs}: "
           f"/healthz {statistics.median(health):.2f} s, all overdue work {statistics.median(done):.2f} s")

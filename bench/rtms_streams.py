@@ -28,6 +28,7 @@ import aiohttp  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from bot.config.starter import new_key  # noqa: E402
+from bot.storage.store import session_id_for  # noqa: E402
 from integrations.zoom.rtms import protocol as p  # noqa: E402
 from integrations.zoom.scripted.rtms_server import RtmsScriptServer, ScriptedStream, demo_frame  # noqa: E402
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson  # noqa: E402
@@ -64,7 +65,7 @@ def meetings(server: RtmsScriptServer, count: int) -> list[list[bytes]]:
     start = datetime.now(timezone.utc) - timedelta(minutes=5)
     out = []
     for n in range(count):
-        uuid, stream_id = f"bench-rtms-{n}==", f"st-bench-{n}"
+        uuid, stream_id = meeting_uuid(n), f"st-bench-{n}"
         meeting = ScriptedMeeting(start, f"8{n:010d}", uuid, HOST_ID)
         meeting.started(0)
         meeting.joined(5, ScriptedPerson("16778240", "Therapist", f"t-{n}", account_id=HOST_ID))
@@ -120,15 +121,17 @@ async def metric(base: str, name: str) -> float:
     return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == name)
 
 
+def meeting_uuid(n: int) -> str:
+    return f"bench-rtms-{n}=="
+
+
 async def frames_received(base: str, count: int) -> int:
     """Return the frames the service counted over every session (its per-session frame statistics)."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
     total = 0
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{base}/api/sessions?limit={count}", headers=headers) as response:
-            sessions = await response.json()
-        for row in sessions:
-            async with http.get(f"{base}/api/sessions/{row['session_id']}", headers=headers) as response:
+        for n in range(count):
+            async with http.get(f"{base}/api/sessions/{session_id_for('zoom', meeting_uuid(n))}", headers=headers) as response:
                 total += ((await response.json()).get("frames") or {}).get("count", 0)
     return total
 

@@ -59,6 +59,9 @@ class Metrics:
             "companion_oldest_pending_delivery_seconds", "How long the oldest delivery still to be sent has waited (0: none waits); read when scraped.", registry=registry,
         )
         self.rtms_streams_open = Gauge("companion_rtms_streams_open", "Zoom RTMS streams connected now.", registry=registry)
+        self.rtms_streams_refused = Counter(
+            "companion_rtms_streams_refused", "Zoom RTMS streams not opened because [zoom] rtms_max_streams were open or opening.", registry=registry,
+        )
         self.rtms_reconnects = Counter("companion_rtms_reconnects", "Zoom RTMS connection attempts after a stream's first.", registry=registry)
         self.frames_analysed = CountedElsewhere("companion_frames_analysed", "Video frames the framing analysis looked at.")
         self.frames_dropped = CountedElsewhere(

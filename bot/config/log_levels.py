@@ -15,6 +15,8 @@ from .log_format import formatter
 QUIET_LIBRARIES = {
     **dict.fromkeys(("aiosqlite", "sqlalchemy", "asyncpg", "apscheduler", "urllib3", "requests", "charset_normalizer"), "WARNING"),
     **dict.fromkeys(("msal", "aiohttp.client", "aiohttp_session", "PIL", "absl"), "WARNING"),
+    # Alembic says at INFO which dialect it found and each revision it runs: the store logs the migration once itself.
+    "alembic": "WARNING",
     **dict.fromkeys(("weasyprint", "fontTools"), "ERROR"),
 }
 # APScheduler says at INFO whenever a job is added, removed, run or done: every few seconds with due work.

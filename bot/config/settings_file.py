@@ -57,6 +57,7 @@ SECTIONS: dict[str, type] = {
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
 POSITIVE_INTS = {
     ("zoom", "rtms_fps"),
+    ("zoom", "rtms_max_streams"),
     ("server", "max_connections"),
     ("server", "max_streams_per_therapist"),
     ("server", "request_timeout_seconds"),

@@ -57,6 +57,7 @@ class ZoomSettings:
     rtms_client_id: str = ""
     rtms_client_secret: str = ""
     rtms_fps: int = 1
+    rtms_max_streams: int = 1000  # client streams one process follows at once; a stream asked beyond is refused
     chatbot_client_id: str = ""
     chatbot_client_secret: str = ""
     robot_jid: str = ""

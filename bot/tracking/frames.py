@@ -128,12 +128,12 @@ class FrameStatistics:
 class FramePipeline:
     """Fan frames out to sinks, each behind its own drop-oldest queue and consumer task."""
 
-    def __init__(self, statistics: FrameStatistics | None = None) -> None:
+    def __init__(self, statistics: FrameStatistics | None = None, statistics_frames: int = DEFAULT_QUEUE_FRAMES) -> None:
         self.statistics = statistics or FrameStatistics()
         self._lanes: list[tuple[FrameSink, FrameQueue]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
-        self.add_sink(self.statistics)
+        self.add_sink(self.statistics, statistics_frames)
 
     @property
     def dropped(self) -> int:

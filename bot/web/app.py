@@ -24,7 +24,7 @@ from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
-from bot.tracking.frames import FramePipeline
+from bot.tracking.frames import DEFAULT_QUEUE_FRAMES, FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
@@ -101,7 +101,8 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _frames(app: web.Application) -> AsyncIterator[None]:
-    pipeline = FramePipeline()
+    # Every stream's frame may land in the same instant: the statistics lane holds one a stream, so none is lost to a burst.
+    pipeline = FramePipeline(statistics_frames=max(DEFAULT_QUEUE_FRAMES, app[keys.SETTINGS].zoom.rtms_max_streams))
     app[keys.FRAMES] = app[keys.SERVICES].frames = pipeline
     app[keys.PURGE].purged.append(lambda removal: pipeline.statistics.forget(removal.session_ids))
     framing = framing_sink(app[keys.SETTINGS], app[keys.TRACKER], app[keys.EVALUATION])

@@ -81,6 +81,16 @@ def connection_cap(configured: int, open_files: int) -> int:
     return min(configured, room)
 
 
+def check_stream_room(max_streams: int, open_files: int) -> None:
+    """Warn when the open-file limit cannot hold `[zoom] rtms_max_streams` streams' sockets besides the service's own files."""
+    needed = 2 * max_streams + FILES_KEPT_BACK  # each RTMS stream holds a signaling and a media socket
+    if open_files < needed:
+        _LOGGER.warning(
+            "[zoom] rtms_max_streams is %d: its sockets need about %d open files, but the open-file limit is %d "
+            "(raise the limit, e.g. LimitNOFILE= in a systemd unit, or lower the setting)", max_streams, needed, open_files,
+        )
+
+
 async def start(settings: Settings, port: int, app: web.Application | None = None) -> CappedRunner:
     """Start the app and listen on `[server] host` and `port`; the caller cleans the runner up.
 
@@ -88,7 +98,10 @@ async def start(settings: Settings, port: int, app: web.Application | None = Non
     before any scheduler, sync, stream, worker or purge has run (CannotListen), leaving nothing behind.
     """
     sockets = bind(settings.server.host, port)
-    cap = connection_cap(settings.server.max_connections, raise_open_file_limit())
+    open_files = raise_open_file_limit()
+    cap = connection_cap(settings.server.max_connections, open_files)
+    if settings.zoom.rtms_client_id:
+        check_stream_room(settings.zoom.rtms_max_streams, open_files)
     runner = CappedRunner(
         app or create_app(settings), cap,
         access_log_class=PathAccessLogger, keepalive_timeout=KEEPALIVE_SECONDS, lingering_time=LINGER_SECONDS,

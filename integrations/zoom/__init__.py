@@ -13,7 +13,7 @@ from . import keys
 from .chat import ZoomChat
 from .client import ZoomApi
 from .directory import ZoomDirectory
-from .rtms import RtmsTiming, StreamManager
+from .rtms import RtmsTiming, StreamManager, rtms_http
 from .signature import SignatureVerifier
 from .sync import MeetingSync
 from .webhook import ZoomWebhook
@@ -41,7 +41,7 @@ def setup(app: web.Application, services: Services) -> None:
         await sync.close()
 
     async def rtms_streams(app: web.Application) -> AsyncIterator[None]:
-        async with aiohttp.ClientSession() as http:
+        async with rtms_http(settings.zoom.rtms_max_streams) as http:
             timing = app.get(keys.RTMS_TIMING, RtmsTiming())
             streams = StreamManager(settings.zoom, services.tracker, services.evaluation, services.frames, http, timing, services.metrics)
             app[keys.RTMS] = streams

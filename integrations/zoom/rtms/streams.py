@@ -16,13 +16,22 @@ from bot.tracking.tracker import SessionTracker
 
 from ..const import PLATFORM
 from .connection import Credentials
-from .lifecycle import RtmsTiming, stream_plan
+from .lifecycle import RtmsTiming, StreamPlan, stream_plan
 from .runner import StreamParts, StreamRunner
 
 _LOGGER = logging.getLogger(__name__)
 # Stored events after which a meeting's stream, or whose video to follow, may have to change.
 OPEN = ("connected", "following")  # a runner's states while its stream is connected
+ENDED = ("closed", "refused", "failed")  # a runner's states once it holds no socket and tries no more
+SOCKETS_PER_STREAM = 2  # signaling and media
 RELEVANT = (ev.MeetingStarted, ev.MeetingEnded, ev.ParticipantJoined, ev.ParticipantLeft, ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)
+
+
+def rtms_http(max_streams: int) -> aiohttp.ClientSession:
+    """Return the HTTP session for the RTMS sockets: two a stream, a tenth spare for reconnects, no cap per server."""
+    limit = SOCKETS_PER_STREAM * max_streams + max_streams // 10 + 16
+    # One RTMS server may carry every stream, so limit_per_host stays off (0) and the total is the only cap.
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, limit_per_host=0))
 
 
 class StreamManager:
@@ -41,6 +50,8 @@ class StreamManager:
         credentials = Credentials(settings.rtms_client_id, settings.rtms_client_secret)
         self.parts = StreamParts(http, credentials, settings.rtms_fps, timing, tracker, evaluation, frames, metrics)
         self._runners: dict[str, StreamRunner] = {}
+        self._max_streams = settings.rtms_max_streams
+        self._refused: set[str] = set()  # occurrences whose stream was asked beyond rtms_max_streams
         metrics.rtms_streams_open.set_function(self.open_streams)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
@@ -88,6 +99,10 @@ class StreamManager:
         """Return how many streams are connected now."""
         return sum(runner.state in OPEN for runner in self._runners.values())
 
+    def active_streams(self) -> int:
+        """Return how many streams are connected or trying to connect: what rtms_max_streams counts."""
+        return sum(runner.state not in ENDED for runner in self._runners.values())
+
     def runner(self, session_id: str) -> StreamRunner | None:
         return next((r for r in self._runners.values() if r.row.id == session_id), None)
 
@@ -113,9 +128,15 @@ class StreamManager:
                 _LOGGER.info("closing RTMS stream %s of session %s", runner.plan.stream.stream_id, row.id)
                 await self._runners.pop(occurrence_id).stop()
                 runner = None
+                self._retry_refused()
         if plan is None:
+            self._refused.discard(occurrence_id)
             return
         if runner is None:
+            if self.active_streams() >= self._max_streams:
+                self._refuse(occurrence_id, row.id, plan)
+                return
+            self._refused.discard(occurrence_id)
             self._runners[occurrence_id] = StreamRunner(self.parts, row, plan)
             self._runners[occurrence_id].start(wait_first=False)
         elif plan.asked_at > runner.plan.asked_at:
@@ -123,3 +144,20 @@ class StreamManager:
             await runner.restart(plan)
         else:
             runner.follow_client()
+
+    def _refuse(self, occurrence_id: str, session_id: str, plan: StreamPlan) -> None:
+        """Leave the stream unopened, saying so (and counting it) once per meeting until it opens."""
+        if occurrence_id in self._refused:
+            return
+        self._refused.add(occurrence_id)
+        self.parts.metrics.rtms_streams_refused.inc()
+        _LOGGER.error(
+            "RTMS stream %s of session %s refused: %d streams are open or opening, [zoom] rtms_max_streams is %d "
+            "(the client's video is NOT tracked until one closes)",
+            plan.stream.stream_id, session_id, self.active_streams(), self._max_streams,
+        )
+
+    def _retry_refused(self) -> None:
+        """A stream closed: the meetings refused for want of room may open theirs now."""
+        for occurrence_id in sorted(self._refused):
+            self.reconcile(occurrence_id)

@@ -85,8 +85,9 @@ async def test_a_whole_meeting_is_counted_and_no_label_carries_a_name_a_code_or_
     assert not [value for value in ids | {"C-17", "t1"} if f'"{value}"' in text] and leaks(text) == []
 
 
-async def test_frames_a_full_queue_dropped_are_counted_when_scraped(aiohttp_client, settings):
-    client = await aiohttp_client(create_app(settings))
+async def test_frames_a_full_queue_dropped_are_counted_when_scraped(aiohttp_client, make_settings):
+    # The statistics lane holds a frame for each of rtms_max_streams streams (at least DEFAULT_QUEUE_FRAMES).
+    client = await aiohttp_client(create_app(make_settings(zoom={"rtms_max_streams": 10})))
     frame = Frame("s-frames", "16779264", datetime(2025, 3, 4, 15, 0, tzinfo=timezone.utc), b"\xff\xd8")
     for _ in range(DEFAULT_QUEUE_FRAMES + 5):  # put at once, never waiting: the sinks' tasks take none meanwhile
         client.app[keys.FRAMES].put(frame)

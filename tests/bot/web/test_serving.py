@@ -191,6 +191,14 @@ def test_the_connection_cap_leaves_room_for_the_files_the_service_needs(caplog):
     assert "max_connections is 1000, but the open-file limit (1024) leaves room for 768" in caplog.text
 
 
+def test_an_open_file_limit_too_low_for_the_rtms_streams_is_named_with_the_setting(caplog):
+    caplog.set_level(logging.WARNING)
+    serving.check_stream_room(1000, 65536)
+    assert not caplog.records
+    serving.check_stream_room(1000, 1024)
+    assert "[zoom] rtms_max_streams is 1000: its sockets need about 2256 open files, but the open-file limit is 1024" in caplog.text
+
+
 
 async def test_a_port_in_use_stops_companion_serve_with_a_message_before_anything_starts(tmp_path):
     zoom = FakeZoomChat()  # the Zoom API the meeting sync would call at once, were it started

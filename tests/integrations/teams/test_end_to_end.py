@@ -127,8 +127,14 @@ class Service(CompanionProcess):
                 return await answer.json()
 
     def events(self) -> int:
+        return self._count("SELECT count(*) FROM events")
+
+    def keeps_subscription(self, subscription_id: str) -> bool:
+        return self._count("SELECT count(*) FROM platform_subscriptions WHERE subscription_id = ?", subscription_id) == 1
+
+    def _count(self, query: str, *params: str) -> int:
         with sqlite3.connect(self.config.parent / "companion.db") as conn:
-            return conn.execute("SELECT count(*) FROM events").fetchone()[0]
+            return conn.execute(query, params).fetchone()[0]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
@@ -201,6 +207,9 @@ async def _play(service: Service, graph: FakeGraphCalls, framework: FakeBotFrame
     await eventually(lambda: _true(bool(graph.subscriptions)), 30, "the meeting's subscription")
     ((subscription_id, made),) = graph.subscriptions.items()
     assert made["notificationUrl"] == f"{service.base}/webhooks/teams"
+    # Graph has answered; the service keeps the subscription just after (a notification in between is refused,
+    # and Graph would send it again).
+    await eventually(lambda: _true(service.keeps_subscription(subscription_id)), 30, "the service to keep the subscription")
 
     async def deliver(*payloads: dict, state: str = made["clientState"], tokens: list[str] | None = None) -> int:
         items = [notification(subscription_id, state, JOIN_URL, p, service_key()) for p in payloads]

@@ -65,7 +65,8 @@ class MeetingEvent:
 def _kept(obj: Any, seal: Seal, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return a dataclass's fields as they are stored: an empty SEALED field is left out, a filled one sealed."""
     kept: dict[str, Any] = {}
-    for name, how in _at_rest(type(obj)):
+    kind: type = type(obj)  # typed so: mypy takes type[Any] for unhashable
+    for name, how in _at_rest(kind):
         value = getattr(obj, name)
         if name in skip or how == "not_kept" or (how == "sealed" and not value):
             continue

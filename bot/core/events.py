@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, ClassVar, Mapping
@@ -64,28 +65,34 @@ class MeetingEvent:
 def _kept(obj: Any, seal: Seal, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Return a dataclass's fields as they are stored: an empty SEALED field is left out, a filled one sealed."""
     kept: dict[str, Any] = {}
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        how = f.metadata.get("at_rest")
-        if f.name in skip or how == "not_kept" or (how == "sealed" and not value):
+    kind: type = type(obj)  # typed so: mypy takes type[Any] for unhashable
+    for name, how in _at_rest(kind):
+        value = getattr(obj, name)
+        if name in skip or how == "not_kept" or (how == "sealed" and not value):
             continue
         if how == "sealed":
             value = seal(value)
-        kept[f.name] = _kept(value, seal) if dataclasses.is_dataclass(value) else value
+        kept[name] = _kept(value, seal) if dataclasses.is_dataclass(value) else value
     return kept
 
 
 def _opened(cls: type, record: Mapping[str, Any], unseal: Seal) -> dict[str, Any]:
     """Return the stored fields of `cls` from a record, SEALED ones through `unseal` (the inverse of `_kept`)."""
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in record or f.metadata.get("at_rest") == "not_kept":
+    for name, how in _at_rest(cls):
+        if name not in record or how == "not_kept":
             continue
-        value = record[f.name]
-        if f.metadata.get("at_rest") == "sealed":
+        value = record[name]
+        if how == "sealed":
             value = unseal(value)
-        values[f.name] = value
+        values[name] = value
     return values
+
+
+@functools.cache
+def _at_rest(cls: type) -> tuple[tuple[str, str | None], ...]:
+    """Return each field of a dataclass with how it is kept at rest: read once per class, not per stored row."""
+    return tuple((f.name, f.metadata.get("at_rest")) for f in dataclasses.fields(cls))
 
 
 @dataclass(frozen=True)
@@ -284,7 +291,7 @@ def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Se
     values = _opened(cls, {k: v for k, v in record.items() if k not in ("meeting", "at", "raw")}, unseal)
     if "participant" in values:
         stored = values["participant"]
-        if set(stored) - {f.name for f in dataclasses.fields(ParticipantRef)}:
+        if not set(stored) <= {name for name, _ in _at_rest(ParticipantRef)}:
             raise TypeError("a stored participant has a field no participant has")
         values["participant"] = ParticipantRef(**_opened(ParticipantRef, stored, unseal))
     return cls(meeting=meeting, at=from_iso(record["at"]), **values)

@@ -133,27 +133,49 @@ def _same_person(a: ParticipantRef, b: ParticipantRef) -> bool:
     return bool(a.name) and a.name == b.name
 
 
+def _ids(ref: ParticipantRef) -> list[tuple[str, str]]:
+    """Return the ref's non-empty ids: `_same_person` only ever matches on one of them being equal."""
+    return [(name, value) for name in _IDENTITY if (value := getattr(ref, name))]
+
+
 class Roster:
     """The people of one meeting, found from platform references."""
 
     def __init__(self) -> None:
         self.people: list[Person] = []
+        # A long session asks about the same few refs thousands of times: each id seen maps to the
+        # positions in `people` of those with a ref carrying it, so a look-up checks only the people
+        # sharing an id with the ref, and each answer is kept until the roster changes.
+        self._holders: dict[tuple[str, str], set[int]] = {}
+        self._placed: set[tuple[int, ParticipantRef]] = set()
+        self._answers: dict[ParticipantRef, int | None] = {}
 
     def find(self, ref: ParticipantRef) -> Person | None:
-        """Return the person `ref` points at, or None if nobody matches."""
-        for person in self.people:
-            if any(_same_person(ref, known) for known in person.refs):
-                return person
-        return None
+        """Return the person `ref` points at, or None if nobody matches (the first in joining order, as ever)."""
+        position = self._position(ref)
+        return None if position is None else self.people[position]
+
+    def _position(self, ref: ParticipantRef) -> int | None:
+        if ref in self._answers:
+            return self._answers[ref]
+        candidates = {p for known_id in _ids(ref) for p in self._holders.get(known_id, ())}
+        found = next((p for p in sorted(candidates) if any(_same_person(ref, known) for known in self.people[p].refs)), None)
+        self._answers[ref] = found
+        return found
 
     def person(self, ref: ParticipantRef) -> Person:
         """Return the person `ref` points at, adding a new one if needed."""
-        found = self.find(ref)
-        if found is None:
-            found = Person(name=ref.name)
-            self.people.append(found)
-        if ref not in found.refs:
+        position = self._position(ref)
+        if position is None:
+            position = len(self.people)
+            self.people.append(Person(name=ref.name))
+        found = self.people[position]
+        if (position, ref) not in self._placed:
             found.refs.append(ref)
+            self._placed.add((position, ref))
+            for known_id in _ids(ref):
+                self._holders.setdefault(known_id, set()).add(position)
+            self._answers.clear()
         if not found.name and ref.name:
             found.name = ref.name
         return found

@@ -46,8 +46,12 @@ class AtRest:
         return key
 
     def event_data(self, event: ev.MeetingEvent) -> str:
-        """Return the JSON the store keeps for an event (prepared, its free text and any name sealed)."""
-        return json.dumps(self.prepared(event).to_record(self.cipher.seal), sort_keys=True)
+        """Return the JSON the store keeps for an event (prepared, its free text and any name sealed).
+
+        Its keys come in the fields' order, unsorted: nothing compares the text (the event's key tells
+        deliveries apart) and a reader takes the keys in any order, as in the rows written sorted before.
+        """
+        return json.dumps(self.prepared(event).to_record(self.cipher.seal))
 
     def event_of(self, meeting: ev.MeetingRef, row_id: int, data: str) -> ev.MeetingEvent:
         """Rebuild a stored event; a sealed value no key opens reads as UNREADABLE_TEXT (logged by row id).

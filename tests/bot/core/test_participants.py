@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import hashlib
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.core.events import ParticipantRef
-from bot.core.participants import RoleRules, Roster
+from bot.core.participants import RoleRules, Roster, _same_person
 from bot.core.session import build_state
 
 from .builders import (
@@ -78,3 +81,17 @@ def test_the_client_is_recognised_by_their_entra_id_in_a_teams_roster():
     assert rules.looks_like_client(ParticipantRef(stable_id="048c94fb-dda6-48b8-9fc8-6740ee418fb9", name="Anyone"))
     assert not rules.looks_like_client(ParticipantRef(stable_id="another-id"))
     assert not RoleRules().looks_like_client(ParticipantRef())  # no ids on either side is no match
+
+
+_ID_VALUES = st.sampled_from(["", "a", "b"])
+_REFS = st.builds(ParticipantRef, user_id=_ID_VALUES, stable_id=_ID_VALUES, account_id=_ID_VALUES, name=_ID_VALUES, name_digest=_ID_VALUES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_REFS, max_size=12), _REFS)
+def test_the_indexed_look_up_finds_whom_a_scan_of_everyone_in_joining_order_finds(added, asked):
+    roster = Roster()
+    for ref in added:
+        roster.person(ref)
+    scanned = next((p for p in roster.people if any(_same_person(asked, known) for known in p.refs)), None)
+    assert roster.find(asked) is scanned

@@ -1,17 +1,32 @@
-"""Write log lines as text or as one JSON object a line (`[logging] format`), with the id of the request being served."""
+"""Write log lines as text or as one JSON object a line (`[logging] format`), with the request's id; tracebacks without messages."""
 from __future__ import annotations
 
 import json
 import logging
+import traceback
 from contextvars import ContextVar
 from datetime import datetime, timezone
+from typing import Any
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Set by the web face for each request (bot/web/request_ids.py); a line written while serving it carries it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
-class JsonLines(logging.Formatter):
+def frames_only(exc: BaseException) -> str:
+    """Return the traceback's frames and the exception's type, without its message (it may quote data)."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    return f"Traceback (most recent call last):\n{frames}{type(exc).__module__}.{type(exc).__qualname__} (message withheld)"
+
+
+class TextLines(logging.Formatter):
+    """Text lines; an exception is shown by its frames and type only (a database error's message quotes its parameters)."""
+
+    def formatException(self, ei: Any) -> str:
+        return frames_only(ei[1]) if ei[1] is not None else ""
+
+
+class JsonLines(TextLines):
     """One JSON object a line: time (UTC, ISO 8601), level, logger, message, and request_id while a request is served."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -34,4 +49,4 @@ class JsonLines(logging.Formatter):
 
 def formatter(kind: str) -> logging.Formatter:
     """Return the formatter for `[logging] format`: "text" or "json"."""
-    return JsonLines() if kind == "json" else logging.Formatter(TEXT_FORMAT)
+    return JsonLines() if kind == "json" else TextLines(TEXT_FORMAT)

@@ -8,9 +8,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.config.log_format import frames_only
 from bot.core.text import storable
-
-from .logs import frames_only
 
 _LOGGER = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

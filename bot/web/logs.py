@@ -5,14 +5,13 @@ import errno
 import logging
 import re
 import time
-import traceback
 from typing import Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.config.log_format import REQUEST_ID
+from bot.config.log_format import REQUEST_ID, frames_only
 
 from .proxies import as_made
 
@@ -60,12 +59,6 @@ class PathAccessLogger(AbstractAccessLogger):
         client = as_made(request).remote  # as a trusted proxy said, or the connection's peer
         request_id = REQUEST_ID.get() or "-"  # still set: this line is written in the request's own task
         self.logger.info('%s "%s %s" %s %s %.3fs %s', client, method, path, response.status, response.body_length, time, request_id)
-
-
-def frames_only(exc: BaseException) -> str:
-    """Return the traceback's frames and the exception's type, without its message (it may quote data)."""
-    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
-    return f"Traceback (most recent call last):\n{frames}{type(exc).__module__}.{type(exc).__qualname__} (message withheld)"
 
 
 class RequestErrors(logging.Filter):

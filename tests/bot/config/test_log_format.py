@@ -36,3 +36,18 @@ def test_a_traceback_stays_on_the_one_line():
         line = formatter("json").format(record("failed", exc_info=(ValueError, err, err.__traceback__)))
     assert "\n" not in line
     assert json.loads(line)["exception"].startswith("Traceback (most recent call last):")
+
+
+def test_a_logged_exception_shows_its_frames_and_type_never_its_message():
+    quoted = ("Sam Client", "sam.client@example.net")  # what a database error quotes of its parameters
+    try:
+        raise ValueError(f"INSERT ... [parameters: {quoted}]")
+    except ValueError:
+        import sys
+
+        failed = record("due work %s failed", 7, exc_info=sys.exc_info())
+    for kind in ("text", "json"):
+        line = formatter(kind).format(failed)
+        assert "builtins.ValueError (message withheld)" in line and "test_log_format.py" in line
+        assert "Sam Client" not in line and "example.net" not in line
+        failed.exc_text = None  # the next formatter renders it afresh

@@ -91,7 +91,7 @@ class Timekeeper:
         """Raise the start and summary notices the session has earned, and move its timers."""
         row, state = view.row, view.state
         heard = await self.due.last_heard(row.meeting)
-        notices = session_notices(row.id, state, view.summary["client_code"], view.checklist, settled(heard, now))
+        notices = session_notices(row.id, state, view.client_code, view.checklist, settled(heard, now))
         for notice in notices.due:
             await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)

@@ -57,6 +57,7 @@ class SessionView:
     checklist: Sequence[ChecklistItem] = ()  # the summary's checklist, with the times for judging
     changes: Sequence[Change] = ()  # of the client's camera and framing, each a note prompt's subject
     prompts_waiting: dict[str, datetime] = dataclasses.field(default_factory=dict)  # change id: when it is judged again
+    client_code: str | None = None  # the code of the client recognised in it (the summary's "client_code")
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -134,7 +135,7 @@ class SessionTracker:
             notes=notes,
             framing_changes=with_notes(changes, await self.prompter.prompt_ids(row, changes), notes),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at, names), items, changes)
+        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at, names), items, changes, client_code=code)
 
     async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None]:
         """Return the session's state as of `now`, and the code of the client the profiles recognise in it."""

@@ -12,45 +12,62 @@ from bot.tracking.tracker import SessionTracker
 
 
 class ClientCodes:
-    """Each session's client pseudonym, remembered once known: a matched profile does not change."""
+    """Each session's client pseudonym, remembered once known: a matched profile does not change.
+
+    Sessions asked for at once (a claimed batch, on every channel) are looked up together, in one query.
+    """
 
     def __init__(self, tracker: SessionTracker, size: int = 4096) -> None:
         self._tracker = tracker
         self._size = size
         self._known: OrderedDict[str, str] = OrderedDict()
         self._looking: dict[str, asyncio.Future[str | None]] = {}
+        self._batch: list[str] = []
+        self._lookups: set[asyncio.Task[None]] = set()
 
     async def code(self, session_id: str) -> str | None:
         """Return the client's code in a session, or None while no profile matches."""
         if session_id in self._known:
             self._known.move_to_end(session_id)
             return self._known[session_id]
-        if (looking := self._looking.get(session_id)) is None:  # every channel's worker wants it at once: look once
-            looking = self._looking[session_id] = asyncio.ensure_future(self._look_up(session_id))
-            looking.add_done_callback(lambda _: self._looking.pop(session_id, None))
-        code = await asyncio.shield(looking)  # one caller cancelled (a send stopped) leaves the others their answer
-        if code is not None:
-            self._known[session_id] = code
-            if len(self._known) > self._size:
-                self._known.popitem(last=False)
-        return code
+        if (looking := self._looking.get(session_id)) is None:
+            looking = self._looking[session_id] = asyncio.get_running_loop().create_future()
+            if not self._batch:  # runs once every caller of this step has asked; kept, or it could be collected
+                self._lookups.add(task := asyncio.create_task(self._look_up(), name="client-codes"))
+                task.add_done_callback(self._lookups.discard)
+            self._batch.append(session_id)
+        return await asyncio.shield(looking)  # one caller cancelled (a send stopped) leaves the others their answer
 
-    async def _look_up(self, session_id: str) -> str | None:
-        """Return the code judging the session would give: the one kept for it, else the profile listing its meeting.
+    async def _look_up(self) -> None:
+        batch, self._batch = self._batch, []
+        try:
+            found = await self._codes(batch)
+        except Exception as err:  # the database is away: every caller's delivery is retried
+            for session_id in batch:
+                self._looking.pop(session_id).set_exception(err)
+            return
+        for session_id in batch:
+            if (code := found.get(session_id)) is not None:
+                self._known[session_id] = code
+                if len(self._known) > self._size:
+                    self._known.popitem(last=False)
+            self._looking.pop(session_id).set_result(code)
+
+    async def _codes(self, session_ids: list[str]) -> dict[str, str | None]:
+        """Return the code judging each session would give: the one kept for it, else the profile listing its meeting.
 
         Only a session no profile lists by meeting is judged (its client is recognised by email or name).
         """
         tracker = self._tracker
-        if (kept := await tracker.session_clients.code(session_id)) is not None:
-            return kept
-        row = await tracker.store.session(session_id)
-        if row is None:
-            return None
         settings = await tracker.clients.settings()
-        therapist = settings.therapist(row.therapist_id)
-        if therapist is None:  # judged with the host alone: no client is recognised
-            return None
-        return client_code(settings, therapist, row.meeting, set(), set()) or (await tracker.view(row)).client_code
+        found: dict[str, str | None] = {}
+        for session_id, (row, kept) in (await tracker.session_clients.with_sessions(session_ids)).items():
+            therapist = settings.therapist(row.therapist_id)
+            if kept is not None or therapist is None:  # no therapist: judged with the host alone, no client recognised
+                found[session_id] = kept
+            else:
+                found[session_id] = client_code(settings, therapist, row.meeting, set(), set()) or (await tracker.view(row)).client_code
+        return found
 
 
 class MessageWriter:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping
 
-from sqlalchemy import ColumnElement, FromClause, and_, exists, func, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, FromClause, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.timefmt import from_iso, to_stamp
@@ -56,12 +56,43 @@ RECORDS = select(
 ).join(N, N.c.id == D.c.notice_id)
 
 
-def _claimable(rows: FromClause, now: str) -> ColumnElement[bool]:
+def _claimable(rows: FromClause, now: ColumnElement[str]) -> ColumnElement[bool]:
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
         and_(rows.c.state == "pending", rows.c.next_attempt_at <= now),
         and_(rows.c.state == "sending", rows.c.claimed_until < now),
     )
+
+
+def _claim_statement() -> Update:
+    """Return the one statement that claims a channel's due deliveries, built once: only its values change."""
+    now: BindParameter[str] = bindparam("claim_now")
+    # Picked from an alias: a subquery on the updated table itself would be correlated to the UPDATE.
+    pick, earlier = D.alias("pick"), D.alias("earlier")
+    waits_behind = exists().where(
+        earlier.c.channel == pick.c.channel,
+        earlier.c.ordering_key == pick.c.ordering_key,
+        earlier.c.notice_id < pick.c.notice_id,
+        earlier.c.state.in_(UNFINISHED),
+    )
+    # The state test before the others lets the index skip every finished row.
+    # PostgreSQL: rows another instance is claiming right now are skipped, not waited for (SQLite has one writer).
+    due = (
+        select(pick.c.id)
+        .where(pick.c.channel == bindparam("claim_channel"), pick.c.state.in_(UNFINISHED), _claimable(pick, now), ~waits_behind)
+        .order_by(pick.c.notice_id)
+        .limit(bindparam("claim_limit"))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(D)
+        .where(D.c.id.in_(due), _claimable(D, now))  # checked again on the row itself as it is written
+        .values(state="sending", claim=bindparam("claim_token"), claimed_until=bindparam("claim_until"), attempts=D.c.attempts + 1, updated_at=now)
+        .returning(D.c.id, D.c.notice_id, D.c.attempts)
+    )
+
+
+CLAIM = _claim_statement()
 
 
 class Outbox:
@@ -84,27 +115,9 @@ class Outbox:
         The notices in `known` (by id: handed over as they were raised) are not read again; any other is, in one more.
         """
         stamp, claim, known = to_stamp(now), uuid.uuid4().hex, known or {}
-        # Picked from an alias: a subquery on the updated table itself would be correlated to the UPDATE.
-        pick, earlier = D.alias("pick"), D.alias("earlier")
-        waits_behind = exists().where(
-            earlier.c.channel == pick.c.channel,
-            earlier.c.ordering_key == pick.c.ordering_key,
-            earlier.c.notice_id < pick.c.notice_id,
-            earlier.c.state.in_(UNFINISHED),
-        )
-        # PostgreSQL: rows another instance is claiming right now are skipped, not waited for (SQLite has one writer).
-        due = (
-            select(pick.c.id).where(pick.c.channel == channel, _claimable(pick, stamp), ~waits_behind)
-            .order_by(pick.c.notice_id).limit(limit).with_for_update(skip_locked=True)
-        )
-        claiming = (
-            update(D)
-            .where(D.c.id.in_(due), _claimable(D, stamp))  # checked again on the row itself as it is written
-            .values(state="sending", claim=claim, claimed_until=to_stamp(now + lease), attempts=D.c.attempts + 1, updated_at=stamp)
-            .returning(D.c.id, D.c.notice_id, D.c.attempts)
-        )
+        values = dict(claim_channel=channel, claim_now=stamp, claim_limit=limit, claim_token=claim, claim_until=to_stamp(now + lease))
         async with self._engine.begin() as conn:
-            claimed = sorted((await conn.execute(claiming)).all(), key=lambda r: r.notice_id)
+            claimed = sorted((await conn.execute(CLAIM, values)).all(), key=lambda r: r.notice_id)
         notices = {i: known[i] for i in {r.notice_id for r in claimed} & known.keys()}
         if missing := {r.notice_id for r in claimed} - notices.keys():  # raised elsewhere, or before a restart
             async with self._engine.connect() as conn:

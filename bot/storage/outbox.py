@@ -83,10 +83,14 @@ def _claim_statement() -> Update:
         .order_by(pick.c.notice_id)
         .limit(bindparam("claim_limit"))
         .with_for_update(skip_locked=True)
+        # Picked once, before the update: PostgreSQL may otherwise run the subquery again as it joins and, skipping
+        # the rows it has just locked itself, pick more than the limit.
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     return (
         update(D)
-        .where(D.c.id.in_(due), _claimable(D, now))  # checked again on the row itself as it is written
+        .where(D.c.id.in_(select(due.c.id)), _claimable(D, now))  # checked again on the row itself as it is written
         .values(state="sending", claim=bindparam("claim_token"), claimed_until=bindparam("claim_until"), attempts=D.c.attempts + 1, updated_at=now)
         .returning(D.c.id, D.c.notice_id, D.c.attempts)
     )

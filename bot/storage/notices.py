@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.due_work import NoticeSpec
 from bot.core.record import Note
 from bot.core.timefmt import from_iso, to_stamp
 
@@ -32,24 +33,12 @@ class NoticeRow:
     raised_at: str
 
 
-@dataclass(frozen=True)
-class NoticeRaised:
-    """A notice as raised, before it is stored."""
-
-    therapist_id: str
-    session_id: str | None
-    kind: str
-    key: str
-    at: datetime
-    message: str
-    now: datetime
-
-    def values(self) -> dict[str, Any]:
-        """Return the notice's row, without its id."""
-        return dict(
-            therapist_id=self.therapist_id, session_id=self.session_id, kind=self.kind, key=self.key,
-            at=to_stamp(self.at), message=self.message, raised_at=to_stamp(self.now),
-        )
+def _notice_values(notice: NoticeSpec, now: datetime) -> dict[str, Any]:
+    """Return a notice's row, without its id, as raised at `now`."""
+    return dict(
+        therapist_id=notice.therapist_id, session_id=notice.session_id, kind=notice.kind, key=notice.key,
+        at=to_stamp(notice.at), message=notice.message, raised_at=to_stamp(now),
+    )
 
 
 class NoticeRecords:
@@ -69,7 +58,7 @@ class NoticeRecords:
 
     async def _write_notices(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> list[NoticeRow | None]:
         """Insert notices raised at once in one statement, and all their deliveries in one more."""
-        return await self.insert_notices(conn, [NoticeRaised(*args) for args in batch])
+        return await self.insert_notices(conn, [(NoticeSpec(*args[:-1]), args[-1]) for args in batch])
 
     async def insert_notice(
         self,
@@ -83,14 +72,14 @@ class NoticeRecords:
         now: datetime,
     ) -> NoticeRow | None:
         """Insert a notice, and a pending delivery per enabled channel, in the caller's transaction (once per key)."""
-        return (await self.insert_notices(conn, [NoticeRaised(therapist_id, session_id, kind, key, at, message, now)]))[0]
+        return (await self.insert_notices(conn, [(NoticeSpec(therapist_id, session_id, kind, key, at, message), now)]))[0]
 
-    async def insert_notices(self, conn: AsyncConnection, raised: Sequence[NoticeRaised]) -> list[NoticeRow | None]:
+    async def insert_notices(self, conn: AsyncConnection, raised: Sequence[tuple[NoticeSpec, datetime]]) -> list[NoticeRow | None]:
         """Insert notices, each once per key, with a pending delivery per enabled channel, in the caller's transaction.
 
         Return each notice's row in order, or None where its key was raised before (or earlier in `raised`).
         """
-        values = [n.values() for n in raised]
+        values = [_notice_values(notice, now) for notice, now in raised]
         firsts: dict[tuple[str, str], dict[str, Any]] = {}
         for v in values:
             firsts.setdefault((v["therapist_id"], v["key"]), v)  # a key raised twice in one batch is written once
@@ -119,7 +108,7 @@ class NoticeRecords:
             if row is not None
             for channel in self._channels_for(row.therapist_id, row.kind)
         ]
-        if deliveries:  # the outbox: in the same transaction
+        if deliveries:  # the outbox: in the same transaction; RETURNING makes it one INSERT on asyncpg too, not one per row
             await conn.execute(schema.deliveries.insert().returning(schema.deliveries.c.id), deliveries)
         return rows
 

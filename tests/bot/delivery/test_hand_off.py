@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Callable
 
 from bot.delivery import workers
 from bot.storage.store import Store, create_engine
 from bot.web import keys
 from bot.web.app import create_app
-from tests.conftest import signed_headers, storage_keys
+from tests.conftest import storage_keys
 from tests.fakes.fixtures import PUBLIC_URL, T1_JID, T2_JID, delivery_rows, raise_notice
 
 NEVER = 3600.0  # a poll interval no test waits out: only a hand-off (or a wake) sends
@@ -115,14 +114,10 @@ async def test_two_instances_raising_and_sending_at_once_never_send_a_notice_twi
     assert sorted(text for _, text in texts(fake_zoom)) == sorted(f"Joined ({100 * r + n})." for r in range(3) for n in range(20))
 
 
-async def test_a_client_known_by_email_only_is_named_by_code(aiohttp_client, alert_settings, fake_zoom, meeting_deliveries):
+async def test_a_client_known_by_email_only_is_named_by_code(aiohttp_client, alert_settings, fake_zoom, hold_meeting):
     profile = {"code": "C-40", "therapist": "t1", "emails": ["sam.client@example.net"]}  # no meeting id: judged to be found
     client = await aiohttp_client(create_app(alert_settings(t1_channels=["zoom_chat"], clients=[profile])))
-    for body in meeting_deliveries:
-        raw = json.dumps(body).encode()
-        assert (await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw))).status == 200
-    await client.app[keys.EVALUATION].drain()
-    (session,) = await client.app[keys.STORE].sessions("t1")
+    session = await hold_meeting(client)
     await raise_notice(client.app, "t1", session.id, "recording_started", 9, "Recording started again.")
     await client.app[keys.DELIVERIES].drain()
     (ours,) = [b for b in fake_zoom.bodies("message") if b["content"]["body"][0]["text"].startswith("Recording started again.")]

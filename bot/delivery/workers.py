@@ -1,11 +1,16 @@
-"""Deliver the outbox: one worker per channel, several sends at a time, retries on their schedule."""
+"""Deliver the outbox: one worker per channel, several sends at a time, retries on their schedule.
+
+A notice raised here is handed to the workers in memory as well as stored: they claim its rows at once and
+do not read the notice back. Rows raised by another instance (or left by a stopped one) are found by polling.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections import OrderedDict
 from datetime import timedelta
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 from bot.core.message import AlertMessage
 from bot.core.settings import Therapist
@@ -25,6 +30,9 @@ COALESCE_WINDOW = timedelta(minutes=1)
 # A worker that dies mid-send loses its claim after this long; the row is then sent again.
 LEASE = timedelta(minutes=2)
 RETRY = RetryPolicy()  # frozen, so every worker can share it
+CONCURRENCY = 32  # sends in flight per channel: different sessions' notices go out side by side
+POLL_SECONDS = 1.0  # how often a worker looks for rows it was not handed (another instance's, a retry come due)
+HANDED_MAX = 4096  # notices handed over but not yet claimed here (another instance may claim them): the oldest go
 
 
 class ChannelWorker:
@@ -40,8 +48,8 @@ class ChannelWorker:
         board: NoticeBoard,
         clock: Clock,
         policy: RetryPolicy = RETRY,
-        concurrency: int = 16,
-        poll_seconds: float = 1.0,
+        concurrency: int = CONCURRENCY,
+        poll_seconds: float | None = None,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
     ) -> None:
@@ -49,7 +57,8 @@ class ChannelWorker:
         self._metrics = metrics or Metrics()
         self._send, self._therapist, self._compose = send, therapist, compose
         self._outbox, self._board, self._clock = outbox, board, clock
-        self._policy, self._concurrency, self._poll = policy, concurrency, poll_seconds
+        self._policy, self._concurrency, self._poll = policy, concurrency, POLL_SECONDS if poll_seconds is None else poll_seconds
+        self._handed: OrderedDict[int, NoticeRow] = OrderedDict()
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
         self._sending: set[asyncio.Task[None]] = set()
@@ -59,6 +68,13 @@ class ChannelWorker:
 
     def wake(self) -> None:
         """Look for due deliveries now rather than at the next poll."""
+        self._wake.set()
+
+    def hand(self, notice: NoticeRow) -> None:
+        """Take a notice just stored with a delivery on this channel: claim it now, without reading the notice back."""
+        self._handed[notice.id] = notice
+        if len(self._handed) > HANDED_MAX:
+            self._handed.popitem(last=False)
         self._wake.set()
 
     async def drain(self) -> None:
@@ -77,12 +93,13 @@ class ChannelWorker:
             free = self._concurrency - len(self._sending)
             if free > 0:
                 try:
-                    due = await self._outbox.claim_due(self.channel, self._clock(), free, LEASE)
+                    due = await self._outbox.claim_due(self.channel, self._clock(), free, LEASE, self._handed)
                 except Exception:  # the database is away: try again at the next poll
                     _LOGGER.exception("claiming %s deliveries failed", self.channel)
                     due = []
                 claimed = len(due)
                 for delivery in due:
+                    self._handed.pop(delivery.notice.id, None)
                     task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{self.channel}-{delivery.id}")
                     self._sending.add(task)
                     task.add_done_callback(self._sent)
@@ -155,29 +172,39 @@ class ChannelWorker:
 
 
 class Deliveries:
-    """This instance's channel workers, woken whenever a notice is raised."""
+    """This instance's channel workers, handed each notice raised here as it is stored."""
 
-    def __init__(self, workers: list[ChannelWorker], board: NoticeBoard) -> None:
+    def __init__(
+        self, workers: list[ChannelWorker], board: NoticeBoard, channels_for: Callable[[str, str], Sequence[str]] | None = None
+    ) -> None:
         self.workers = {worker.channel: worker for worker in workers}
         self._board = board
+        self._channels_for = channels_for  # (therapist id, kind): the channels its rows were written for; None: every one
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        """Start every worker, and one task that wakes them when a notice is raised."""
+        """Start every worker, and take the notices raised from now on."""
         self._tasks = [asyncio.create_task(w.run(), name=f"delivery-{w.channel}") for w in self.workers.values()]
-        self._tasks.append(asyncio.create_task(self._wake_on_notices(), name="delivery-wake"))
+        self._board.add_handler(self.hand)
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop claiming, let sends in flight finish within the grace time, then stop."""
+        self._board.remove_handler(self.hand)
         for worker in self.workers.values():
             worker.stopping()
-        runners = self._tasks[:-1]  # the last task only wakes them
-        if runners:  # a worker in the middle of a claim finishes it: a cancelled write could keep a lock
-            await asyncio.wait(runners, timeout=grace_seconds)
+        if self._tasks:  # a worker in the middle of a claim finishes it: a cancelled write could keep a lock
+            await asyncio.wait(self._tasks, timeout=grace_seconds)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(w.stop(grace_seconds) for w in self.workers.values()))
+
+    def hand(self, notice: NoticeRow) -> None:
+        """Give a notice just stored to the workers of its channels (its rows are the truth; this only saves the wait)."""
+        channels = self._channels_for(notice.therapist_id, notice.kind) if self._channels_for else self.workers
+        for channel in channels:
+            if (worker := self.workers.get(channel)) is not None:
+                worker.hand(notice)
 
     def wake(self) -> None:
         """Have every worker look for due deliveries now (after a clock jump, a restart, ...)."""
@@ -187,12 +214,3 @@ class Deliveries:
     async def drain(self) -> None:
         """Wait until no channel has anything due now or in flight."""
         await asyncio.gather(*(w.drain() for w in self.workers.values()))
-
-    async def _wake_on_notices(self) -> None:
-        queue = self._board.listen()
-        try:
-            while True:
-                if isinstance(await queue.get(), NoticeRow):
-                    self.wake()
-        finally:
-            self._board.unlisten(queue)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.due_work import NoticeSpec
 from bot.core.record import Note
 from bot.core.timefmt import from_iso, to_stamp
 
@@ -32,6 +33,14 @@ class NoticeRow:
     raised_at: str
 
 
+def _notice_values(notice: NoticeSpec, now: datetime) -> dict[str, Any]:
+    """Return a notice's row, without its id, as raised at `now`."""
+    return dict(
+        therapist_id=notice.therapist_id, session_id=notice.session_id, kind=notice.kind, key=notice.key,
+        at=to_stamp(notice.at), message=notice.message, raised_at=to_stamp(now),
+    )
+
+
 class NoticeRecords:
     """Notices, raised once per key, each with a pending delivery per channel; and the therapist's notes."""
 
@@ -48,7 +57,8 @@ class NoticeRecords:
         return await self._notice_writes.submit((therapist_id, session_id, kind, key, at, message, now))
 
     async def _write_notices(self, conn: AsyncConnection, batch: list[tuple[Any, ...]]) -> list[NoticeRow | None]:
-        return [await self.insert_notice(conn, *args) for args in batch]
+        """Insert notices raised at once in one statement, and all their deliveries in one more."""
+        return await self.insert_notices(conn, [(NoticeSpec(*args[:-1]), args[-1]) for args in batch])
 
     async def insert_notice(
         self,
@@ -62,39 +72,45 @@ class NoticeRecords:
         now: datetime,
     ) -> NoticeRow | None:
         """Insert a notice, and a pending delivery per enabled channel, in the caller's transaction (once per key)."""
-        values: dict[str, Any] = dict(
-            therapist_id=therapist_id,
-            session_id=session_id,
-            kind=kind,
-            key=key,
-            at=to_stamp(at),
-            message=message,
-            raised_at=to_stamp(now),
-        )
-        result = await conn.execute(
-            self._insert(schema.notices).values(**values).on_conflict_do_nothing().returning(schema.notices.c.id)
-        )
-        new_id = result.scalar()
-        if new_id is None:
-            return None
-        if channels := self._channels_for(therapist_id, kind):  # the outbox: in the same transaction
-            await conn.execute(
-                schema.deliveries.insert(),
-                [
-                    dict(
-                        notice_id=new_id,
-                        channel=channel,
-                        therapist_id=therapist_id,
-                        ordering_key=session_id or f"therapist:{therapist_id}",
-                        state="pending",
-                        attempts=0,
-                        next_attempt_at=values["raised_at"],
-                        updated_at=values["raised_at"],
-                    )
-                    for channel in channels
-                ],
+        return (await self.insert_notices(conn, [(NoticeSpec(therapist_id, session_id, kind, key, at, message), now)]))[0]
+
+    async def insert_notices(self, conn: AsyncConnection, raised: Sequence[tuple[NoticeSpec, datetime]]) -> list[NoticeRow | None]:
+        """Insert notices, each once per key, with a pending delivery per enabled channel, in the caller's transaction.
+
+        Return each notice's row in order, or None where its key was raised before (or earlier in `raised`).
+        """
+        values = [_notice_values(notice, now) for notice, now in raised]
+        firsts: dict[tuple[str, str], dict[str, Any]] = {}
+        for v in values:
+            firsts.setdefault((v["therapist_id"], v["key"]), v)  # a key raised twice in one batch is written once
+        t = schema.notices
+        new_ids: dict[tuple[str, str], int] = {}
+        if firsts:
+            # Many rows as parameters (not .values()): SQLAlchemy renders them as one INSERT ("insertmanyvalues").
+            inserted = self._insert(t).on_conflict_do_nothing().returning(t.c.id, t.c.therapist_id, t.c.key)
+            new_ids = {(r.therapist_id, r.key): r.id for r in (await conn.execute(inserted, list(firsts.values()))).all()}
+        rows: list[NoticeRow | None] = []
+        for v in values:
+            new_id = new_ids.pop((v["therapist_id"], v["key"]), None)  # popped: a key raised twice is new once
+            rows.append(NoticeRow(id=new_id, **v) if new_id is not None else None)
+        deliveries = [
+            dict(
+                notice_id=row.id,
+                channel=channel,
+                therapist_id=row.therapist_id,
+                ordering_key=row.session_id or f"therapist:{row.therapist_id}",
+                state="pending",
+                attempts=0,
+                next_attempt_at=row.raised_at,
+                updated_at=row.raised_at,
             )
-        return NoticeRow(id=new_id, **values)
+            for row in rows
+            if row is not None
+            for channel in self._channels_for(row.therapist_id, row.kind)
+        ]
+        if deliveries:  # the outbox: in the same transaction; RETURNING makes it one INSERT on asyncpg too, not one per row
+            await conn.execute(schema.deliveries.insert().returning(schema.deliveries.c.id), deliveries)
+        return rows
 
     async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
         """Return the keys of the notices already raised for a session."""

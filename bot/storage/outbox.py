@@ -4,14 +4,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Iterable, Mapping
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import BindParameter, ColumnElement, FromClause, Update, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
+from .delivery_changes import DeliveryChange, apply_changes
 from .group_commit import GroupCommit
 from .notices import NoticeRow
 
@@ -55,12 +56,47 @@ RECORDS = select(
 ).join(N, N.c.id == D.c.notice_id)
 
 
-def _claimable(now: str) -> ColumnElement[bool]:
+def _claimable(rows: FromClause, now: ColumnElement[str]) -> ColumnElement[bool]:
     # Due and waiting, or claimed by a worker whose lease ran out (it died mid-send).
     return or_(
-        and_(D.c.state == "pending", D.c.next_attempt_at <= now),
-        and_(D.c.state == "sending", D.c.claimed_until < now),
+        and_(rows.c.state == "pending", rows.c.next_attempt_at <= now),
+        and_(rows.c.state == "sending", rows.c.claimed_until < now),
     )
+
+
+def _claim_statement() -> Update:
+    """Return the one statement that claims a channel's due deliveries, built once: only its values change."""
+    now: BindParameter[str] = bindparam("claim_now")
+    # Picked from an alias: a subquery on the updated table itself would be correlated to the UPDATE.
+    pick, earlier = D.alias("pick"), D.alias("earlier")
+    waits_behind = exists().where(
+        earlier.c.channel == pick.c.channel,
+        earlier.c.ordering_key == pick.c.ordering_key,
+        earlier.c.notice_id < pick.c.notice_id,
+        earlier.c.state.in_(UNFINISHED),
+    )
+    # The state test before the others lets the index skip every finished row.
+    # PostgreSQL: rows another instance is claiming right now are skipped, not waited for (SQLite has one writer).
+    due = (
+        select(pick.c.id)
+        .where(pick.c.channel == bindparam("claim_channel"), pick.c.state.in_(UNFINISHED), _claimable(pick, now), ~waits_behind)
+        .order_by(pick.c.notice_id)
+        .limit(bindparam("claim_limit"))
+        .with_for_update(skip_locked=True)
+        # Picked once, before the update: PostgreSQL may otherwise run the subquery again as it joins and, skipping
+        # the rows it has just locked itself, pick more than the limit.
+        .cte("due")
+        .prefix_with("MATERIALIZED")
+    )
+    return (
+        update(D)
+        .where(D.c.id.in_(select(due.c.id)), _claimable(D, now))  # checked again on the row itself as it is written
+        .values(state="sending", claim=bindparam("claim_token"), claimed_until=bindparam("claim_until"), attempts=D.c.attempts + 1, updated_at=now)
+        .returning(D.c.id, D.c.notice_id, D.c.attempts)
+    )
+
+
+CLAIM = _claim_statement()
 
 
 class Outbox:
@@ -68,67 +104,38 @@ class Outbox:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # Finished sends share commits: under a burst one transaction records many of them.
-        self._changes: GroupCommit[Any] = GroupCommit(engine, self._apply_changes)
+        # Finished sends share commits: under a burst one statement records many of them.
+        self._changes: GroupCommit[DeliveryChange] = GroupCommit(engine, apply_changes)
 
     async def close(self) -> None:
         """Stop recording state changes (at shutdown)."""
         await self._changes.close()
 
-    async def claim_due(self, channel: str, now: datetime, limit: int, lease: timedelta) -> list[Delivery]:
-        """Claim up to `limit` due deliveries for a channel, each the oldest unfinished of its session."""
-        stamp, claim = to_stamp(now), uuid.uuid4().hex
-        earlier = D.alias("earlier")
-        waits_behind = exists().where(
-            earlier.c.channel == D.c.channel,
-            earlier.c.ordering_key == D.c.ordering_key,
-            earlier.c.notice_id < D.c.notice_id,
-            earlier.c.state.in_(UNFINISHED),
-        )
-        due = select(D.c.id).where(D.c.channel == channel, _claimable(stamp), ~waits_behind).order_by(D.c.notice_id).limit(limit)
-        async with self._engine.connect() as conn:
-            ids = list((await conn.execute(due)).scalars())
-        if not ids:
-            return []
-        async with self._engine.begin() as conn:  # starts with a write, so SQLite waits for its lock
-            # Re-checked row by row under the write: another worker or instance may have won some since.
-            claimed = (
-                await conn.execute(
-                    update(D)
-                    .where(D.c.id.in_(ids), _claimable(stamp))
-                    .values(state="sending", claim=claim, claimed_until=to_stamp(now + lease), attempts=D.c.attempts + 1, updated_at=stamp)
-                    .returning(D.c.id)
-                )
-            ).scalars().all()
-            if not claimed:
-                return []
-            query = select(D.c.id, D.c.channel, D.c.attempts, N).join(N, N.c.id == D.c.notice_id).where(D.c.id.in_(claimed))
-            rows = (await conn.execute(query.order_by(D.c.notice_id))).all()
-        notice_columns = [c.name for c in N.columns]
-        return [
-            Delivery(r.id, r.channel, r.attempts, claim, NoticeRow(**{c: r._mapping[N.c[c]] for c in notice_columns}))
-            for r in rows
-        ]
+    async def claim_due(
+        self, channel: str, now: datetime, limit: int, lease: timedelta, known: Mapping[int, NoticeRow] | None = None
+    ) -> list[Delivery]:
+        """Claim up to `limit` due deliveries for a channel, each the oldest unfinished of its ordering key, in one statement.
+
+        The notices in `known` (by id: handed over as they were raised) are not read again; any other is, in one more.
+        """
+        stamp, claim, known = to_stamp(now), uuid.uuid4().hex, known or {}
+        values = dict(claim_channel=channel, claim_now=stamp, claim_limit=limit, claim_token=claim, claim_until=to_stamp(now + lease))
+        async with self._engine.begin() as conn:
+            claimed = sorted((await conn.execute(CLAIM, values)).all(), key=lambda r: r.notice_id)
+        notices = {i: known[i] for i in {r.notice_id for r in claimed} & known.keys()}
+        if missing := {r.notice_id for r in claimed} - notices.keys():  # raised elsewhere, or before a restart
+            async with self._engine.connect() as conn:
+                notices.update((r.id, NoticeRow(**r._mapping)) for r in (await conn.execute(select(N).where(N.c.id.in_(missing)))).all())
+        return [Delivery(r.id, channel, r.attempts, claim, notices[r.notice_id]) for r in claimed if r.notice_id in notices]
 
     async def finish(self, delivery: Delivery, state: str, now: datetime, error: str | None = None) -> bool:
         """Mark a claimed delivery sent, failed or coalesced; False if the claim was lost."""
-        return await self._change(delivery, now, state=state, last_error=error)
+        return bool(await self._changes.submit(DeliveryChange(delivery.id, delivery.claim, state, to_stamp(now), error)))
 
     async def retry_at(self, delivery: Delivery, at: datetime, now: datetime, error: str) -> bool:
         """Put a claimed delivery back to wait until `at`; False if the claim was lost."""
-        return await self._change(delivery, now, state="pending", next_attempt_at=to_stamp(at), last_error=error)
-
-    async def _change(self, delivery: Delivery, now: datetime, **values: object) -> bool:
-        query = (
-            update(D)
-            .where(D.c.id == delivery.id, D.c.state == "sending", D.c.claim == delivery.claim)
-            .values(claim=None, claimed_until=None, updated_at=to_stamp(now), **values)
-        )
-        return bool(await self._changes.submit(query))
-
-    @staticmethod
-    async def _apply_changes(conn: AsyncConnection, queries: list[Any]) -> list[bool]:
-        return [(await conn.execute(query)).rowcount == 1 for query in queries]
+        change = DeliveryChange(delivery.id, delivery.claim, "pending", to_stamp(now), error, to_stamp(at))
+        return bool(await self._changes.submit(change))
 
     async def coalesced(self, delivery: Delivery, window: timedelta) -> bool:
         """Return whether a burst already carries this notice: a like one sent just before, or one waiting after."""

@@ -1,13 +1,14 @@
 """Keep the client code each session was recorded with, so later changes to a profile never rename it."""
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Collection, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
+from .store import SessionRow
 
 
 class SessionClients:
@@ -30,6 +31,14 @@ class SessionClients:
         t = schema.session_clients
         async with self._engine.connect() as conn:
             return (await conn.execute(select(t.c.code).where(t.c.session_id == session_id))).scalar()
+
+    async def with_sessions(self, session_ids: Collection[str]) -> dict[str, tuple[SessionRow, str | None]]:
+        """Return each of these sessions that exists, with the client code kept for it (None: none kept), in one query."""
+        s, t = schema.sessions, schema.session_clients
+        query = select(s, t.c.code).outerjoin(t, t.c.session_id == s.c.id).where(s.c.id.in_(list(session_ids)))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.id: (SessionRow(**{c.name: row._mapping[c] for c in s.columns}), row.code) for row in rows}
 
     async def kept(self, therapist_id: str) -> set[str]:
         """Return the ids of the therapist's sessions that keep a client code."""

@@ -5,6 +5,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from bot.metrics import Metrics
 from bot.storage.notices import NoticeRow
@@ -41,6 +42,7 @@ class NoticeBoard:
         self._store = store
         self._metrics = metrics or Metrics()  # a command's own, unscraped: only the service's are
         self._listeners: set[asyncio.Queue[Published]] = set()
+        self._handlers: list[Callable[[NoticeRow], None]] = []
 
     async def raise_notice(
         self, therapist_id: str, session_id: str | None, kind: str, key: str, at: datetime, message: str, now: datetime
@@ -55,6 +57,11 @@ class NoticeBoard:
         """Tell every listener about a notice just stored (by `raise_notice` or with due work)."""
         _LOGGER.info("notice %s raised: kind=%s session=%s", row.id, row.kind, row.session_id)
         self._metrics.notices.labels(row.kind).inc()
+        for handler in list(self._handlers):
+            try:
+                handler(row)
+            except Exception:  # the row is stored: polling finds it even if a handler broke
+                _LOGGER.exception("handing notice %s over failed", row.id)
         self._tell(row)
 
     def publish_delivery(self, update: DeliveryUpdate) -> None:
@@ -77,3 +84,12 @@ class NoticeBoard:
 
     def unlisten(self, queue: asyncio.Queue[Published]) -> None:
         self._listeners.discard(queue)
+
+    def add_handler(self, handler: Callable[[NoticeRow], None]) -> None:
+        """Hand every new notice to `handler` as it is published, in the same step (the outbox workers: no queue between)."""
+        self._handlers.append(handler)
+
+    def remove_handler(self, handler: Callable[[NoticeRow], None]) -> None:
+        """Stop handing notices to `handler`."""
+        if handler in self._handlers:
+            self._handlers.remove(handler)

@@ -130,7 +130,7 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
         ChannelWorker(channel, send, settings.therapist, words.message_for, outbox, app[keys.BOARD], app[keys.CLOCK], metrics=app[keys.METRICS])
         for channel, send in services.channels.items()
     ]
-    deliveries = Deliveries(workers, app[keys.BOARD])
+    deliveries = Deliveries(workers, app[keys.BOARD], settings.channels_for)
     app[keys.DELIVERIES] = deliveries
     deliveries.start()
     yield

@@ -4,7 +4,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 from urllib.parse import quote
 
 import aiohttp
@@ -40,12 +41,15 @@ class TimeoutSession(requests.Session):
 class GraphToken:
     """App-only Graph tokens from one msal ConfidentialClientApplication, which caches them itself."""
 
-    def __init__(self, settings: TeamsSettings, http_client: requests.Session) -> None:
+    def __init__(self, settings: TeamsSettings, http_client: requests.Session, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
         self._http_client = http_client
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
         self.scope = settings.graph_base_url.rstrip("/") + "/.default"
+        # msal's answer kept here for the first half of its life: a send then needs no thread (msal is synchronous).
+        self._monotonic = monotonic
+        self._kept: tuple[str, float] | None = None  # (token, until)
 
     def _application(self) -> msal.ConfidentialClientApplication:
         with self._lock:  # its constructor does tenant discovery over the network: build it once
@@ -66,7 +70,10 @@ class GraphToken:
         return self._application().acquire_token_for_client(scopes=[self.scope])
 
     async def get(self) -> str:
-        """Return a Graph token (msal answers from its cache until shortly before expiry)."""
+        """Return a Graph token: kept in memory for half its life, then asked of msal (which caches it until near expiry)."""
+        if self._kept is not None and self._monotonic() < self._kept[1]:
+            return self._kept[0]
+        asked = self._monotonic()
         try:
             result = await asyncio.wait_for(asyncio.to_thread(self._acquire), TOKEN_TIMEOUT_SECONDS)
         except asyncio.TimeoutError:
@@ -76,7 +83,13 @@ class GraphToken:
         if "access_token" not in result:
             error = str(result.get("error") or "unknown")
             raise DeliveryError(f"token_{error}"[:40], error not in ("invalid_client", "unauthorized_client"))
-        return str(result["access_token"])
+        token = str(result["access_token"])
+        try:
+            lifetime = float(result.get("expires_in") or 0)
+        except (TypeError, ValueError):  # no usable lifetime: ask msal every time, as before
+            lifetime = 0.0
+        self._kept = (token, asked + lifetime / 2) if lifetime > 0 else None
+        return token
 
 
 class TeamsActivity:

@@ -14,7 +14,7 @@ from bot.storage.outbox import Outbox
 from bot.storage.store import create_engine
 from bot.web import keys
 from bot.web.app import create_app
-from tests.conftest import TOKEN_A, signed_headers
+from tests.conftest import TOKEN_A
 from tests.fakes.fixtures import (
     PUBLIC_URL,
     T1_ENTRA,
@@ -212,17 +212,13 @@ async def test_a_delivery_that_keeps_failing_is_marked_failed_after_the_bound(ai
     assert fake_graph.hits["activity"] == 8
 
 
-async def test_no_message_names_the_client_or_gives_their_email(aiohttp_client, alert_settings, fake_zoom, fake_graph, meeting_deliveries):
+async def test_no_message_names_the_client_or_gives_their_email(aiohttp_client, alert_settings, fake_zoom, fake_graph, hold_meeting):
     profile = {
         "code": "C-17", "therapist": "t1", "zoom_meeting_ids": ["85746065432"],
         "display_names": ["Sam Client"], "emails": ["sam.client@example.net"],
     }
     client = await aiohttp_client(create_app(alert_settings(clients=[profile])))
-    for body in meeting_deliveries:
-        raw = json.dumps(body).encode()
-        assert (await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw))).status == 200
-    await client.app[keys.EVALUATION].drain()
-    (session,) = await client.app[keys.STORE].sessions("t1")
+    session = await hold_meeting(client)
     # A notice worded carelessly upstream (say, a reminder) is cleaned on the way out.
     await raise_notice(client.app, "t1", session.id, "start_reminder", 0, "Sam Client (SAM.CLIENT@example.net) is in the meeting.")
     await client.app[keys.DELIVERIES].drain()

@@ -5,9 +5,10 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.core.timefmt import to_stamp
 from bot.storage import schema
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
@@ -100,3 +101,71 @@ async def test_a_database_from_before_the_outbox_gains_it_on_upgrade(storage_url
     assert (await store.upgrade()).version_before == 2
     assert await Outbox(engine).states([(await notice(store, 1)).id])
     await engine.dispose()
+
+
+class Statements:
+    """Count the statements an engine sends, by their first words (e.g. "UPDATE deliveries", "SELECT")."""
+
+    def __init__(self, engine) -> None:
+        self.sent: list[str] = []
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+        self._engine = engine
+
+    def _seen(self, _conn, _cursor, statement, _parameters, _context, _many) -> None:
+        self.sent.append(" ".join(statement.split()[:3]))
+
+    def __enter__(self) -> list[str]:
+        self.sent.clear()
+        return self.sent
+
+    def __exit__(self, *_exc) -> None:
+        event.remove(self._engine.sync_engine, "before_cursor_execute", self._seen)
+
+
+async def test_a_batch_is_claimed_in_one_statement_and_notices_handed_over_are_not_read_back(store):
+    rows = [await notice(store, n, session=f"s{n}") for n in range(5)]
+    outbox = Outbox(store.engine)
+    with Statements(store.engine) as sent:
+        handed = await outbox.claim_due("zoom_chat", NOW, 3, LEASE, {row.id: row for row in rows})
+    assert [s for s in sent if not s.startswith(("BEGIN", "COMMIT"))] == ["WITH due AS"]  # the claiming UPDATE
+    assert [d.notice for d in handed] == rows[:3] and len({d.claim for d in handed}) == 1
+    with Statements(store.engine) as sent:  # raised elsewhere: its notices are read, in one more statement
+        found = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert [s for s in sent if not s.startswith(("BEGIN", "COMMIT"))] == ["WITH due AS", "SELECT notices.id, notices.therapist_id,"]
+    assert [d.notice for d in found] == rows[3:]
+
+
+async def test_sends_finished_together_are_recorded_in_one_statement_and_a_lost_claim_among_them_changes_nothing(store):
+    for n in range(6):
+        await notice(store, n, session=f"s{n}")
+    outbox = Outbox(store.engine)
+    claimed = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    later = NOW + LEASE + timedelta(seconds=1)
+    (taken,) = await outbox.claim_due("zoom_chat", later, 1, LEASE)  # the first's lease ran out: another worker took it
+    with Statements(store.engine) as sent:
+        results = await asyncio.gather(
+            *(outbox.finish(d, "sent", later) for d in claimed[:4]),
+            outbox.finish(claimed[4], "failed", later, "http_400"),
+            outbox.retry_at(claimed[5], later + timedelta(seconds=30), later, "http_503"),
+        )
+    assert results == [False, True, True, True, True, True]
+    assert [s for s in sent if s.startswith("UPDATE")] == ["UPDATE deliveries SET"]
+    async with store.engine.connect() as conn:
+        rows = {r.notice_id: r for r in (await conn.execute(select(schema.deliveries).where(schema.deliveries.c.channel == "zoom_chat"))).all()}
+    states = [(rows[d.notice.id].state, rows[d.notice.id].last_error, rows[d.notice.id].claim) for d in claimed]
+    assert states == [("sending", None, taken.claim)] + [("sent", None, None)] * 3 + [("failed", "http_400", None), ("pending", "http_503", None)]
+    assert rows[claimed[5].notice.id].next_attempt_at == to_stamp(later + timedelta(seconds=30))
+    assert rows[claimed[1].notice.id].updated_at == to_stamp(later)
+    assert await outbox.finish(taken, "sent", later)
+    await outbox.close()
+
+
+async def test_notices_raised_at_once_are_written_in_two_statements_each_key_once(store):
+    before = await notice(store, 0)
+    with Statements(store.engine) as sent:
+        rows = await asyncio.gather(*(notice(store, n) for n in (0, 1, 2, 3, 2, 4)))  # 0 raised before, 2 twice now
+    assert [s for s in sent if s.startswith("INSERT")] == ["INSERT INTO notices", "INSERT INTO deliveries"]
+    assert [r.key if r else None for r in rows] == [None, "s1:1", "s1:2", "s1:3", None, "s1:4"]
+    assert sorted(r.id for r in rows if r) == [r.id for r in rows if r] and rows[1].id > before.id
+    states = await Outbox(store.engine).states(r.id for r in rows if r)
+    assert set(map(len, states.values())) == {2} and await count(store, schema.deliveries) == 2 * 5

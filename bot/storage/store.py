@@ -25,6 +25,7 @@ from .key_checks import check_keys
 from .notices import NoticeRecords
 from .schema_revision import Migration, migrate, require_current
 from .session_ids import session_id_for
+from .sqlite_trips import one_trip_module
 from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ def create_engine(url: str) -> AsyncEngine:
         driver_log.setLevel(logging.WARNING)
     if database := database_file(url):
         private_file(database)  # before SQLite makes it: its -wal and -shm files take the database's mode
-    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
+    # aiosqlite: one trip to the connection's thread per statement (bot/storage/sqlite_trips.py).
+    driver = {"module": one_trip_module()} if make_url(url).get_driver_name() == "aiosqlite" else {}
+    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True, **driver)
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")
     def _withhold_values(context: Any) -> None:

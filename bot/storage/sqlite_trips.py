@@ -78,6 +78,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
         adapted = self._adapt_connection
+        assert isinstance(adapted, OneTripConnection)
         async with adapted._execute_mutex:
             try:
                 outcome = await self._connection._execute(_run, self._connection, operation, parameters, many)
@@ -120,8 +121,9 @@ class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):
 
 def one_trip_module() -> OneTripDbapi:
     """Return the DBAPI module for SQLite engines."""
-    import aiosqlite
     import sqlite3
+
+    import aiosqlite
 
     return OneTripDbapi(aiosqlite, sqlite3)
 

@@ -91,6 +91,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     queue = EvaluationQueue(app[keys.TRACKER])
     app[keys.EVALUATION] = app[keys.SERVICES].evaluation = queue
+    app[keys.METRICS].evaluation_backlog.set_function(lambda: queue.depth)
     queue.start()
     # An event acknowledged just before a crash may not have been judged: judge recent sessions again.
     since = app[keys.CLOCK]() - RECENT

@@ -242,7 +242,11 @@ class Store(NoticeRecords):
         new_keys: set[tuple[str, str]] = set()
         if rows:
             new_keys = {(r.platform, r.key) for r in await conn.execute(self._insert_events, rows)}
-        return [sum(pair in new_keys for pair in keys) for keys in stored_keys]
+        counts = []
+        for keys in stored_keys:  # a row new in this batch counts once: for the first delivery that carried it
+            counts.append(len(new_keys.intersection(keys)))
+            new_keys.difference_update(keys)
+        return counts
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""

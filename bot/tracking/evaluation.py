@@ -11,18 +11,19 @@ _LOGGER = logging.getLogger(__name__)
 # A pass starts this long after the first session touched while the queue was idle: a burst of one
 # meeting's deliveries (a join storm, a webhook's retries) is judged once, not once per delivery.
 PASS_GATHER_SECONDS = 0.02
-# Sessions judged at once in a pass: their database waits overlap, and one slow session does not hold
-# the others back. Never the same session twice at once: one touched while judged waits for the next pass.
-AT_ONCE = 4
 
 
 class EvaluationQueue:
-    """The sessions whose alerts need judging: each judged once per pass, in the order they were first touched."""
+    """The sessions whose alerts need judging: each judged once per pass, one at a time, in the order first touched.
 
-    def __init__(self, tracker: SessionTracker, gather_seconds: float = PASS_GATHER_SECONDS, at_once: int = AT_ONCE) -> None:
+    One at a time on purpose: judging is CPU and database writes, and a few at once on SQLite (measured with
+    bench/restart.py) only made them wait for each other's write lock and slowed the start's other work.
+    A session touched while it is judged is judged again in the next pass, with what came in.
+    """
+
+    def __init__(self, tracker: SessionTracker, gather_seconds: float = PASS_GATHER_SECONDS) -> None:
         self._tracker = tracker
         self._gather_seconds = gather_seconds
-        self._at_once = at_once
         self._waiting: dict[str, None] = {}  # touched since the last pass began, in order (a dict keeps it)
         self._judging = 0  # sessions of the pass under way not judged yet
         self._touched = asyncio.Event()
@@ -61,12 +62,13 @@ class EvaluationQueue:
 
     async def _run(self) -> None:
         while not self._stopping:
-            await self._touched.wait()
-            if self._stopping:
-                return
-            await asyncio.sleep(self._gather_seconds)
-            if self._stopping:
-                return
+            if not self._waiting:  # idle: wait for a session, then a moment for the rest of its burst
+                await self._touched.wait()
+                if self._stopping:
+                    return
+                await asyncio.sleep(self._gather_seconds)
+                if self._stopping:
+                    return
             self._touched.clear()
             batch, self._waiting = list(self._waiting), {}
             self._judging = len(batch)
@@ -75,18 +77,13 @@ class EvaluationQueue:
                 self._idle.set()
 
     async def _judge(self, batch: list[str]) -> None:
-        """Judge the pass's sessions, `at_once` at a time."""
-        pending = iter(batch)
-
-        async def lane() -> None:
-            for session_id in pending:
-                if self._stopping:
-                    return
-                try:
-                    await self._tracker.evaluate(session_id)
-                except Exception:  # keep judging other sessions; the next event retries this one
-                    _LOGGER.exception("judging session %s failed", session_id)
-                finally:
-                    self._judging -= 1
-
-        await asyncio.gather(*(lane() for _ in range(min(self._at_once, len(batch)))))
+        """Judge the pass's sessions in turn (until the queue is stopped: the next start judges the rest)."""
+        for session_id in batch:
+            if self._stopping:
+                return
+            try:
+                await self._tracker.evaluate(session_id)
+            except Exception:  # keep judging other sessions; the next event retries this one
+                _LOGGER.exception("judging session %s failed", session_id)
+            finally:
+                self._judging -= 1

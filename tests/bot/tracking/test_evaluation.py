@@ -63,7 +63,7 @@ async def test_a_burst_of_one_sessions_deliveries_is_judged_once(harness):
 
 async def test_each_session_touched_is_judged_once_a_pass_in_the_order_first_touched(harness):
     judged = judged_sessions(harness)
-    queue = EvaluationQueue(harness.tracker, at_once=1)
+    queue = EvaluationQueue(harness.tracker)
     sessions = [await record(harness, meeting, 0) for meeting in OTHERS]
     for session_id in [sessions[2], sessions[0], sessions[2], sessions[1], sessions[0]]:
         queue.submit(session_id)
@@ -113,7 +113,7 @@ async def test_a_session_whose_judging_fails_does_not_stop_the_others(harness, c
 
 
 async def test_stopping_leaves_the_sessions_not_yet_judged(harness):
-    queue = EvaluationQueue(harness.tracker, at_once=1)
+    queue = EvaluationQueue(harness.tracker)
     stop_now = asyncio.Event()
 
     async def hook(view, now):

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util.concurrency import await_
 
@@ -90,11 +91,23 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(outcome.rows)
 
 
+class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor (rows fetched as read), which leaves the transaction's state unknown."""
+
+    __slots__ = ()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        assert isinstance(self._adapt_connection, OneTripConnection)
+        self._adapt_connection.in_transaction = True  # the next rollback makes its trip
+        return await super()._execute_async(operation, parameters)
+
+
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """An aiosqlite connection whose cursors make one trip, and whose rollback without a transaction makes none."""
 
     __slots__ = ("in_transaction",)
     _cursor_cls = OneTripCursor
+    _ss_cursor_cls = StreamingCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)

@@ -78,3 +78,14 @@ async def test_a_transaction_left_open_is_rolled_back_when_its_connection_goes_b
         await conn.execute(text("INSERT INTO t (v) VALUES ('never committed')"))
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
+async def test_rows_streamed_from_a_server_side_cursor_and_a_rollback_after(engine, trips):
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (v) VALUES ('a'), ('b'), ('c')"))
+    async with engine.connect() as conn:
+        streamed = await conn.stream(text("SELECT v FROM t ORDER BY id"))
+        assert [row.v async for row in streamed] == ["a", "b", "c"]
+        await conn.execute(text("DELETE FROM t"))
+        await conn.rollback()
+        assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3

@@ -1,13 +1,16 @@
 """Benchmark signed-webhook ingest on loopback: the service beside a bare HMAC-only aiohttp handler.
 
-Run: python bench/webhook_ingest.py [--seconds 5] [--rate 500] [--concurrency 32] [--postgres URL]
+Run: python bench/webhook_ingest.py [--seconds 5] [--rate 500] [--concurrency 32] [--burst 10000] [--postgres URL] [--code DIR]
 Each server runs in its own process; this process is the load generator (wrk is not used: the
 machine this was written on has none, and a script for it could not be tried). Reported per server:
 requests/s at saturation; p50/p99 acknowledgement latency at a fixed (open-loop) request rate; the
 server's CPU time (from /proc, its children included) per acknowledged request in each phase, read
 once the server has gone quiet after the load, since the service judges after it acknowledges, and
-how long that took; and, for the service, whether the events stored for the bench's meetings are
-exactly those its acknowledgements promised (exit code 1 if not).
+how long that took; for the service, the evaluation backlog after a burst of `--burst` deliveries (one event
+each): the time from the last acknowledgement until the service's /metrics says no session waits to be judged
+(`companion_evaluation_backlog`; code without that gauge: until its CPU goes quiet), and whether the events
+stored for the bench's meetings are exactly those its acknowledgements promised (exit code 1 if not).
+`--code DIR` runs the service from another checkout (e.g. `git worktree add /tmp/before main`).
 """
 from __future__ import annotations
 
@@ -195,7 +198,30 @@ def promised_events(payloads: list[bytes], acks: Acks) -> int:
     return total
 
 
-def start_service(folder: Path, port: int, storage_url: str) -> subprocess.Popen:
+async def backlog(metrics_url: str) -> float | None:
+    """Return the sessions waiting to be judged, from the service's /metrics (None: it has no such gauge)."""
+    async with aiohttp.ClientSession() as http, http.get(metrics_url) as response:
+        for line in (await response.text()).splitlines():
+            if line.startswith("companion_evaluation_backlog "):
+                return float(line.split()[1])
+    return None
+
+
+async def burst_backlog(url: str, pid: int, payloads: list[bytes], first: int, count: int, concurrency: int, acks: Acks) -> tuple[float, float, str]:
+    """Send `count` deliveries as fast as the service takes them; return requests/s, the seconds from the last answer
+    until no session waits to be judged, and how that was read."""
+    rps = await saturate(url, payloads[: first + count], first, float("inf"), concurrency, acks)
+    last_answer = time.perf_counter()
+    metrics_url = url.replace("/webhooks/zoom", "/metrics")
+    if await backlog(metrics_url) is None:  # code from before the gauge: until its CPU goes quiet
+        _, waited = await settled_cpu_seconds(pid)
+        return rps, waited, "CPU quiet"
+    while await backlog(metrics_url):
+        await asyncio.sleep(0.1)  # each scrape costs the service a query: not so often that it slows the judging
+    return rps, time.perf_counter() - last_answer, "gauge"
+
+
+def start_service(folder: Path, port: int, storage_url: str, code: Path = ROOT) -> subprocess.Popen:
     config = folder / f"bench-{port}.toml"
     config.write_text(
         f'[server]\nhost = "127.0.0.1"\nport = {port}\n[storage]\nurl = "{storage_url}"\n'
@@ -206,14 +232,14 @@ def start_service(folder: Path, port: int, storage_url: str) -> subprocess.Popen
     )
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--config", str(config)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(code)},
     )
 
 
 async def measure(name: str, url: str, pid: int, storage_url: str, args: argparse.Namespace) -> dict[str, float | str]:
     await wait_up(url)
     burst = int(args.seconds * 4000)
-    payloads = bodies(burst + int(args.rate * args.seconds) + 100)
+    payloads = bodies(burst + int(args.rate * args.seconds) + 100 + (args.burst if storage_url else 0))
     result: dict[str, float | str] = {"name": name}
     acks = Acks()
     await settled_cpu_seconds(pid)  # start-up work (migrations, the first scheduler pass) is not the load's
@@ -226,6 +252,11 @@ async def measure(name: str, url: str, pid: int, storage_url: str, args: argpars
     result["p50"], result["p99"], result["rate"] = await fixed_rate(url, payloads, burst, args.rate, args.seconds, acks)
     cpu, (settled, result["settle_rate"]) = settled, await settled_cpu_seconds(pid)
     result["cpu_rate"] = (settled - cpu) / (acks.count - saturated) * 1000
+    if storage_url:
+        first = burst + int(args.rate * args.seconds) + 100
+        result["burst_rps"], result["backlog"], result["backlog_read"] = await burst_backlog(
+            url, pid, payloads, first, args.burst, args.concurrency, acks
+        )
     result["failed"] = acks.failed
     if storage_url:
         stored, promised = await stored_events(storage_url), promised_events(payloads, acks)
@@ -242,7 +273,9 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--burst", type=int, default=10000, help="deliveries in the burst after which the evaluation backlog is timed")
     parser.add_argument("--postgres", help="also measure on this empty PostgreSQL database URL (postgresql+asyncpg://...)")
+    parser.add_argument("--code", default="", help="run the service from this checkout instead of this one")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,7 +287,7 @@ async def main() -> None:
             if not storage_url:
                 proc = subprocess.Popen([sys.executable, "-c", CEILING_SERVER, str(port), SECRET])
             else:
-                proc = start_service(Path(tmp), port, storage_url)
+                proc = start_service(Path(tmp), port, storage_url, Path(args.code).resolve() if args.code else ROOT)
             try:
                 results.append(await measure(name, f"http://127.0.0.1:{port}/webhooks/zoom", proc.pid, storage_url, args))
             finally:
@@ -275,6 +308,9 @@ async def main() -> None:
             f"{r['name']:32} {r['rate']:6.0f}/s {r['p50']:7.2f} {r['p99']:7.2f} {r['cpu_rate']:8.3f} {ratio(r, ceiling, 'cpu_rate'):>6}"
             f" {r['settle_rate']:10.1f}s {r['failed']:10}  {r.get('rows', '-')}"
         )
+    print(f"evaluation backlog after a burst of {args.burst} deliveries: seconds from the last answer until no session waits to be judged")
+    for r in results[1:]:
+        print(f"{r['name']:32} {r['burst_rps']:6.0f} req/s {r['backlog']:8.2f} s  (read from: {r['backlog_read']})")
     if any("MISMATCH" in str(r.get("rows", "")) for r in results):
         sys.exit(1)
 

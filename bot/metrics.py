@@ -46,6 +46,10 @@ class Metrics:
         self.webhook_seconds = Histogram(
             "companion_webhook_ack_seconds", "Time from a webhook's arrival to its answer, by platform.", ("platform",), buckets=ACK_BUCKETS, registry=registry,
         )
+        self.evaluation_backlog = Gauge(
+            "companion_evaluation_backlog", "Sessions waiting to be judged after their events were acknowledged, or being judged now; read when scraped.",
+            registry=registry,
+        )
         self.events_stored = Counter("companion_events_stored", "Meeting events stored (one delivered again is not counted again).", registry=registry)
         self.notices = Counter("companion_notices", "Notices raised for therapists, by kind.", ("kind",), registry=registry)
         self.deliveries = Counter(

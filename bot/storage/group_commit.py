@@ -22,6 +22,9 @@ class GroupCommit(Generic[Item]):
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]] | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # The writer's connection, kept from one batch to the next while more wait (under load): no pool
+        # check-out, nor PostgreSQL's ping, per batch. Given back when none waits, and after any failure.
+        self._conn: AsyncConnection | None = None
 
     async def submit(self, item: Item) -> Any:
         """Write `item` and return what applying it returned, once it is committed."""
@@ -49,6 +52,16 @@ class GroupCommit(Generic[Item]):
             pair = self._queue.get_nowait()
             if pair is not None and not pair[1].done():
                 pair[1].set_exception(RuntimeError("storage is shutting down"))
+        await self._drop_connection()
+
+    async def _drop_connection(self) -> None:
+        """Give the writer's connection back to the pool (SQLAlchemy discards one that broke)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()
+            except Exception:  # a connection that broke may not close cleanly either: it is gone all the same
+                pass
 
     async def _run(self) -> None:
         stopping = False
@@ -68,13 +81,18 @@ class GroupCommit(Generic[Item]):
                 # One bad item must not fail its neighbours: retry each in a transaction of its own.
                 for pair in batch:
                     await self._commit([pair])
+            if self._queue.empty():
+                await self._drop_connection()
 
     async def _commit(self, batch: list[tuple[Item, asyncio.Future[Any]]]) -> None:
         pending = [(item, future) for item, future in batch if not future.done()]
         try:
-            async with self._engine.begin() as conn:
-                results = await self._apply(conn, [item for item, _ in pending])
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            async with self._conn.begin():
+                results = await self._apply(self._conn, [item for item, _ in pending])
         except Exception as err:
+            await self._drop_connection()
             if len(pending) > 1:
                 raise
             for _, future in pending:

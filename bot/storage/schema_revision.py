@@ -1,18 +1,22 @@
 """Bring a database to this code's schema revision (Alembic), or check that it is there; refuse one newer than the code."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
 
 from .at_rest import AtRest
 from .upgrades import UPGRADES, stored_version, upgrade
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
+
+# Alembic is loaded only when a database is not at this code's revision (at_head says so without it):
+# importing it and reading its scripts would add half a second to every start.
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 BASELINE = "0001"  # the revision that is schema_version 9, where the upgrades from before Alembic end
@@ -44,7 +48,32 @@ def described(revision: str | None, version: int) -> str:
 
 @cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(MIGRATIONS))
+
+
+@cache
+def shipped_head() -> str | None:
+    """Return the newest revision among the revision files, read from their headers (None: not one newest)."""
+    revisions, replaced = set(), set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        header = script.read_text(encoding="utf-8")
+        if found := re.search(r"^revision\s*=\s*[\"'](\w+)[\"']", header, re.MULTILINE):
+            revisions.add(found[1])
+        if before := re.search(r"^down_revision\s*=\s*[\"'](\w+)[\"']", header, re.MULTILINE):
+            replaced.add(before[1])
+    newest = revisions - replaced
+    return newest.pop() if len(newest) == 1 else None
+
+
+def at_head(conn: Connection) -> str | None:
+    """Return the database's revision if it is the newest this code ships (nothing to migrate), else None."""
+    newest = shipped_head()
+    if newest is None or not inspect(conn).has_table("alembic_version") or stored_version(conn) > len(UPGRADES):
+        return None  # Alembic decides, or `stored` refuses a database newer than the code
+    stamped = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return newest if stamped == [newest] else None
 
 
 def head() -> str:
@@ -66,6 +95,8 @@ def stored(conn: Connection) -> tuple[str | None, int]:
     version = stored_version(conn)
     if version > len(UPGRADES):
         raise _refused(f"schema_version {version}")
+    from alembic.runtime.migration import MigrationContext
+
     revision = MigrationContext.configure(conn).get_current_revision()
     if revision is not None and revision not in {script.revision for script in _scripts().walk_revisions()}:
         raise _refused(f"revision {revision}")
@@ -75,6 +106,9 @@ def stored(conn: Connection) -> tuple[str | None, int]:
 def migrate(conn: Connection, at_rest: AtRest) -> Migration:
     """Bring the schema to the newest revision in the caller's transaction; a database from before Alembic is brought to
     schema_version 9 by its own upgrades first (one of them rewrites rows with the keys), then stamped at the baseline."""
+    from alembic import command
+    from alembic.config import Config
+
     before, version = stored(conn)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

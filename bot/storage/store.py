@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -23,8 +23,9 @@ from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
 from .notices import NoticeRecords
-from .schema_revision import Migration, migrate, require_current
+from .schema_revision import Migration, at_head, migrate, require_current
 from .session_ids import session_id_for
+from .sqlite_trips import one_trip_module
 from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,7 +95,9 @@ def create_engine(url: str) -> AsyncEngine:
         driver_log.setLevel(logging.WARNING)
     if database := database_file(url):
         private_file(database)  # before SQLite makes it: its -wal and -shm files take the database's mode
-    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True)
+    # aiosqlite: one trip to the connection's thread per statement (bot/storage/sqlite_trips.py).
+    driver = {"module": one_trip_module()} if make_url(url).get_driver_name() == "aiosqlite" else {}
+    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True, **driver)
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")
     def _withhold_values(context: Any) -> None:
@@ -135,6 +138,14 @@ class Store(NoticeRecords):
         self.at_rest = at_rest
         self._channels_for = channels_for  # where a therapist's notices of a kind go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Built once: each batch only binds its rows (SQLAlchemy caches the compiled form by the statement's shape).
+        events, sessions = schema.events, schema.sessions
+        self._insert_events = self._insert(events).on_conflict_do_nothing().returning(events.c.platform, events.c.key)
+        self._insert_sessions = self._insert(sessions).on_conflict_do_nothing()
+        self._fill_meeting_ids = (  # a session first seen without its meeting id gets it later
+            update(sessions).where(sessions.c.id == bindparam("session_id")).where(sessions.c.meeting_id == "")
+            .values(meeting_id=bindparam("new_meeting_id"))
+        )
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
         self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
@@ -145,6 +156,10 @@ class Store(NoticeRecords):
         Raise KeyProblem (nothing upgraded) if the keys are not the ones the database was written with, and
         SchemaProblem (nothing touched) if the database is newer than the code.
         """
+        async with self.engine.begin() as conn:  # the usual start: already at this code's revision, Alembic not loaded
+            if current := await conn.run_sync(at_head):
+                await conn.run_sync(check_keys, self.at_rest)
+                return Migration(current, current)
         async with self.engine.connect() as conn:
             # Several processes may start at once: the first to lock upgrades, the others wait.
             if self.engine.dialect.name == "postgresql":
@@ -202,6 +217,7 @@ class Store(NoticeRecords):
         """Write a batch of deliveries with one statement per table; return each delivery's new events."""
         sessions: dict[str, dict[str, Any]] = {}
         rows: list[dict[str, Any]] = []
+        stored_keys: list[list[tuple[str, str]]] = []  # each delivery's events, as their rows are keyed
         for therapist_id, meeting, keyed, now in batch:
             stamp = to_stamp(now)
             session_id = session_id_for(meeting.platform, meeting.occurrence_id)
@@ -210,28 +226,27 @@ class Store(NoticeRecords):
                     id=session_id, platform=meeting.platform, occurrence_id=meeting.occurrence_id,
                     meeting_id=meeting.meeting_id, host_id=meeting.host_id, therapist_id=therapist_id, created_at=stamp,
                 ))
+            keys = []
             for key, event in keyed:
+                stored_key = self.at_rest.event_key(key, event)
+                keys.append((meeting.platform, stored_key))
                 rows.append(dict(
-                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=self.at_rest.event_key(key, event),
+                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=stored_key,
                     at=to_stamp(event.at), kind=event.kind, data=self.at_rest.event_data(event), received_at=stamp,
                 ))
+            stored_keys.append(keys)
         if sessions:
-            await conn.execute(self._insert(schema.sessions).on_conflict_do_nothing(), list(sessions.values()))
-            for values in sessions.values():  # a session first seen without its meeting id gets it later
-                if values["meeting_id"]:
-                    t = schema.sessions
-                    await conn.execute(
-                        update(t).where(t.c.id == values["id"]).where(t.c.meeting_id == "").values(meeting_id=values["meeting_id"])
-                    )
+            await conn.execute(self._insert_sessions, list(sessions.values()))
+            if named := [{"session_id": v["id"], "new_meeting_id": v["meeting_id"]} for v in sessions.values() if v["meeting_id"]]:
+                await conn.execute(self._fill_meeting_ids, named)
         new_keys: set[tuple[str, str]] = set()
         if rows:
-            insert = self._insert(schema.events).on_conflict_do_nothing()
-            result = await conn.execute(insert.returning(schema.events.c.platform, schema.events.c.key), rows)
-            new_keys = {(r.platform, r.key) for r in result}
-        return [
-            sum((meeting.platform, self.at_rest.event_key(key, event)) in new_keys for key, event in keyed)
-            for _, meeting, keyed, _ in batch
-        ]
+            new_keys = {(r.platform, r.key) for r in await conn.execute(self._insert_events, rows)}
+        counts = []
+        for keys in stored_keys:  # a row new in this batch counts once: for the first delivery that carried it
+            counts.append(len(new_keys.intersection(keys)))
+            new_keys.difference_update(keys)
+        return counts
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""

@@ -91,13 +91,19 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
     queue = EvaluationQueue(app[keys.TRACKER])
     app[keys.EVALUATION] = app[keys.SERVICES].evaluation = queue
+    app[keys.METRICS].evaluation_backlog.set_function(lambda: queue.depth)
     queue.start()
-    # An event acknowledged just before a crash may not have been judged: judge recent sessions again.
-    since = app[keys.CLOCK]() - RECENT
-    for session_id in await app[keys.STORE].sessions_heard_since(since):
-        queue.submit(session_id)
     yield
     await queue.stop()
+
+
+async def _judge_recent(app: web.Application) -> None:
+    # An event acknowledged just before a crash may not have been judged: judge recent sessions again. Asked
+    # for once every part has started (on_startup runs after the cleanup contexts), so that the judging does
+    # not hold up the start.
+    since = app[keys.CLOCK]() - RECENT
+    for session_id in await app[keys.STORE].sessions_heard_since(since):
+        app[keys.EVALUATION].submit(session_id)
 
 
 async def _frames(app: web.Application) -> AsyncIterator[None]:
@@ -158,6 +164,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.on_response_prepare.append(security_headers(settings.server))
     app.on_response_prepare.append(say_request_id)
     app.on_startup.append(_quiet_logs)
+    app.on_startup.append(_judge_recent)
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
     app[keys.METRICS] = services.metrics

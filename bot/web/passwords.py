@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -9,8 +10,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024  # hashing a megabyte of "password" is a cheap way to tie up a core
 _HASHER = PasswordHasher()  # Argon2id with the library's (RFC 9106 low-memory) parameters
-# Checked against when the account is unknown or has no password, so the answer takes as long.
-_NOBODY = _HASHER.hash("no account has this password; it only makes a wrong guess cost the same")
+
+
+@cache
+def _nobody() -> str:
+    """Return the hash checked when the account is unknown or has no password, so the answer takes as long.
+
+    Made at the first sign-in, not at import: it costs a hash's time, and every start imports this module.
+    """
+    return _HASHER.hash("no account has this password; it only makes a wrong guess cost the same")
 
 
 def password_problem(password: str) -> str | None:
@@ -31,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def _matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(password_hash or _NOBODY, password) and password_hash is not None
+        return _HASHER.verify(password_hash or _nobody(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

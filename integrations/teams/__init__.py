@@ -10,19 +10,11 @@ from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.services import Services
-from bot.storage.bot_calls import BotCallStore
-from bot.storage.subscriptions import SubscriptionStore
 
-from . import keys
-from .bot_callbacks import BotCallbacks
-from .calling_bot import CallingBot
-from .certificate import load_service_key
-from .client import GraphToken, TeamsActivity, TimeoutSession
 from .const import CALLS_PATH, LIFECYCLE_PATH, WEBHOOK_PATH
-from .graph import GraphClient
-from .subscriptions import SubscriptionManager
-from .sync import TeamsMeetingSync
-from .webhook import TeamsWebhook
+
+# The Graph client, msal, the calling bot and the certificates load in `setup`, when the settings use
+# Teams: a service without Teams does not pay for importing them at every start.
 
 ACTIVITY_CHANNEL = "teams_activity"
 
@@ -43,6 +35,12 @@ def setup(app: web.Application, services: Services) -> None:
     For meetings the service key, the subscription manager and the calendar sync start first; the webhook
     starts after them, since it reads what they set (the decryption keys, the store, the lifecycle).
     """
+    from . import keys
+    from .bot_callbacks import BotCallbacks
+    from .client import GraphToken, TeamsActivity, TimeoutSession
+    from .graph import GraphClient
+    from .webhook import TeamsWebhook
+
     settings = services.settings
 
     async def graph(app: web.Application) -> AsyncIterator[None]:
@@ -69,6 +67,13 @@ def setup(app: web.Application, services: Services) -> None:
 
 def _meetings(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
     """Return the cleanup context of the service key, the meeting subscriptions and the calendar sync."""
+    from bot.storage.subscriptions import SubscriptionStore
+
+    from . import keys
+    from .certificate import load_service_key
+    from .subscriptions import SubscriptionManager
+    from .sync import TeamsMeetingSync
+
     settings = services.settings
 
     async def meetings(app: web.Application) -> AsyncIterator[None]:
@@ -87,6 +92,10 @@ def _meetings(services: Services) -> Callable[[web.Application], AsyncIterator[N
 
 def _calling_bot(services: Services) -> Callable[[web.Application], AsyncIterator[None]]:
     """Return the cleanup context of the calling bot (after the meetings': it reads their join URLs through Graph's client)."""
+    from bot.storage.bot_calls import BotCallStore
+
+    from . import keys
+    from .calling_bot import CallingBot
 
     async def calling_bot(app: web.Application) -> AsyncIterator[None]:
         calls = BotCallStore(services.tracker.store.engine)

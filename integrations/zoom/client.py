@@ -5,12 +5,13 @@ import asyncio
 import logging
 import threading
 import time
-from typing import Any, Awaitable, Callable
-
-import requests
-from zoomus import ZoomClient
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from bot.core.settings import ZoomSettings
+
+if TYPE_CHECKING:  # zoomus and requests load at the first call, not at every start (a few hundred milliseconds)
+    import requests
+    from zoomus import ZoomClient
 
 _LOGGER = logging.getLogger(__name__)
 TOKEN_LIFETIME_SECONDS = 3300  # Zoom's tokens last an hour; renew a little before
@@ -75,6 +76,8 @@ class ZoomApi:
         return await self._call("user.get", lambda c: c.user.get(id=user_id))
 
     async def _call(self, name: str, call: Callable[[ZoomClient], requests.Response]) -> dict[str, Any]:
+        import requests
+
         delay = self._backoff
         for attempt in range(self._retries + 1):
             try:
@@ -88,7 +91,7 @@ class ZoomApi:
                 problem = f"HTTP {status}"
                 if status not in RETRIABLE:
                     raise ZoomApiError(f"Zoom {name} failed: {problem}", retriable=False)
-            except (requests.RequestException, ValueError) as err:  # ValueError: a body that is not JSON
+            except (requests.RequestException, ZoomAuthFailed, ValueError) as err:  # ValueError: a body that is not JSON
                 problem = err.__class__.__name__
             if attempt < self._retries:
                 _LOGGER.warning("Zoom %s failed (%s); retrying in %.1f s", name, problem, delay)
@@ -100,6 +103,8 @@ class ZoomApi:
         """Make one call from a worker thread, creating the client or renewing its token first if needed."""
         with self._lock:
             if self._client is None:
+                from zoomus import ZoomClient
+
                 s = self._settings
                 self._client = ZoomClient(
                     s.client_id, s.client_secret, s.account_id, base_uri=s.api_base_url, oauth_uri=s.oauth_url
@@ -115,7 +120,7 @@ class ZoomApi:
         return call(client)
 
 
-class ZoomAuthFailed(requests.RequestException):
+class ZoomAuthFailed(Exception):
     """The token endpoint gave no access token (wrong credentials, or Zoom is down)."""
 
 

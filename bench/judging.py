@@ -69,10 +69,11 @@ async def run(runs: int, postgres: str | None) -> int:
         await emptied(postgres)
     url = postgres or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='companion-bench-judging-')) / 'companion.db'}"
     end = T0 + timedelta(minutes=MINUTES)
-    clock = Clock(end)
+    clock = Clock(T0)  # the events arrived over the meeting, as far as the store can tell: received long before the runs
     events = script()[:-1]  # live: the meeting has not ended
     async with Harness(parse_settings(settings_dict(url), {}), clock) as harness:
         await harness.tracker.record(MEETING, events)
+        clock.now = end
         await harness.tracker.evaluate(SESSION)
         row = await harness.store.session(SESSION)
         assert row is not None

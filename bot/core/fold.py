@@ -1,8 +1,8 @@
 """The session folded so far: its events in order and the state they make, one more event at a time."""
 from __future__ import annotations
 
-import bisect
 import dataclasses
+import itertools
 from datetime import datetime
 from typing import Iterable
 
@@ -12,6 +12,7 @@ from .session import MeetingState, fold_state, judge_event, note_presence
 
 SortKey = tuple[datetime, int, str]  # the event's own time, its rank at that instant, then its stored key (as the store orders them)
 
+_GENERATIONS = itertools.count(1)
 # Events that decide the session's bounds: each folds the session again (they come once or twice a session).
 _BOUNDS = (ev.MeetingStarted, ev.MeetingEnded, ev.SessionClosed)
 
@@ -33,6 +34,8 @@ class SessionFold:
         self._keys: set[str] = set()
         self._state, self._video = fold_state(meeting, (), rules)
         self.refolds = 0  # how many times every event was folded again (tests and benchmarks read it)
+        # Changes with every fold from scratch: what was judged of one generation's state stays true of it.
+        self.generation = next(_GENERATIONS)
 
     @property
     def keys(self) -> set[str]:
@@ -41,6 +44,11 @@ class SessionFold:
 
     def __len__(self) -> int:
         return len(self._events)
+
+    @property
+    def last_at(self) -> datetime | None:
+        """Return the time of the last event in order: an event applied in place is never earlier."""
+        return self._events[-1][0][0] if self._events else None
 
     def add(self, keyed: Iterable[tuple[str, ev.MeetingEvent]]) -> None:
         """Take events, each with its stored key; a key already held changes nothing (a redelivery)."""
@@ -55,9 +63,10 @@ class SessionFold:
                 note_presence(self._state, event)
                 judge_event(self._state, self._video, event)
             else:
-                bisect.insort(self._events, entry, key=lambda pair: pair[0])
+                self._events.append(entry)
                 stale = True
         if stale:
+            self._events.sort(key=lambda pair: pair[0])  # nearly in order already: a merge of runs
             self._refold()
 
     def judge_with(self, rules: RoleRules) -> None:
@@ -103,3 +112,4 @@ class SessionFold:
     def _refold(self) -> None:
         self._state, self._video = fold_state(self.meeting, [event for _, event in self._events], self.rules)
         self.refolds += 1
+        self.generation = next(_GENERATIONS)

@@ -1,6 +1,8 @@
 """Fold a meeting's events, in the order of their own time, into the state of one session."""
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
@@ -122,6 +124,20 @@ def judge_event(state: MeetingState, video: VideoOffTracker, event: ev.MeetingEv
         return
     if not isinstance(event, (ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)):
         state.timeline.append(TimelineEntry(event.at, _timeline_name(event), person))
+
+
+def from_instant(state: MeetingState, at: datetime) -> MeetingState:
+    """Return the state with only the camera-off intervals, framing changes, shares and recordings from `at` on.
+
+    What happened before a settled instant is judged already: judging the rest costs what it holds.
+    """
+    return dataclasses.replace(
+        state,
+        video_off=state.video_off[bisect.bisect_left(state.video_off, at, key=lambda i: i.start) :],
+        framing=state.framing[bisect.bisect_left(state.framing, at, key=lambda e: e.at) :],
+        client_shares=state.client_shares[bisect.bisect_left(state.client_shares, at) :],
+        recordings=state.recordings[bisect.bisect_left(state.recordings, at) :],
+    )
 
 
 def _timeline_name(event: ev.MeetingEvent) -> str:

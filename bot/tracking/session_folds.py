@@ -31,6 +31,7 @@ class _Kept:
     created_at: str  # the session row's: a session deleted and stored anew (or given its meeting id late) is folded anew
     after_id: int = 0  # every row up to this id is folded (or cannot be read)
     ahead: dict[str, MeetingEvent] = field(default_factory=dict)  # stored with a time not believable yet, by key
+    settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
 
 
 class SessionFolds:
@@ -44,12 +45,24 @@ class SessionFolds:
     def __contains__(self, session_id: str) -> bool:
         return session_id in self._kept
 
+    def settle(self, session_id: str, generation: int, at: datetime) -> None:
+        """Note that all the state of fold `generation` before `at` is judged, and nothing of it can need judging again."""
+        if (kept := self._kept.get(session_id)) is not None and kept.fold.generation == generation:
+            kept.settled = (generation, at)
+
+    def settled(self, session_id: str, generation: int) -> datetime | None:
+        """Return the instant before which fold `generation` of the session is settled (None: nothing is)."""
+        kept = self._kept.get(session_id)
+        if kept is None or kept.settled is None or kept.settled[0] != generation:
+            return None
+        return kept.settled[1]
+
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
 
-    async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> MeetingState:
-        """Return the session's state with every event stored so far whose time is believable at `now`."""
+    async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
+        """Return the session's state with every event stored so far whose time is believable at `now`, and its fold's generation."""
         kept = self._kept.get(row.id)
         if kept is None or (kept.created_at, kept.fold.meeting) != (row.created_at, row.meeting):
             kept = self._kept[row.id] = _Kept(SessionFold(row.meeting, rules), row.created_at)
@@ -66,7 +79,7 @@ class SessionFolds:
             kept.fold.add(now_true)
             for key, _ in now_true:
                 del kept.ahead[key]
-        return kept.fold.state()
+        return kept.fold.state(), kept.fold.generation
 
     def _settled(self, stored: list[StoredEvent], now: datetime) -> int | None:
         """Return the id of the last row read that no uncommitted row can precede any more (None: none)."""

@@ -9,7 +9,7 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
-from bot.core.changes import Change, session_changes, with_notes
+from bot.core.changes import CAMERA, Change, session_changes, with_notes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
 from bot.core.events import (
@@ -23,7 +23,7 @@ from bot.core.events import (
 from bot.core.participants import RoleRules
 from bot.core.record import ChecklistItem
 from bot.core.reminders import SUMMARY_READY
-from bot.core.session import MeetingState
+from bot.core.session import MeetingState, from_instant
 from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
 from bot.core.validity import accepted
@@ -127,14 +127,20 @@ class SessionTracker:
 
     async def judge(self, row: SessionRow, now: datetime | None = None) -> SessionView:
         """Return the session as of `now` (default: the clock) for its alerts, prompts and timers: all but the summary (left empty)."""
-        now = now or self.clock()
+        return (await self._judge(row, now or self.clock(), unsettled=False))[0]
+
+    async def _judge(self, row: SessionRow, now: datetime, unsettled: bool) -> tuple[SessionView, int]:
+        """Return the session judged as of `now` (with `unsettled`, only its alerts and changes from the instant
+        it is settled up to: see `evaluate`), and the generation of the fold judged."""
         settings = await self.clients.settings()
-        state, code = await self._judge_client(row, settings, now)
+        state, code, generation = await self._judge_client(row, settings, now)
+        since = self._folds.settled(row.id, generation) if unsettled else None
+        judged = state if since is None else from_instant(state, since)
         code = await self._kept_code(row, settings) or code
         judged_at = _judged_at(state, now)
         items = await self.checklist(row, code, state.started_at)
-        alerts = find_alerts(state, self.settings.alerts, judged_at)
-        return SessionView(row, state, alerts, {}, items, session_changes(state, judged_at), client_code=code)
+        alerts = find_alerts(judged, self.settings.alerts, judged_at)
+        return SessionView(row, state, alerts, {}, items, session_changes(judged, judged_at), client_code=code), generation
 
     async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
         """Return the session as of `now` (default: the clock) with its summary; with `names`, people's kept display names too (see build_summary)."""
@@ -156,23 +162,24 @@ class SessionTracker:
         for session_id in session_ids:
             self._folds.forget(session_id)
 
-    async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None]:
-        """Return the session's state as of `now`, and the code of the client the profiles recognise in it."""
+    async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None, int]:
+        """Return the session's state as of `now`, the code of the client the profiles recognise in it, and the fold's generation."""
         by_profiles = self._by_profiles(settings)
         therapist = settings.therapist(row.therapist_id)
         if therapist is None:  # a therapist removed from the settings: judge with the host alone
-            return await self._folds.state(row, RoleRules(therapist_account_ids=frozenset({row.host_id})), now), None
+            state, generation = await self._folds.state(row, RoleRules(therapist_account_ids=frozenset({row.host_id})), now)
+            return state, None, generation
         meeting = row.meeting
         if (rules := by_profiles.rules.get(meeting)) is None:
             rules = by_profiles.rules[meeting] = role_rules(settings, therapist, meeting)  # keyed digests: worked out once
         # A row stored before times were checked must not break the session: what cannot be true is left out.
-        state = await self._folds.state(row, rules, now)
+        state, generation = await self._folds.state(row, rules, now)
         refs = tuple(state.roster.client.refs) if state.roster.client else ()
         if (meeting, refs) not in by_profiles.codes:
             emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name_digest for r in refs if r.name_digest}
             accounts = frozenset(r.account_id for r in refs if r.account_id)
             by_profiles.codes[meeting, refs] = client_code(settings, therapist, meeting, emails, names, accounts)
-        return state, by_profiles.codes[meeting, refs]
+        return state, by_profiles.codes[meeting, refs], generation
 
     def _by_profiles(self, settings: Settings) -> _ByProfiles:
         """Return what was worked out from these settings' profiles (read again every few seconds: then worked out anew)."""
@@ -239,7 +246,8 @@ class SessionTracker:
             self._folds.forget(session_id)
             return []
         now = self.clock()
-        view = await self.judge(row, now)
+        # Only what may still need raising is judged: the alerts and changes from the settled instant on.
+        view, generation = await self._judge(row, now, unsettled=True)
         raised = []
         known = await self.store.notice_keys(row.therapist_id, row.id)
         for alert in view.alerts:
@@ -252,12 +260,23 @@ class SessionTracker:
                 raised.append(alert)
         waiting = await self.prompter.raise_due(row, view.changes, now)
         view = dataclasses.replace(view, prompts_waiting=waiting)
+        self._settle(view, generation)
         for hook in self.after_evaluation:
             await hook(view, now)
         if view.state.ended and f"{SUMMARY_READY}:{row.id}" in await self.store.notice_keys(row.therapist_id, row.id):
             self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
         self.board.publish_change(SessionChanged(row.id, row.therapist_id))
         return raised
+
+
+    def _settle(self, view: SessionView, generation: int) -> None:
+        """Settle the session up to its first change that may still move or ask (the camera still off, a prompt
+        waiting): everything before it has had its alerts and prompts. A later event in order is never earlier
+        than the last one; any other folds the session anew, a new generation, judged whole again."""
+        moving = [c.at for c in view.changes if c.id in view.prompts_waiting or (c.source == CAMERA and c.until is None)]
+        last = view.state.last_event_at
+        if last is not None and not view.state.ended:
+            self._folds.settle(view.row.id, generation, min([*moving, last]))
 
 
 def _judged_at(state: MeetingState, now: datetime) -> datetime:

@@ -18,14 +18,17 @@ def to_iso(at: datetime | None) -> str | None:
     """Return `at` as ISO 8601 UTC ending in `Z`, to the second (None stays None)."""
     if at is None:
         return None
-    at = at.astimezone(timezone.utc).replace(microsecond=0)
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = at.astimezone(timezone.utc)
+    # As strftime("%Y-%m-%dT%H:%M:%SZ") writes it, at a tenth of its cost (a summary writes thousands); it leaves a year below 1000 unpadded.
+    if at.year < 1000:
+        return f"{at.year}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}Z"
+    return at.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def to_stamp(at: datetime) -> str:
     """Return `at` as a fixed-width UTC text that sorts in time order (kept in the database)."""
-    at = at.astimezone(timezone.utc)
-    return f"{at.year:04d}" + at.strftime("-%m-%dT%H:%M:%S.%fZ")  # strftime writes year 1 as "1", which sorts wrong
+    # The year padded, as isoformat writes it (strftime writes year 1 as "1", which sorts wrong).
+    return at.astimezone(timezone.utc).isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def from_iso(text: str) -> datetime:

@@ -28,7 +28,7 @@ class VideoOffTracker:
     """Turn the client's video on/off reports into intervals."""
 
     def __init__(self, client: Person | None) -> None:
-        self._client = client
+        self.client = client  # None: no client (yet): no report counts
         self.intervals: list[VideoOffInterval] = []
 
     @property
@@ -39,7 +39,7 @@ class VideoOffTracker:
 
     def report(self, at: datetime, on: bool) -> None:
         """Apply one report; repeats of the current state change nothing."""
-        if self._client is None or not self._client.present_at(at):
+        if self.client is None or not self.client.present_at(at):
             return
         current = self._open
         if not on and current is None:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Container, Sequence
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy import event as sa_event
@@ -46,6 +46,16 @@ class SessionRow:
     @property
     def meeting(self) -> MeetingRef:
         return MeetingRef(self.platform, self.occurrence_id, self.meeting_id, self.host_id)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event's row: its id (in the order rows were written), key and arrival stamp, and the event (None: not read)."""
+
+    id: int
+    key: str
+    received_at: str
+    event: MeetingEvent | None
 
 
 def _use_wal(cursor: Any, attempts: int = 100) -> None:
@@ -261,6 +271,27 @@ class Store(NoticeRecords):
         loaded = [(event, row.key) for row in rows if (event := _readable(self.at_rest, meeting, row)) is not None]
         loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
         return [event for event, _ in loaded]
+
+    async def events_after(self, meeting: MeetingRef, after_id: int, known: Container[str] = ()) -> list[StoredEvent]:
+        """Return a meeting occurrence's events stored in rows after `after_id`, in row order (the occurrence's index finds them).
+
+        A row keyed in `known` (the caller holds it) is not read again, nor one that cannot be read
+        (logged by key, as `session_events` does): both come with no event.
+        """
+        t = schema.events
+        query = (
+            select(t.c.id, t.c.key, t.c.data, t.c.received_at)
+            .where(t.c.platform == meeting.platform)
+            .where(t.c.occurrence_id == meeting.occurrence_id)
+            .where(t.c.id > after_id)
+            .order_by(t.c.id)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row))
+            for row in rows
+        ]
 
     async def open_stream_occurrences(self, platform: str) -> list[str]:
         """Return the meeting occurrences that have a stream started and no end stored."""

@@ -5,26 +5,28 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
-from bot.core.changes import Change, session_changes, with_notes
+from bot.core.changes import CAMERA, Change, session_changes, with_notes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
 from bot.core.events import (
     MeetingEvent,
     MeetingRef,
+    ParticipantRef,
     StreamInterrupted,
     StreamStarted,
     StreamStopped,
 )
 from bot.core.participants import RoleRules
 from bot.core.record import ChecklistItem
-from bot.core.session import MeetingState, build_state
+from bot.core.reminders import SUMMARY_READY
+from bot.core.session import MeetingState, from_instant
 from bot.core.settings import Settings
 from bot.core.summary import SessionRecord, build_summary
-from bot.core.validity import accepted, believable
+from bot.core.validity import accepted
 from bot.metrics import Metrics
 from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
@@ -36,6 +38,7 @@ from bot.storage.ticks import TickStore
 from .client_book import ClientBook
 from .notice_board import NoticeBoard, SessionChanged
 from .prompts import NotePrompter
+from .session_folds import SessionFolds
 
 _LOGGER = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -48,7 +51,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class SessionView:
-    """A session judged at one instant: its state, the alerts earned, and the summary."""
+    """A session judged at one instant: its state, the alerts earned, and the summary (empty if judged without it: `judge`)."""
 
     row: SessionRow
     state: MeetingState
@@ -92,6 +95,8 @@ class SessionTracker:
         self.prompter = NotePrompter(settings, store, board)
         self.clients = ClientBook(settings, ClientRecords(store.engine), clock, self.keep_client_codes)
         self.session_clients = SessionClients(store.engine)
+        self._folds = SessionFolds(store)
+        self._profiles = _ByProfiles(None)
         # Called after every evaluation with the view judged (the timers plan their next work here).
         self.after_evaluation: list[EvaluationHook] = []
 
@@ -116,40 +121,82 @@ class SessionTracker:
         )
         return Recorded(True, session_id_for(meeting.platform, meeting.occurrence_id) if owner else None)
 
-    async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
-        """Return the session as of `now` (default: the clock); with `names`, people's kept display names too (see build_summary)."""
-        now = now or self.clock()
+    async def state(self, row: SessionRow, now: datetime | None = None) -> MeetingState:
+        """Return the session's state as of `now` (default: the clock), and nothing else: what a stream follows the client by."""
+        return (await self._judge_client(row, await self.clients.settings(), now or self.clock()))[0]
+
+    async def judge(self, row: SessionRow, now: datetime | None = None) -> SessionView:
+        """Return the session as of `now` (default: the clock) for its alerts, prompts and timers: all but the summary (left empty)."""
+        return (await self._judge(row, now or self.clock(), unsettled=False))[0]
+
+    async def _judge(self, row: SessionRow, now: datetime, unsettled: bool) -> tuple[SessionView, int]:
+        """Return the session judged as of `now` (with `unsettled`, only its alerts and changes from the instant
+        it is settled up to: see `evaluate`), and the generation of the fold judged."""
         settings = await self.clients.settings()
-        state, code = await self._judge_client(row, settings, now)
-        code = await self.session_clients.code(row.id) or code
-        judged_at = min(now, state.ended_at) if state.ended_at else now
-        alerts = find_alerts(state, self.settings.alerts, judged_at)
+        state, code, generation = await self._judge_client(row, settings, now)
+        since = self._folds.settled(row.id, generation) if unsettled else None
+        judged = state if since is None else from_instant(state, since)
+        code = await self._kept_code(row, settings) or code
+        judged_at = _judged_at(state, now)
         items = await self.checklist(row, code, state.started_at)
+        alerts = find_alerts(judged, self.settings.alerts, judged_at)
+        return SessionView(row, state, alerts, {}, items, session_changes(judged, judged_at), client_code=code), generation
+
+    async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
+        """Return the session as of `now` (default: the clock) with its summary; with `names`, people's kept display names too (see build_summary)."""
+        view = await self.judge(row, now)
         notes = await self.store.notes(row.id)
-        changes = session_changes(state, judged_at)
         record = SessionRecord(
             session_id=row.id,
             therapist_id=row.therapist_id,
-            client_code=code,
-            checklist=items,
+            client_code=view.client_code,
+            checklist=view.checklist,
             notes=notes,
-            framing_changes=with_notes(changes, await self.prompter.prompt_ids(row, changes), notes),
+            framing_changes=with_notes(view.changes, await self.prompter.prompt_ids(row, view.changes), notes),
         )
-        return SessionView(row, state, alerts, build_summary(record, state, alerts, judged_at, names), items, changes, client_code=code)
+        summary = build_summary(record, view.state, view.alerts, _judged_at(view.state, now or self.clock()), names)
+        return dataclasses.replace(view, summary=summary)
 
-    async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None]:
-        """Return the session's state as of `now`, and the code of the client the profiles recognise in it."""
+    def forget(self, session_ids: Iterable[str]) -> None:
+        """Drop what memory holds of these sessions (purged or forgotten): their events stay the truth."""
+        for session_id in session_ids:
+            self._folds.forget(session_id)
+
+    async def _judge_client(self, row: SessionRow, settings: Settings, now: datetime) -> tuple[MeetingState, str | None, int]:
+        """Return the session's state as of `now`, the code of the client the profiles recognise in it, and the fold's generation."""
+        by_profiles = self._by_profiles(settings)
         therapist = settings.therapist(row.therapist_id)
-        meeting = row.meeting
-        # A row stored before times were checked must not break the session: leave out what cannot be true.
-        events = [e for e in await self.store.session_events(meeting) if believable(e.at, now)]
         if therapist is None:  # a therapist removed from the settings: judge with the host alone
-            return build_state(meeting, events, RoleRules(therapist_account_ids=frozenset({row.host_id}))), None
-        state = build_state(meeting, events, role_rules(settings, therapist, meeting))
-        refs = state.roster.client.refs if state.roster.client else []
-        emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name_digest for r in refs if r.name_digest}
-        code = client_code(settings, therapist, meeting, emails, names, frozenset(r.account_id for r in refs if r.account_id))
-        return state, code
+            state, generation = await self._folds.state(row, RoleRules(therapist_account_ids=frozenset({row.host_id})), now)
+            return state, None, generation
+        meeting = row.meeting
+        if (rules := by_profiles.rules.get(meeting)) is None:
+            rules = by_profiles.rules[meeting] = role_rules(settings, therapist, meeting)  # keyed digests: worked out once
+        # A row stored before times were checked must not break the session: what cannot be true is left out.
+        state, generation = await self._folds.state(row, rules, now)
+        refs = tuple(state.roster.client.refs) if state.roster.client else ()
+        if (meeting, refs) not in by_profiles.codes:
+            emails, names = {r.email_hash for r in refs if r.email_hash}, {r.name_digest for r in refs if r.name_digest}
+            accounts = frozenset(r.account_id for r in refs if r.account_id)
+            by_profiles.codes[meeting, refs] = client_code(settings, therapist, meeting, emails, names, accounts)
+        return state, by_profiles.codes[meeting, refs], generation
+
+    def _by_profiles(self, settings: Settings) -> _ByProfiles:
+        """Return what was worked out from these settings' profiles (read again every few seconds: then worked out anew)."""
+        if self._profiles.settings is not settings:
+            self._profiles = _ByProfiles(settings)
+        return self._profiles
+
+    async def _kept_code(self, row: SessionRow, settings: Settings) -> str | None:
+        """Return the client code kept for the session, if any: read once for each reading of the profiles.
+
+        A code is kept before a profile changes (keep_client_codes), so a change to the profiles read anew
+        is what can bring one.
+        """
+        kept = self._by_profiles(settings).kept
+        if row.id not in kept:
+            kept[row.id] = await self.session_clients.code(row.id)
+        return kept[row.id]
 
     async def keep_client_codes(self, therapist_id: str, code: str) -> None:
         """Keep the code on every session of the therapist's that client `code` is now: before its profile changes.
@@ -196,9 +243,11 @@ class SessionTracker:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
         row = await self.store.session(session_id)
         if row is None:
+            self._folds.forget(session_id)
             return []
         now = self.clock()
-        view = await self.view(row, now)
+        # Only what may still need raising is judged: the alerts and changes from the settled instant on.
+        view, generation = await self._judge(row, now, unsettled=True)
         raised = []
         known = await self.store.notice_keys(row.therapist_id, row.id)
         for alert in view.alerts:
@@ -211,7 +260,35 @@ class SessionTracker:
                 raised.append(alert)
         waiting = await self.prompter.raise_due(row, view.changes, now)
         view = dataclasses.replace(view, prompts_waiting=waiting)
+        self._settle(view, generation)
         for hook in self.after_evaluation:
             await hook(view, now)
+        if view.state.ended and f"{SUMMARY_READY}:{row.id}" in await self.store.notice_keys(row.therapist_id, row.id):
+            self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
         self.board.publish_change(SessionChanged(row.id, row.therapist_id))
         return raised
+
+
+    def _settle(self, view: SessionView, generation: int) -> None:
+        """Settle the session up to its first change that may still move or ask (the camera still off, a prompt
+        waiting): everything before it has had its alerts and prompts. A later event in order is never earlier
+        than the last one; any other folds the session anew, a new generation, judged whole again."""
+        moving = [c.at for c in view.changes if c.id in view.prompts_waiting or (c.source == CAMERA and c.until is None)]
+        last = view.state.last_event_at
+        if last is not None and not view.state.ended:
+            self._folds.settle(view.row.id, generation, min([*moving, last]))
+
+
+def _judged_at(state: MeetingState, now: datetime) -> datetime:
+    """Return the instant a session is judged at: `now`, or its end if that came first."""
+    return min(now, state.ended_at) if state.ended_at else now
+
+
+@dataclass
+class _ByProfiles:
+    """What the tracker works out from one reading of the client profiles, by session: kept until they are read again."""
+
+    settings: Settings | None
+    rules: dict[MeetingRef, RoleRules] = dataclasses.field(default_factory=dict)
+    codes: dict[tuple[MeetingRef, tuple[ParticipantRef, ...]], str | None] = dataclasses.field(default_factory=dict)  # by the client's refs
+    kept: dict[str, str | None] = dataclasses.field(default_factory=dict)  # the code kept for a session (None: none)

@@ -173,7 +173,7 @@ class StreamRunner:
                     _LOGGER.info("RTMS stream %s of session %s: a frame shows the client's camera on", self.plan.stream.stream_id, self.row.id)
                 elif item is not _CHECK_CLIENT:
                     await self._record(item)
-                state = (await self.parts.tracker.view(self.row)).state
+                state = await self.parts.tracker.state(self.row)
                 if (seen := self._camera.stored(_off_since(state))) is not None:
                     self._updates.put_nowait(seen)
                 await self._follow_client(state)

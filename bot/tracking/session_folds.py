@@ -1,0 +1,96 @@
+"""Keep the folded state of the sessions being judged, reading from the store only the events stored since."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.core.events import MeetingEvent
+from bot.core.fold import SessionFold
+from bot.core.participants import RoleRules
+from bot.core.session import MeetingState
+from bot.core.timefmt import from_iso
+from bot.core.validity import EARLIEST, believable
+from bot.storage.store import SessionRow, Store, StoredEvent
+
+# Sessions kept in memory, the least recently judged dropped first: room for every live stream one process
+# may follow ([zoom] rtms_max_streams defaults to 1000). A fold holds about 1 KB per event.
+MAX_FOLDS = 1000
+# PostgreSQL hands out row ids before the commits, which may land out of order: a row read this soon
+# after it was stored may still have an uncommitted neighbour with a smaller id, so the rows after the
+# last one stored longer ago than this are read again (their events are not decoded twice). SQLite's
+# writers take turns, so its ids are committed in order and each row is read once.
+SETTLE = timedelta(seconds=30)
+
+
+@dataclass
+class _Kept:
+    """A session's fold and how far into the store's rows it has read."""
+
+    fold: SessionFold
+    created_at: str  # the session row's: a session deleted and stored anew (or given its meeting id late) is folded anew
+    after_id: int = 0  # every row up to this id is folded (or cannot be read)
+    ahead: dict[str, MeetingEvent] = field(default_factory=dict)  # stored with a time not believable yet, by key
+    settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
+
+
+class SessionFolds:
+    """A bounded cache of folded sessions; the stored events stay the truth, each row read once (in id order)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        self._ids_in_order = store.engine.dialect.name == "sqlite"
+
+    def __contains__(self, session_id: str) -> bool:
+        return session_id in self._kept
+
+    def settle(self, session_id: str, generation: int, at: datetime) -> None:
+        """Note that all the state of fold `generation` before `at` is judged, and nothing of it can need judging again."""
+        if (kept := self._kept.get(session_id)) is not None and kept.fold.generation == generation:
+            kept.settled = (generation, at)
+
+    def settled(self, session_id: str, generation: int) -> datetime | None:
+        """Return the instant before which fold `generation` of the session is settled (None: nothing is)."""
+        kept = self._kept.get(session_id)
+        if kept is None or kept.settled is None or kept.settled[0] != generation:
+            return None
+        return kept.settled[1]
+
+    def forget(self, session_id: str) -> None:
+        """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
+        self._kept.pop(session_id, None)
+
+    async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
+        """Return the session's state with every event stored so far whose time is believable at `now`, and its fold's generation."""
+        kept = self._kept.get(row.id)
+        if kept is None or (kept.created_at, kept.fold.meeting) != (row.created_at, row.meeting):
+            kept = self._kept[row.id] = _Kept(SessionFold(row.meeting, rules), row.created_at)
+            while len(self._kept) > MAX_FOLDS:
+                self._kept.popitem(last=False)
+        self._kept.move_to_end(row.id)
+        if kept.fold.rules != rules:
+            kept.fold.judge_with(rules)
+        stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
+        kept.after_id = self._settled(stored, now) or kept.after_id
+        kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)
+        if kept.ahead:  # a time before EARLIEST is never believable; one too far ahead waits until it is
+            now_true = [(key, event) for key, event in kept.ahead.items() if believable(event.at, now)]
+            kept.fold.add(now_true)
+            for key, _ in now_true:
+                del kept.ahead[key]
+        return kept.fold.state(), kept.fold.generation
+
+    def _settled(self, stored: list[StoredEvent], now: datetime) -> int | None:
+        """Return the id of the last row read that no uncommitted row can precede any more (None: none)."""
+        count = len(stored)
+        if not self._ids_in_order:
+            count = next((n for n, s in enumerate(stored) if not _stamp_before(s.received_at, now - SETTLE)), count)
+        return stored[count - 1].id if count else None
+
+
+def _stamp_before(stamp: str, then: datetime) -> bool:
+    try:
+        return from_iso(stamp) < then
+    except ValueError:
+        return True

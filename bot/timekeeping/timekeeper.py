@@ -101,9 +101,13 @@ class Timekeeper:
             for change_id, due in view.prompts_waiting.items()
         ]
         keys = {w.key for w in wanted}
-        stale = [r for r in await self.due.pending(session_id=row.id) if r.work.key not in keys]
+        pending = {r.work.key: r for r in await self.due.pending(session_id=row.id)}
+        stale = [r for r in pending.values() if r.work.key not in keys]
         await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE))
         for work in wanted:
+            kept = pending.get(work.key)
+            if kept is not None and kept.work == work:  # pending as wanted, so already scheduled: no write
+                continue
             await self.plan(work)
 
     async def keep_reminders(

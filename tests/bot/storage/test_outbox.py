@@ -5,7 +5,7 @@ import asyncio
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.timefmt import to_stamp
@@ -13,6 +13,7 @@ from bot.storage import schema
 from bot.storage.outbox import Outbox
 from bot.storage.store import Store, create_engine
 from tests.conftest import storage_keys
+from tests.statements import Statements
 
 NOW = datetime(2025, 3, 4, 15, 0, tzinfo=timezone.utc)
 LEASE = timedelta(minutes=2)
@@ -101,25 +102,6 @@ async def test_a_database_from_before_the_outbox_gains_it_on_upgrade(storage_url
     assert (await store.upgrade()).version_before == 2
     assert await Outbox(engine).states([(await notice(store, 1)).id])
     await engine.dispose()
-
-
-class Statements:
-    """Count the statements an engine sends, by their first words (e.g. "UPDATE deliveries", "SELECT")."""
-
-    def __init__(self, engine) -> None:
-        self.sent: list[str] = []
-        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
-        self._engine = engine
-
-    def _seen(self, _conn, _cursor, statement, _parameters, _context, _many) -> None:
-        self.sent.append(" ".join(statement.split()[:3]))
-
-    def __enter__(self) -> list[str]:
-        self.sent.clear()
-        return self.sent
-
-    def __exit__(self, *_exc) -> None:
-        event.remove(self._engine.sync_engine, "before_cursor_execute", self._seen)
 
 
 async def test_a_batch_is_claimed_in_one_statement_and_notices_handed_over_are_not_read_back(store):

@@ -15,6 +15,7 @@ from bot.core.due_work import (
 )
 from bot.core.reminders import Appointment
 from tests.conftest import DATA_KEY
+from tests.statements import Statements
 
 from .harness import (
     CLIENT,
@@ -275,3 +276,19 @@ async def test_restarting_reconciles_the_schedule_from_the_rows(make_settings, s
         h.schedule.jobs = {999: T0}  # a job whose row is gone, and the real ones missing
         await h.keeper.reconcile()
         assert h.schedule.jobs == pending
+
+
+async def test_judging_a_session_again_with_nothing_new_writes_no_timer(make_settings, storage_url):
+    async with Harness(make_settings(storage_url), Clock()) as h:
+        await live_session(h)
+        h.clock.now = at(100)
+        await h.happen(video(False, at(100)))
+        before = await h.due.pending(session_id=SESSION)
+        with Statements(h.engine) as sent:
+            await h.tracker.evaluate(SESSION)
+        assert not [s for s in sent if s.startswith(("INSERT INTO due_work", "UPDATE due_work"))]
+        assert await h.due.pending(session_id=SESSION) == before
+        assert sorted(h.schedule.jobs.values()) == sorted(r.work.due_at for r in before)
+        h.clock.now = at(130)
+        await h.happen(video(True, at(130)))  # a timer that must move still does
+        assert VIDEO_OFF_CHECK not in await kinds_pending(h)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import overload
 from zoneinfo import ZoneInfo
 
@@ -16,10 +17,14 @@ def to_iso(at: datetime | None) -> str | None: ...
 
 def to_iso(at: datetime | None) -> str | None:
     """Return `at` as ISO 8601 UTC ending in `Z`, to the second (None stays None)."""
-    if at is None:
-        return None
+    return None if at is None else _iso(at)
+
+
+@lru_cache(maxsize=1 << 15)  # a summary writes thousands, most of them the instants the last summary wrote
+def _iso(at: datetime) -> str:
+    # Equal instants hash alike whatever their zone, and have one UTC text: the cache may answer for either.
     at = at.astimezone(timezone.utc)
-    # As strftime("%Y-%m-%dT%H:%M:%SZ") writes it, at a tenth of its cost (a summary writes thousands); it leaves a year below 1000 unpadded.
+    # As strftime("%Y-%m-%dT%H:%M:%SZ") writes it, at a tenth of its cost; it leaves a year below 1000 unpadded.
     if at.year < 1000:
         return f"{at.year}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}Z"
     return at.isoformat(timespec="seconds")[:19] + "Z"

@@ -46,15 +46,14 @@ def script(path: str, payloads: list[bytes], headers: Headers) -> str:
     """Return a wrk Lua script sending each of `payloads` once, in order (then again from the first), signed."""
     # Built in init(), once wrk knows the host (wrk.format adds the Host header from it), in functions of a
     # few hundred requests each: one Lua function holds a bounded number of constants.
-    lines, chunks = ["local requests = {}"], 0
+    lines = ["local requests = {}", "local chunks = {}"]
     for first in range(0, len(payloads), 500):
-        chunks += 1
-        lines.append(f"local function chunk{chunks}()")
+        lines.append("chunks[#chunks + 1] = function()")
         for raw in payloads[first:first + 500]:
             fields = ", ".join(f"[ {_lua_string(k)} ] = {_lua_string(v)}" for k, v in headers(raw).items())
             lines.append(f"requests[#requests + 1] = wrk.format('POST', {_lua_string(path)}, {{{fields}}}, {_lua_string(raw.decode())})")
         lines.append("end")
-    lines.append("init = function(args) " + " ".join(f"chunk{n}()" for n in range(1, chunks + 1)) + " end")
+    lines.append("init = function(args) for _, chunk in ipairs(chunks) do chunk() end end")
     lines += [
         "local n = 0",
         "request = function() n = n % #requests + 1; return requests[n] end",
@@ -99,4 +98,6 @@ def run(url: str, payloads: list[bytes], headers: Headers, seconds: float, conne
             ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(lua), url],
             capture_output=True, text=True, check=True,
         )
+    if "not_ok" not in done.stdout:  # the script failed in wrk's Lua
+        raise RuntimeError(f"wrk did not run the script: {done.stderr.strip()[:300]}")
     return parse(done.stdout)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command as alembic
+from alembic import command as alembic_commands
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -167,7 +167,7 @@ def _release_database(tmp_path: Path, storage_url: str, request: pytest.FixtureR
     return release_url
 
 
-def _to_revision(url: str, revision: str, how: Any = alembic.upgrade) -> None:
+def _to_revision(url: str, revision: str, how: Any = alembic_commands.upgrade) -> None:
     """Bring a database to `revision` exactly, as an earlier version of the code migrated it (or stamp it there)."""
 
     def upgrade(conn: Connection) -> None:
@@ -210,7 +210,7 @@ def test_a_baseline_database_is_migrated_to_the_session_list_and_readers_never_m
 
 async def test_a_baseline_database_is_migrated_at_start_and_lists_its_sessions(aiohttp_client, make_settings, storage_url):
     await previous_database(storage_url, RELEASE)
-    await asyncio.to_thread(_to_revision, storage_url, BASELINE, alembic.stamp)  # as the first Alembic version left it
+    await asyncio.to_thread(_to_revision, storage_url, BASELINE, alembic_commands.stamp)  # as the first Alembic version left it
     engine = create_engine(storage_url)
     try:
         assert str(await Store(engine, storage_keys()).upgrade()) == f"from revision {BASELINE} to revision {head()}"

@@ -86,6 +86,8 @@ class SessionListing:
 
     async def keep(self, view: SessionView, now: datetime) -> None:
         """Keep the session's entry as just judged (the tracker calls it after every evaluation)."""
+        # The view does not say which profiles it was judged under: those in force now are taken (a profile changed
+        # during this very evaluation leaves the entry as judged until the session's next evaluation).
         settings = await self._tracker.clients.settings()
         entry = listed(view.state, view.client_code)
         await self._rows.keep(view.row, entry, profiles_mark(settings, view.row.therapist_id), now)

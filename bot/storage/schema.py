@@ -29,6 +29,7 @@ sessions = Table(
     Column("created_at", String(32), nullable=False),
     UniqueConstraint("platform", "occurrence_id", name="uq_sessions_occurrence"),
     Index("ix_sessions_therapist", "therapist_id"),
+    Index("ix_sessions_listed", "therapist_id", "created_at"),  # a therapist's newest sessions, without sorting them all (0002)
 )
 
 # One row per domain event; `key` identifies the event (the platform says how), so a redelivery inserts nothing.

@@ -14,6 +14,8 @@ from bot.core.timefmt import to_stamp
 from . import schema
 from .store import SessionRow
 
+_SESSION_COLUMNS = len(schema.sessions.columns)  # a row's first columns are the session's, in SessionRow's order
+
 
 @dataclass(frozen=True)
 class ListRow:
@@ -50,22 +52,23 @@ class SessionList:
     ) -> list[ListRow]:
         """Return a therapist's sessions as Store.sessions orders and filters them, each with its kept entry if any."""
         s, t = schema.sessions, schema.session_listing
-        query = (
-            select(s, t.c.client_code, t.c.status, t.c.started_at.label("listed_start"), t.c.ended_at.label("listed_end"), t.c.profiles)
-            .outerjoin(t, and_(t.c.session_id == s.c.id, t.c.therapist_id == s.c.therapist_id))
-            .where(s.c.therapist_id == therapist_id)
-            .order_by(s.c.created_at.desc(), s.c.id)
-            .limit(limit)
-        )
+        page = select(s).where(s.c.therapist_id == therapist_id).order_by(s.c.created_at.desc(), s.c.id).limit(limit)
         if platform:
-            query = query.where(s.c.platform == platform)
+            page = page.where(s.c.platform == platform)
         if occurrence_id:
-            query = query.where(s.c.occurrence_id == occurrence_id)
+            page = page.where(s.c.occurrence_id == occurrence_id)
+        # The page of sessions first, then their rows: joined before the limit, every session's row would be looked up.
+        p = page.subquery()
+        query = (
+            select(p, t.c.client_code, t.c.status, t.c.started_at.label("listed_start"), t.c.ended_at.label("listed_end"), t.c.profiles)
+            .outerjoin(t, and_(t.c.session_id == p.c.id, t.c.therapist_id == p.c.therapist_id))
+            .order_by(p.c.created_at.desc(), p.c.id)
+        )
         async with self._engine.connect() as conn:
             found = (await conn.execute(query)).all()
         listed = []
         for row in found:
-            session = SessionRow(**{c.name: row._mapping[c] for c in s.columns})
+            session = SessionRow(*row[:_SESSION_COLUMNS])
             entry = None if row.profiles is None else readable(row.client_code, row.status, row.listed_start, row.listed_end)
             listed.append(ListRow(session, entry, row.profiles))
         return listed

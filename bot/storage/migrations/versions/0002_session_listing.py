@@ -1,4 +1,4 @@
-"""Keep each session as the session list shows it, so that a listing reads rows, not events.
+"""Keep each session as the session list shows it, so that a listing reads rows, not events; index a therapist's newest.
 
 Revision ID: 0002
 Revises: 0001
@@ -13,7 +13,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create `session_listing` (bot/storage/schema.py); a session without its row is judged when first listed."""
+    """Create `session_listing` (bot/storage/schema.py), and index sessions by therapist and time for the list's page.
+
+    A session without its row is judged when first listed.
+    """
     op.create_table(
         "session_listing",
         sa.Column("session_id", sa.String(40), primary_key=True),
@@ -25,3 +28,4 @@ def upgrade() -> None:
         sa.Column("profiles", sa.String(64), nullable=False),
         sa.Column("judged_at", sa.String(32), nullable=False),
     )
+    op.create_index("ix_sessions_listed", "sessions", ["therapist_id", "created_at"])

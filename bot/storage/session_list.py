@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,8 +42,12 @@ class SessionList:
         )
         insert = self._insert(t).values(values)
         newer = {k: v for k, v in values.items() if k != "session_id"}
-        # Two judgings of one session may finish out of order: the later judgment's entry stays.
-        upsert = insert.on_conflict_do_update(index_elements=[t.c.session_id], set_=newer, where=t.c.judged_at <= insert.excluded.judged_at)
+        # Two judgings of one session may finish out of order: the later judgment's entry stays. A judgment that
+        # changes nothing writes nothing (a redelivered event changes no row).
+        changed = or_(*(t.c[k].is_distinct_from(insert.excluded[k]) for k in newer if k != "judged_at"))
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.session_id], set_=newer, where=and_(t.c.judged_at <= insert.excluded.judged_at, changed)
+        )
         async with self._engine.begin() as conn:
             await conn.execute(upsert)
 

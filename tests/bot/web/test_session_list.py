@@ -181,6 +181,9 @@ async def test_a_newer_judgment_is_never_replaced_by_an_older_one(client):
     assert (await kept(client))[LIVE_ID].client_code is None
     await rows.keep(found.session, older, found.profiles, judged_at + timedelta(seconds=1))
     assert (await kept(client))[LIVE_ID].client_code == "C-OLD"
+    before = (await kept(client))[LIVE_ID]
+    await rows.keep(found.session, older, found.profiles, judged_at + timedelta(seconds=2))  # judged again, the same
+    assert (await kept(client))[LIVE_ID] == before  # a judgment that changes nothing writes nothing
 
 
 async def test_a_purged_or_forgotten_session_takes_its_row_with_it(client):

@@ -27,6 +27,7 @@ async def forget_client(
 ) -> Removal:
     """Delete, in one transaction, the client's sessions, the appointments of their meetings, their profile and links."""
     w, p, m, c = schema.due_work, schema.client_profiles, schema.client_meetings, schema.session_clients
+    listed = schema.session_listing
     async with writing(engine) as conn:
         query = select(w.c.id, w.c.key, w.c.data).where(w.c.kind == CHECKLIST_REMINDER, w.c.therapist_id == therapist_id)
         reminders = [r for r in (await conn.execute(query)).all() if _meeting_of(r.data) in meeting_ids]
@@ -35,5 +36,6 @@ async def forget_client(
             (m, and_(m.c.therapist_id == therapist_id, m.c.code == code)),
             (p, and_(p.c.therapist_id == therapist_id, p.c.code == code)),
             (c, and_(c.c.therapist_id == therapist_id, c.c.code == code)),  # a session kept under the code, whatever became of it
+            (listed, and_(listed.c.therapist_id == therapist_id, listed.c.client_code == code)),  # a list row judged so once
         ]
         return Removal(await apply(conn, clauses), sorted(s.id for s in sessions))

@@ -21,6 +21,7 @@ from . import schema
 CHUNK = 500  # ids per statement: well under SQLite's and asyncpg's limits on bound values
 Clause = tuple[Table, ColumnElement[bool]]
 E, S, N, D, W = schema.events, schema.sessions, schema.notices, schema.deliveries, schema.due_work
+L = schema.session_listing
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def session_clauses(sessions: Sequence[SessionKey]) -> list[Clause]:
             (schema.checklist_ticks, schema.checklist_ticks.c.session_id.in_(ids)),
             (W, W.c.session_id.in_(ids)),
             (schema.session_clients, schema.session_clients.c.session_id.in_(ids)),
+            (L, L.c.session_id.in_(ids)),
             (schema.bot_calls, schema.bot_calls.c.session_id.in_(ids)),
         ]
         clauses += _occurrence_clauses([(s.platform, s.occurrence_id) for s in chunk])
@@ -170,5 +172,6 @@ class Retention:
         clauses += appointment_clauses([r.id for r in reminders], [r.key for r in reminders])
         old_notices = and_(N.c.session_id.is_(None), N.c.raised_at < stamp)
         clauses += [(D, D.c.notice_id.in_(select(N.c.id).where(old_notices))), (N, old_notices), (W, finished)]
+        clauses.append((L, ~exists().where(S.c.id == L.c.session_id)))  # a list row whose session went while it was judged
         return clauses
 

@@ -29,6 +29,7 @@ sessions = Table(
     Column("created_at", String(32), nullable=False),
     UniqueConstraint("platform", "occurrence_id", name="uq_sessions_occurrence"),
     Index("ix_sessions_therapist", "therapist_id"),
+    Index("ix_sessions_listed", "therapist_id", "created_at"),  # a therapist's newest sessions, without sorting them all (0002)
 )
 
 # One row per domain event; `key` identifies the event (the platform says how), so a redelivery inserts nothing.
@@ -269,4 +270,20 @@ stream_tickets = Table(
     Column("therapist_id", String(64), nullable=False),
     Column("expires_at", String(32), nullable=False),
     Index("ix_stream_tickets_expiry", "expires_at"),
+)
+
+# Each session as the therapist's session list shows it, kept at every judging (bot/storage/session_list.py), so
+# that a listing reads rows, not events. `profiles` is the keyed mark of the client profiles the code was judged
+# under (bot/core/listing.py): under another, the session is judged again. No name, topic or note is kept here.
+session_listing = Table(
+    "session_listing",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("therapist_id", String(64), nullable=False),
+    Column("client_code", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("started_at", String(32)),
+    Column("ended_at", String(32)),
+    Column("profiles", String(64), nullable=False),
+    Column("judged_at", String(32), nullable=False),
 )

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import hmac
 import logging
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from bot.core.listing import SessionIdentity, listed, listing_json, profiles_mark
 from bot.core.render import RENDERERS
 from bot.core.settings import Therapist
 from bot.core.timefmt import from_iso, to_iso
 from bot.storage.notices import NoticeRow
+from bot.storage.session_list import SessionList
 from bot.storage.store import SessionRow
 from bot.tracking.tracker import SessionTracker, SessionView
 
@@ -51,10 +54,10 @@ async def owned_session(request: web.Request, therapist: Therapist | None = None
     return therapist, row
 
 
-async def judged(tracker: SessionTracker, row: SessionRow, names: bool = False) -> SessionView | None:
-    """Return the session judged now, or None if its stored rows cannot be judged (logged by id only)."""
+async def judged(tracker: SessionTracker, row: SessionRow, names: bool = False, now: datetime | None = None) -> SessionView | None:
+    """Return the session judged now (or at `now`), or None if its stored rows cannot be judged (logged by id only)."""
     try:
-        return await tracker.view(row, names=names)
+        return await tracker.view(row, now, names=names)
     except Exception as err:  # one session that cannot be judged must not hide the others
         _LOGGER.error("session %s cannot be judged (%s)", row.id, type(err).__name__)
         return None
@@ -62,17 +65,50 @@ async def judged(tracker: SessionTracker, row: SessionRow, names: bool = False) 
 
 def _listing(row: SessionRow, view: SessionView | None) -> dict[str, Any]:
     if view is None:
-        return {"session_id": row.id, "platform": row.platform, "status": UNREADABLE, "reason": UNREADABLE_REASON}
-    summary = view.summary
-    return {
-        "session_id": row.id,
-        "platform": row.platform,
-        "meeting": summary["meeting"],
-        "client_code": summary["client_code"],
-        "status": summary["status"],
-        "started_at": summary["started_at"],
-        "ended_at": summary["ended_at"],
-    }
+        return _unreadable(row)
+    return listing_json(_identity(row), listed(view.state, view.client_code))
+
+
+def _unreadable(row: SessionRow) -> dict[str, Any]:
+    return {"session_id": row.id, "platform": row.platform, "status": UNREADABLE, "reason": UNREADABLE_REASON}
+
+
+def _identity(row: SessionRow) -> SessionIdentity:
+    return SessionIdentity(row.id, row.platform, row.meeting_id, row.occurrence_id)
+
+
+class SessionListing:
+    """The session list from the rows kept at each judging; a session without a usable row is judged now, and kept."""
+
+    def __init__(self, tracker: SessionTracker) -> None:
+        self._tracker = tracker
+        self._rows = SessionList(tracker.store.engine)
+
+    async def keep(self, view: SessionView, now: datetime) -> None:
+        """Keep the session's entry as just judged (the tracker calls it after every evaluation)."""
+        # The view does not say which profiles it was judged under: those in force now are taken (a profile changed
+        # during this very evaluation leaves the entry as judged until the session's next evaluation).
+        settings = await self._tracker.clients.settings()
+        entry = listed(view.state, view.client_code)
+        await self._rows.keep(view.row, entry, profiles_mark(settings, view.row.therapist_id), now)
+
+    async def listing(self, therapist_id: str, platform: str | None, occurrence_id: str | None, limit: int) -> list[dict[str, Any]]:
+        """Return the therapist's sessions as `GET /api/sessions` lists them, newest first."""
+        # The mark is taken before any judging: an entry judged now is never kept under a newer profile's mark.
+        mark = profiles_mark(await self._tracker.clients.settings(), therapist_id)
+        answer = []
+        for found in await self._rows.rows(therapist_id, platform, occurrence_id, limit):
+            entry = found.entry if found.profiles == mark else None
+            if entry is None:  # stored before this version, not judged yet, judged under other profiles, or unreadable
+                now = self._tracker.clock()
+                view = await judged(self._tracker, found.session, now=now)
+                if view is None:
+                    answer.append(_unreadable(found.session))
+                    continue
+                entry = listed(view.state, view.client_code)
+                await self._rows.keep(found.session, entry, mark, now)
+            answer.append(listing_json(_identity(found.session), entry))
+        return answer
 
 
 @routes.get("/api/sessions")
@@ -82,10 +118,9 @@ async def list_sessions(request: web.Request) -> web.Response:
     limit = request.query.get("limit", str(DEFAULT_LISTING))
     if not (limit.isascii() and limit.isdigit() and len(limit) <= 3) or not 1 <= int(limit) <= MAX_LISTING:
         raise refuse(web.HTTPBadRequest, f"limit must be a whole number from 1 to {MAX_LISTING}")
-    # Each listed session is judged afresh from its events: the listing is bounded.
-    rows = await request.app[keys.STORE].sessions(therapist.id, platform, request.query.get("meeting_uuid"), int(limit))
-    tracker = request.app[keys.TRACKER]
-    return web.json_response([_listing(row, await judged(tracker, row)) for row in rows])
+    # The rows kept at each judging, not the events: a session is judged here only when its row is missing or stale.
+    listing = SessionListing(request.app[keys.TRACKER])
+    return web.json_response(await listing.listing(therapist.id, platform, request.query.get("meeting_uuid"), int(limit)))
 
 
 @routes.get("/api/sessions/{session_id}")

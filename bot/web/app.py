@@ -77,6 +77,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
     app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
+    app[keys.TRACKER].after_evaluation.append(api.SessionListing(app[keys.TRACKER]).keep)  # the session list's row
     scheduler.start(timekeeper.fire)  # paused until it has planned the pending rows
     await timekeeper.reconcile()  # the overdue ones run once resumed, a few at a time
     await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done

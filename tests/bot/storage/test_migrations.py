@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command as alembic_commands
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
 
 from bot.cli import main
+from bot.storage import schema
 from bot.storage.schema import metadata
-from bot.storage.schema_revision import SchemaProblem, head
+from bot.storage.schema_revision import BASELINE, MIGRATIONS, SchemaProblem, head
 from bot.storage.store import Store, create_engine
 from bot.web import keys
 from bot.web.app import create_app
@@ -44,6 +47,18 @@ COMMANDS = [
     ["client", "forget", "C-17"], ["rotate-key"], ["therapist", "set-password", "t1"],
 ]
 READERS = [["summary", "s1"], ["purge", "--dry-run"], ["client", "export", "C-17", "--out", "x.json"]]
+LATER_TABLES = {"session_listing"}  # made by the revisions after the baseline
+LISTED = ("ix_sessions_listed", ["therapist_id", "created_at"], False)
+LATER_INDEXES = {"sessions": {"ix_sessions_listed"}}  # given to version-9 tables by those revisions
+
+
+def _as_version_9(stored: dict[str, Any]) -> dict[str, Any]:
+    """Return a schema as `_stored` reports it without what the revisions after the baseline added."""
+    return {
+        name: (columns, key, unique, [i for i in indexes if i[0] not in LATER_INDEXES.get(name, set())])
+        for name, (columns, key, unique, indexes) in stored.items()
+        if name not in LATER_TABLES
+    }
 
 
 def _stored(url: str) -> dict[str, Any]:
@@ -144,15 +159,84 @@ def test_companion_migrate_creates_a_new_database_with_the_last_releases_schema(
     assert main(["migrate", "--config", str(config)]) == 0
     assert capsys.readouterr().out == f"migrated the database from revision {head()} to revision {head()} (it was up to date)\n"
     assert _versions(storage_url) == (head(), 9)  # so the upgrades from before Alembic never run on it
-    # Made by the revisions, it is what the last release made: the baseline creates its tables from schema.py, which
-    # must describe version 9 until a revision changes a table (the baseline then keeps that table's version-9 copy).
+    # Made by the revisions, it is what the last release made plus the later revisions' tables: the baseline creates
+    # exactly the version-9 tables, from schema.py, which must describe them as version 9 did until a revision changes
+    # one (the baseline then keeps that table's version-9 copy).
     made = _stored(storage_url)
+    release = _stored(_release_database(tmp_path, storage_url, request))
+    assert _as_version_9(made) == release
+    assert set(made) - set(release) == LATER_TABLES
+
+
+def _release_database(tmp_path: Path, storage_url: str, request: pytest.FixtureRequest) -> str:
+    """Return the URL of a database as the last release before Alembic made it, beside the test's own."""
     if storage_url.startswith("sqlite"):
         release_url = f"sqlite+aiosqlite:///{tmp_path / 'release.db'}"
     else:
         release_url = emptied_postgres(request.getfixturevalue("postgres_database"))
     asyncio.run(previous_database(release_url, RELEASE))
-    assert made == _stored(release_url)
+    return release_url
+
+
+def _to_revision(url: str, revision: str, how: Any = alembic_commands.upgrade) -> None:
+    """Bring a database to `revision` exactly, as an earlier version of the code migrated it (or stamp it there)."""
+
+    def upgrade(conn: Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        how(config, revision)
+
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(upgrade)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def test_the_baseline_makes_exactly_what_the_last_release_made(tmp_path, storage_url, request):
+    _to_revision(storage_url, BASELINE)
+    assert _versions(storage_url) == (BASELINE, 9)
+    made = _stored(storage_url)
+    assert made == _stored(_release_database(tmp_path, storage_url, request))
+
+
+def test_a_baseline_database_is_migrated_to_the_session_list_and_readers_never_migrate_it(tmp_path, capsys, storage_url):
+    _to_revision(storage_url, BASELINE)
+    config = write_config(tmp_path, storage_url)
+    for reader in READERS:  # behind the code: the commands that only read say so, and change nothing
+        assert main([*reader, "--config", str(config)]) == 2, reader
+        assert f"the database is at revision {BASELINE} and this version needs revision {head()}: {MIGRATE}" in capsys.readouterr().err
+    assert "session_listing" not in _stored(storage_url) and LISTED not in _stored(storage_url)["sessions"][3]
+    assert main(["migrate", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"migrated the database from revision {BASELINE} to revision {head()}\n"
+    assert _versions(storage_url) == (head(), 9)
+    columns = _stored(storage_url)["session_listing"][0]
+    assert LISTED in _stored(storage_url)["sessions"][3]
+    assert [name for name, _, _ in columns] == [c.name for c in schema.session_listing.columns]
+
+
+async def test_a_baseline_database_is_migrated_at_start_and_lists_its_sessions(aiohttp_client, make_settings, storage_url):
+    await previous_database(storage_url, RELEASE)
+    await asyncio.to_thread(_to_revision, storage_url, BASELINE, alembic_commands.stamp)  # as the first Alembic version left it
+    engine = create_engine(storage_url)
+    try:
+        assert str(await Store(engine, storage_keys()).upgrade()) == f"from revision {BASELINE} to revision {head()}"
+    finally:
+        await engine.dispose()
+    clock = ManualClock(datetime.fromisoformat(RELEASE["now"]))
+    client = await aiohttp_client(create_app(make_settings(storage_url), clock=clock))
+    listed = await (await client.get("/api/sessions", headers=A)).json()
+    # Stored before the list kept rows, each session is judged once when first listed, as its summary says.
+    assert sorted(s["session_id"] for s in listed) == sorted(RELEASE["summaries"])
+    for entry in listed:
+        summary = RELEASE["summaries"][entry["session_id"]]
+        assert entry == {k: summary[k] for k in ("session_id", "platform", "meeting", "client_code", "status", "started_at", "ended_at")}
+    await client.close()
 
 
 def test_every_schema_change_is_a_revision(storage_url):

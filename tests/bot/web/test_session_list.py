@@ -48,14 +48,14 @@ async def client(aiohttp_client, make_settings, storage_url, meeting_deliveries,
     client = await aiohttp_client(create_app(make_settings(storage_url)))
     await replay(client, meeting_deliveries)
     tracker = client.app[keys.TRACKER]
-    real_view = tracker.view
+    real_judge_client = tracker._judge_client
 
-    async def view(row, now=None, names=False):
+    async def judge_client(row, settings, now):  # what every judging (state, judge, view, evaluate) goes through
         if row.id == BROKEN_ID:
             raise OverflowError("date value out of range")  # as a stored row the fold cannot take would
-        return await real_view(row, now, names=names)
+        return await real_judge_client(row, settings, now)
 
-    monkeypatch.setattr(tracker, "view", view)
+    monkeypatch.setattr(tracker, "_judge_client", judge_client)
     now = datetime.now(timezone.utc)
     for meeting, start, ended in ((BROKEN, now - timedelta(hours=3), True), (OTHERS, now - timedelta(hours=2), True), (LIVE, now - timedelta(minutes=20), False)):
         await record(client, meeting, start, ended)

@@ -24,12 +24,12 @@ from typing import Awaitable, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
 
+from bench.databases import emptied  # noqa: E402
 from bench.pages import MINUTES, script  # noqa: E402
 from bot.config.settings_file import parse_settings  # noqa: E402
 from bot.core import events as ev  # noqa: E402
-from bot.storage.store import SessionRow, create_engine  # noqa: E402
+from bot.storage.store import SessionRow  # noqa: E402
 from tests.bot.timekeeping.harness import CLIENT, MEETING, SESSION, T0, Clock, Harness  # noqa: E402
 from tests.conftest import settings_dict  # noqa: E402
 
@@ -55,14 +55,6 @@ async def state_of(harness: Harness, row: SessionRow) -> object:
 async def summary_json(harness: Harness, row: SessionRow) -> str:
     """Return the session's summary as the API writes it."""
     return json.dumps((await harness.tracker.view(row)).summary)
-
-
-async def emptied(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
 
 
 async def run(runs: int, postgres: str | None) -> int:

@@ -28,12 +28,12 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aiohttp import web  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
+from bench.databases import emptied  # noqa: E402
 from bench.restart import HOST, write_config  # noqa: E402
 from bot.config.settings_file import load_settings  # noqa: E402
 from bot.core import events as ev  # noqa: E402
-from bot.storage.store import create_engine, session_id_for  # noqa: E402
+from bot.storage.store import session_id_for  # noqa: E402
 from bot.web import keys  # noqa: E402
 from bot.web.app import create_app  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
@@ -108,19 +108,11 @@ async def store_sessions(app: web.Application, sessions: int, others: int) -> in
     return stored
 
 
-async def empty(url: str) -> None:
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
 async def run(args: argparse.Namespace) -> None:
     # In memory where there is /dev/shm: each judging commits, and the disk's syncs would make setting up take many minutes.
     folder = Path(tempfile.mkdtemp(prefix="listing-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     if args.postgres:
-        await empty(args.postgres)
+        await emptied(args.postgres)
     url = args.postgres or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
     port = free_port()
     config = write_config(folder, url, port, CLIENTS)

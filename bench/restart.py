@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
+from bench.databases import emptied  # noqa: E402
 from bot.config.settings_file import load_settings  # noqa: E402
 from bot.config.starter import new_key  # noqa: E402
 from bot.core import events as ev  # noqa: E402
@@ -155,11 +156,7 @@ async def run(sessions: int, runs: int, storage_url: str | None) -> None:
     health, done = [], []
     for n in range(runs):
         if storage_url:  # the same database for every run: start from an empty one
-            engine = create_engine(storage_url)
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await engine.dispose()
+            await emptied(storage_url)
         to_health, to_done, rows, notices = await one_run(sessions, storage_url)
         health.append(to_health)
         done.append(to_done)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from aiohttp import web
 
@@ -17,6 +18,12 @@ from .signature import SignatureError, SignatureVerifier
 from .sync import MeetingSync
 
 _LOGGER = logging.getLogger(__name__)
+_EVENT_NAME = re.compile(r"[a-z0-9_.]{1,64}")  # what Zoom's event names look like: anything else is not written to the log
+
+
+def _shown(name: str) -> str:
+    """Return the event's name for the log, or a placeholder for a name no Zoom event has (any text, control characters included)."""
+    return name if _EVENT_NAME.fullmatch(name) else "(not a Zoom event name)"
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -57,10 +64,10 @@ class ZoomWebhook:
         try:
             parsed = parse_event(body)
         except WebhookFormatError as err:
-            _LOGGER.warning("malformed Zoom %s webhook: %s", name, err)
+            _LOGGER.warning("malformed Zoom %s webhook: %s", _shown(name), err)
             return _bad_request(str(err))
         if parsed is None:
-            _LOGGER.debug("Zoom event %s not used", name)
+            _LOGGER.debug("Zoom event %s not used", _shown(name))
             return web.json_response({"status": "ignored"})
         try:
             plans = [event for event in parsed.events if isinstance(event, SchedulingEvent)]

@@ -134,3 +134,12 @@ async def test_the_401_does_not_say_which_check_failed(client):
     wrong = await client.post("/webhooks/zoom", data=raw, headers=signed_headers(raw, secret=SECRET + "x"))
     assert stale.status == wrong.status == 401
     assert await stale.json() == await wrong.json()
+
+
+@pytest.mark.parametrize("event", ["\ud800", "meeting.started\nFORGED log line", "x" * 65, "Meeting.Started"])
+async def test_an_event_name_no_zoom_event_has_is_not_written_to_the_log(client, caplog, event):
+    caplog.set_level("DEBUG", logger="integrations.zoom.webhook")
+    response = await post(client, {"event": event, "event_ts": int(time.time() * 1000), "payload": {}})
+    assert response.status in (200, 400), await response.text()
+    written = [record.getMessage() for record in caplog.records if record.name == "integrations.zoom.webhook"]
+    assert written and all(event not in line and "(not a Zoom event name)" in line for line in written), written

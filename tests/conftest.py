@@ -5,6 +5,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -21,6 +22,7 @@ from integrations.zoom.signature import sign
 
 pytest_plugins = ["tests.fakes.graph_calendar"]  # the fake Graph calendar's fixture, `graph_meetings`
 FIXTURES = Path(__file__).parent / "fixtures"
+SCREENSHOTS = Path(__file__).parent.parent / "test-artifacts" / "screenshots"
 SECRET = "whsec-test-7Hq2-mV4cR8pL1xN6bZ3k"  # as long as a real one, or the settings refuse it
 THERAPIST_A_HOST = "hTq3Wl8kR0yC5fG1nB7xZw"
 THERAPIST_B_HOST = "bB0bB0bB0bB0bB0bB0bB0b"
@@ -33,6 +35,22 @@ DATA_KEY = "dGVzdHMtb25seS1kYXRhLWtleS0zMi1ieXRlcy1vayE="
 NOTES_KEY = "dGVzdHMtb25seS1ub3Rlcy1rZXktMzItYnl0ZXMtb2s="
 PRIVACY_TOML = f'[privacy]\ndata_key = "{DATA_KEY}"\nnotes_keys = ["{NOTES_KEY}"]\n'  # for the settings files tests write
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Name the run's screenshot folder once, before pytest-xdist starts its workers: they inherit the name."""
+    os.environ.setdefault("SCREENSHOT_RUN", time.strftime("%Y%m%d-%H%M%S"))
+
+
+def screenshot_folder() -> Path:
+    """Return the run's screenshot folder: test-artifacts/screenshots/<$SCREENSHOT_RUN>/."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.environ.get("SCREENSHOT_RUN", ""))[:80] or "run"
+    return SCREENSHOTS / name
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if screenshot_folder().is_dir():
+        terminalreporter.write_line(f"browser test screenshots: {screenshot_folder()}")
 
 
 def storage_keys(show_names: bool = False) -> Any:

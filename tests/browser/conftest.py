@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
@@ -29,6 +28,7 @@ from tests.conftest import (
     TOKEN_A,
     TOKEN_B,
     free_port,
+    screenshot_folder,
     signed_headers,
 )
 from tests.fakes.companion_process import ROOT, CompanionProcess
@@ -45,7 +45,6 @@ PASSWORD_B = "a long browser-test password for B"
 ALERT_SECONDS = 2  # [alerts] video_off_alert_seconds: a camera off this long raises client_video_off
 PROMPT_SECONDS = 1  # [prompts] camera_off_min_seconds: a camera-off interval this long earns a note prompt
 ZONE = "Europe/London"  # therapist t1's time zone, and the browser's
-_SHOTS: dict[str, Path] = {}
 
 
 def _browser_missing() -> str | None:
@@ -72,17 +71,11 @@ def browser_available() -> None:
 # ---------------------------------------------------------------- screenshots
 
 
-def _run_name() -> str:
-    name = os.environ.get("SCREENSHOT_RUN") or datetime.now().strftime("%Y%m%d-%H%M%S")
-    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80] or "run"
-
-
 @pytest.fixture(scope="session")
 def screenshot_root() -> Path:
     """The run's screenshot folder: test-artifacts/screenshots/<run>/ (printed at the end of the run)."""
-    folder = ROOT / "test-artifacts" / "screenshots" / _run_name()
+    folder = screenshot_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    _SHOTS["root"] = folder
     return folder
 
 
@@ -92,11 +85,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     outcome = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if "root" in _SHOTS:
-        terminalreporter.write_line(f"browser test screenshots: {_SHOTS['root']}")
 
 
 # ---------------------------------------------------------------- the service

@@ -13,6 +13,7 @@ from .participants import Roster
 from .session import MeetingState
 from .summary import SessionRecord, SummaryRows, alert_row, change_row, off_row, people_labels, summary_document, timeline_row
 
+_UNSHOWN: dict[str, Any] = {}  # a change's row not built yet
 _NOBODY = Roster()  # a state's new facts are judged without its people: who is there is judged whole, each time
 
 
@@ -24,6 +25,8 @@ class Judged:
     changes: list[Change]
     alert_rows: list[dict[str, Any]]
     closed: int  # how many of its camera-off intervals were closed
+    version: int = -1  # what was taken when it was judged (-1: judged whole, an older state than taken)
+    open_changes: tuple[tuple[int, Change], ...] = ()  # the open interval's change and its place among the changes
 
 
 class SummarySoFar:
@@ -45,7 +48,10 @@ class SummarySoFar:
         self._changes: list[Change] = []  # of what is taken, in order, with their order's keys (ids not numbered)
         self._change_keys: list[tuple[datetime, str]] = []
         self._off_rows: list[dict[str, Any]] = []  # of the closed intervals, in order
-        self._shown: dict[str, tuple[Change, tuple[str | None, str | None], dict[str, Any]]] = {}  # by change id
+        self._change_rows: list[dict[str, Any]] = []  # theirs, in the same order (_UNSHOWN: not built yet)
+        self._asked: list[tuple[str | None, str | None]] = []  # the prompt id and note each row shows
+        self._rows_for: tuple[Mapping[str, int], dict[str, str]] | None = None  # the prompts and notes they were built with
+        self._version = 0  # grows with every take
         self._labels: dict[int, str] = {}
         self._timeline_rows: list[dict[str, Any]] = []  # named by _labels
 
@@ -64,10 +70,11 @@ class SummarySoFar:
             place = bisect.bisect_right(self._alert_keys, alert_order(alert)) + n
             alerts.insert(place, alert)
             rows.insert(place, alert_row(alert))
-        changes = list(self._changes)
+        changes, open_changes = list(self._changes), []
         for change in changes_found(dataclasses.replace(state, video_off=off[closed:], framing=[]), now):  # the open interval
-            changes.insert(*self._placed(change))
-        return Judged(alerts, changes, rows, closed)
+            open_changes.append(placed := self._placed(change))
+            changes.insert(*placed)
+        return Judged(alerts, changes, rows, closed, self._version, tuple(open_changes))
 
     def summary(
         self, record: SessionRecord, state: MeetingState, judged: Judged, prompt_ids: Mapping[str, int], now: datetime, names: bool = False
@@ -79,15 +86,12 @@ class SummarySoFar:
         timeline = state.timeline
         self._timeline_rows.extend(timeline_row(t, labels) for t in timeline[len(self._timeline_rows) :])
         answers = note_answers(record.notes)
-        changes = []
-        for change in judged.changes:
-            asked = answer_to(change.id, prompt_ids, answers)
-            kept = self._shown.get(change.id)
-            if kept is not None and kept[0] is change and kept[1] == asked:
-                changes.append(kept[2])
-                continue
-            changes.append(row := change_row(shown(change, *asked)))
-            self._shown[change.id] = (change, asked, row)  # the open interval's is built anew: another change each look
+        if judged.version == self._version:
+            changes = self._shown_changes(prompt_ids, answers)
+            for place, change in judged.open_changes:
+                changes.insert(place, change_row(shown(change, *answer_to(change.id, prompt_ids, answers))))
+        else:  # judged whole, or before a newer state was taken: its changes are not those kept
+            changes = [change_row(shown(c, *answer_to(c.id, prompt_ids, answers))) for c in judged.changes]
         open_rows = [off_row(i, i.seconds(state.ended_at or now)) for i in state.video_off[judged.closed :]]
         rows = SummaryRows(self._off_rows[: judged.closed] + open_rows, judged.alert_rows, changes, self._timeline_rows[: len(timeline)])
         return summary_document(record, state, labels, rows, names)
@@ -115,8 +119,22 @@ class SummarySoFar:
             place, numbered = self._placed(change)
             self._change_keys.insert(place, change_order(change))
             self._changes.insert(place, numbered)
+            self._change_rows.insert(place, _UNSHOWN)
+            self._asked.insert(place, (None, None))
+            self._rows_for = None
         self._off_rows.extend(off_row(i, i.seconds()) for i in new.video_off)
         self._taken = counts
+        self._version += 1
+
+    def _shown_changes(self, prompt_ids: Mapping[str, int], answers: dict[str, str]) -> list[dict[str, Any]]:
+        """Return the rows of the changes taken, with their prompts and notes: built again only where those changed."""
+        if self._rows_for is None or self._rows_for != (prompt_ids, answers):
+            for n, change in enumerate(self._changes):
+                asked = answer_to(change.id, prompt_ids, answers)
+                if self._change_rows[n] is _UNSHOWN or self._asked[n] != asked:
+                    self._asked[n], self._change_rows[n] = asked, change_row(shown(change, *asked))
+            self._rows_for = (prompt_ids, answers)
+        return list(self._change_rows)
 
     def _placed(self, change: Change) -> tuple[int, Change]:
         """Return where a change found after those taken goes among them, and the change with its repeat numbered."""

@@ -1,6 +1,7 @@
 """Record a meeting's events, judge the session as of now, and raise the alerts it has earned."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -145,9 +146,9 @@ class SessionTracker:
         judged_at = _judged_at(state, now)
         so_far = self._folds.summary_so_far(row.id, generation, self.settings.alerts)  # what is settled is built once
         judged = so_far.judged(state, judged_at)
-        notes = await self.store.notes(row.id)
+        # Two reads at once: on PostgreSQL each is several round trips (a ping, the query, the rollback).
+        notes, prompt_ids = await asyncio.gather(self.store.notes(row.id), self.prompter.prompt_ids(row, judged.changes))
         record = SessionRecord(session_id=row.id, therapist_id=row.therapist_id, client_code=code, checklist=items, notes=notes)
-        prompt_ids = await self.prompter.prompt_ids(row, judged.changes)
         summary = so_far.summary(record, state, judged, prompt_ids, judged_at, names)
         return SessionView(row, state, judged.alerts, summary, items, judged.changes, client_code=code)
 

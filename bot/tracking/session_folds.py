@@ -5,10 +5,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.alerts import AlertSettings
 from bot.core.events import MeetingEvent
 from bot.core.fold import SessionFold
 from bot.core.participants import RoleRules
 from bot.core.session import MeetingState
+from bot.core.summary_so_far import SummarySoFar
 from bot.core.timefmt import from_iso
 from bot.core.validity import EARLIEST, believable
 from bot.storage.store import SessionRow, Store, StoredEvent
@@ -32,6 +34,7 @@ class _Kept:
     after_id: int = 0  # every row up to this id is folded (or cannot be read)
     ahead: dict[str, MeetingEvent] = field(default_factory=dict)  # stored with a time not believable yet, by key
     settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
+    summary: SummarySoFar | None = None  # what is built of the summary of one of the fold's generations
 
 
 class SessionFolds:
@@ -56,6 +59,16 @@ class SessionFolds:
         if kept is None or kept.settled is None or kept.settled[0] != generation:
             return None
         return kept.settled[1]
+
+    def summary_so_far(self, session_id: str, generation: int, settings: AlertSettings) -> SummarySoFar:
+        """Return what is built of the summary of fold `generation` of the session: kept with the fold while it is the session's."""
+        kept = self._kept.get(session_id)
+        if kept is not None and kept.summary is not None and kept.summary.generation == generation:
+            return kept.summary
+        so_far = SummarySoFar(generation, settings)
+        if kept is not None and kept.fold.generation == generation:
+            kept.summary = so_far
+        return so_far
 
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""

@@ -93,6 +93,8 @@ class Timekeeper:
         heard = await self.due.last_heard(row.meeting)
         notices = session_notices(row.id, state, view.client_code, view.checklist, settled(heard, now))
         for notice in notices.due:
+            if notice.key in view.notice_keys:  # raised before: raising it again would only write nothing
+                continue
             await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         wanted += settle_timers(row.id, row.therapist_id, notices, heard)

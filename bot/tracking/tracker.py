@@ -61,6 +61,7 @@ class SessionView:
     changes: Sequence[Change] = ()  # of the client's camera and framing, each a note prompt's subject
     prompts_waiting: dict[str, datetime] = dataclasses.field(default_factory=dict)  # change id: when it is judged again
     client_code: str | None = None  # the code of the client recognised in it (the summary's "client_code")
+    notice_keys: frozenset[str] = frozenset()  # of the notices raised for it before this judging (read by `evaluate`; else none)
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -259,7 +260,7 @@ class SessionTracker:
             if notice is not None:
                 raised.append(alert)
         waiting = await self.prompter.raise_due(row, view.changes, now)
-        view = dataclasses.replace(view, prompts_waiting=waiting)
+        view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
         self._settle(view, generation)
         for hook in self.after_evaluation:
             await hook(view, now)

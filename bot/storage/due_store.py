@@ -13,6 +13,7 @@ from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
 from .notices import NoticeRow
+from .shared_reads import reading
 from .store import Store
 
 
@@ -111,7 +112,7 @@ class DueStore:
         if window is not None:
             rows = _rows_query(kind, therapist_id, *window).with_only_columns(*_ROW_COLUMNS)
             query = union_all(rows, query).order_by("due_at", "id")
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             found = (await conn.execute(query)).all()
         return [_row(r) for r in found if r.id is not None], {r.key: from_iso(r.due_at) for r in found if r.id is None}
 

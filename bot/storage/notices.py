@@ -17,6 +17,7 @@ from . import schema
 from .at_rest import AtRest
 from .group_commit import GroupCommit
 from .sealing import UNREADABLE_NOTE, Unreadable
+from .shared_reads import reading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class NoticeRecords:
         query = select(t.c.key, t.c.id).where(t.c.therapist_id == therapist_id, t.c.session_id == session_id)
         if kind is not None:
             query = query.where(t.c.kind == kind)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return {row.key: row.id for row in (await conn.execute(query)).all()}
 
     async def notices(

@@ -32,6 +32,7 @@ from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
 from bot.storage.session_clients import SessionClients
+from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
@@ -244,15 +245,16 @@ class SessionTracker:
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
-        row = await self.store.session(session_id)
-        if row is None:
-            self._folds.forget(session_id)
-            return []
-        now = self.clock()
-        # Only what may still need raising is judged: the alerts and changes from the settled instant on.
-        view, generation = await self._judge(row, now, unsettled=True)
+        async with shared_reads(self.store.engine):  # the session, its new events, its ticks, its notices: one connection
+            row = await self.store.session(session_id)
+            if row is None:
+                self._folds.forget(session_id)
+                return []
+            now = self.clock()
+            # Only what may still need raising is judged: the alerts and changes from the settled instant on.
+            view, generation = await self._judge(row, now, unsettled=True)
+            known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
         raised = []
-        known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
         for alert in view.alerts:
             if f"{row.id}:{alert.key}" in known:
                 continue

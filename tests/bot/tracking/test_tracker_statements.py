@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from bot.tracking.session_listing import SessionListing
 from tests.bot.timekeeping.harness import CLIENT, MEETING, SESSION, T0, THERAPIST, Clock, Harness, joined, started, video
 from tests.statements import Statements
@@ -31,6 +33,9 @@ async def test_a_camera_event_is_judged_in_five_reads_and_a_write_for_each_thing
                 # settle: a timer planned), and the check cancelled
                 raised, heard = "INSERT INTO notices", "SELECT max(events.received_at) AS"
                 assert heads(sent) == [*READS, raised, heard, PENDING_TIMERS, "UPDATE due_work SET", "INSERT INTO due_work"]
+        taken: list[object] = []
+        event.listen(h.engine.sync_engine, "checkout", lambda dbapi, record, proxy: taken.append(record))
         with Statements(h.engine) as sent:
             await h.tracker.evaluate(SESSION)  # nothing new: nothing written
         assert heads(sent) == [*READS, heard, PENDING_TIMERS]
+        assert len(taken) == 3  # the judging's four reads share one connection

@@ -90,9 +90,11 @@ class Timekeeper:
     async def after_evaluation(self, view: SessionView, now: datetime) -> None:
         """Raise the start and summary notices the session has earned, and move its timers."""
         row, state = view.row, view.state
-        heard = await self.due.last_heard(row.meeting)
+        heard = view.last_heard
         notices = session_notices(row.id, state, view.client_code, view.checklist, settled(heard, now))
         for notice in notices.due:
+            if notice.key in view.notice_keys:  # raised before: raising it again would only write nothing
+                continue
             await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         wanted += settle_timers(row.id, row.therapist_id, notices, heard)

@@ -33,6 +33,7 @@ from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
 from bot.storage.session_clients import SessionClients
+from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
@@ -62,6 +63,8 @@ class SessionView:
     changes: Sequence[Change] = ()  # of the client's camera and framing, each a note prompt's subject
     prompts_waiting: dict[str, datetime] = dataclasses.field(default_factory=dict)  # change id: when it is judged again
     client_code: str | None = None  # the code of the client recognised in it (the summary's "client_code")
+    last_heard: datetime | None = None  # when an event of its meeting was last received (None: never)
+    notice_keys: frozenset[str] = frozenset()  # of the notices raised for it before this judging (read by `evaluate`; else none)
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -138,7 +141,9 @@ class SessionTracker:
         judged = state if since is None else from_instant(state, since)
         judged_at = _judged_at(state, now)
         alerts = find_alerts(judged, self.settings.alerts, judged_at)
-        return SessionView(row, state, alerts, {}, items, session_changes(judged, judged_at), client_code=code), generation
+        changes = session_changes(judged, judged_at)
+        view = SessionView(row, state, alerts, {}, items, changes, client_code=code, last_heard=self._folds.last_heard(row.id))
+        return view, generation
 
     async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
         """Return the session as of `now` (default: the clock) with its summary; with `names`, people's kept display names too (see build_summary)."""
@@ -234,8 +239,7 @@ class SessionTracker:
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
         profile = await self.clients.profile(row.therapist_id, code) if code else None
-        ticks = await self.ticks.ticks(row.id)
-        appointment = await self.appointments.for_session(row.therapist_id, row.platform, row.meeting_id, started)
+        appointment, ticks = await self.appointments.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
         if appointment is not None:
             for item_id, at in (await self.ticks.ticks(appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
@@ -243,15 +247,16 @@ class SessionTracker:
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
-        row = await self.store.session(session_id)
-        if row is None:
-            self._folds.forget(session_id)
-            return []
-        now = self.clock()
-        # Only what may still need raising is judged: the alerts and changes from the settled instant on.
-        view, generation = await self._judge(row, now, unsettled=True)
+        async with shared_reads(self.store.engine):  # the session, its new events, its ticks, its notices: one connection
+            row = await self.store.session(session_id)
+            if row is None:
+                self._folds.forget(session_id)
+                return []
+            now = self.clock()
+            # Only what may still need raising is judged: the alerts and changes from the settled instant on.
+            view, generation = await self._judge(row, now, unsettled=True)
+            known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
         raised = []
-        known = await self.store.notice_keys(row.therapist_id, row.id)
         for alert in view.alerts:
             if f"{row.id}:{alert.key}" in known:
                 continue
@@ -260,12 +265,13 @@ class SessionTracker:
             )
             if notice is not None:
                 raised.append(alert)
-        waiting = await self.prompter.raise_due(row, view.changes, now)
-        view = dataclasses.replace(view, prompts_waiting=waiting)
+        waiting = await self.prompter.raise_due(row, view.changes, now, known)
+        view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
         self._settle(view, generation)
         for hook in self.after_evaluation:
             await hook(view, now)
-        if view.state.ended and f"{SUMMARY_READY}:{row.id}" in await self.store.notice_keys(row.therapist_id, row.id):
+        summarised = f"{SUMMARY_READY}:{row.id}"
+        if view.state.ended and (summarised in known or summarised in await self.store.notice_keys(row.therapist_id, row.id)):
             self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
         self.board.publish_change(SessionChanged(row.id, row.therapist_id))
         return raised

@@ -26,6 +26,7 @@ from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import DEFAULT_QUEUE_FRAMES, FramePipeline
 from bot.tracking.notice_board import NoticeBoard
+from bot.tracking.session_listing import SessionListing
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, clients_api, health, keys, metrics, notes_api, pages, stream
@@ -77,7 +78,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
     app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
-    app[keys.TRACKER].after_evaluation.append(api.SessionListing(app[keys.TRACKER]).keep)  # the session list's row
+    app[keys.TRACKER].after_evaluation.append(SessionListing(app[keys.TRACKER]).keep)  # the session list's row
     scheduler.start(timekeeper.fire)  # paused until it has planned the pending rows
     await timekeeper.reconcile()  # the overdue ones run once resumed, a few at a time
     await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done

@@ -11,6 +11,7 @@ from bot.core.appointments import (
     appointment_id_for,
 )
 from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER
+from bot.core.reminders import reminder_key_prefix
 
 from .due_store import DueStore
 
@@ -41,7 +42,8 @@ class AppointmentBook:
         if not meeting_id or started is None:
             return None
         window = (started - LATE_START - self._horizon, started + EARLY_START)
-        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id, *window)
+        # Only this meeting's reminders (their key names it): a therapist may have hundreds planned in the window.
+        rows = await self._due.rows(CHECKLIST_REMINDER, therapist_id, *window, key_prefix=reminder_key_prefix(platform, meeting_id))
         near = [
             a
             for a in map(appointment_from_row, rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -89,10 +90,14 @@ class DueStore:
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
-    async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
-        """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
+    async def rows(
+        self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None, key_prefix: str = ""
+    ) -> list[DueRow]:
+        """Return a therapist's rows of one kind, pending or done, optionally due within a window and keyed from `key_prefix`."""
         t = schema.due_work
         query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
+        if key_prefix:
+            query = query.where(t.c.key.startswith(key_prefix, autoescape=True))
         if due_from is not None:
             query = query.where(t.c.due_at >= to_stamp(due_from))
         if due_to is not None:
@@ -127,3 +132,21 @@ class DueStore:
                 conn, notice.therapist_id, notice.session_id, notice.kind, notice.key, notice.at, notice.message, now
             )
             return True, row
+
+    async def finish_many(self, finished: Sequence[tuple[int, str, NoticeSpec | None]], now: datetime) -> list[NoticeRow]:
+        """Mark pending rows done with their outcomes and raise their notices, all in one transaction; return the new notices.
+
+        A row no longer pending is left as it is and raises nothing, as `finish` does.
+        """
+        t = schema.due_work
+        by_outcome: dict[str, list[int]] = {}
+        for row_id, outcome, _ in finished:
+            by_outcome.setdefault(outcome, []).append(row_id)
+        async with self._engine.begin() as conn:
+            done: set[int] = set()
+            for outcome, ids in by_outcome.items():
+                marked = update(t).where(t.c.id.in_(ids), t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=outcome)
+                done.update((await conn.execute(marked.returning(t.c.id))).scalars())
+            raised = [(notice, now) for row_id, _, notice in finished if notice is not None and row_id in done]
+            new = await self._store.insert_notices(conn, raised) if raised else []
+        return [row for row in new if row is not None]

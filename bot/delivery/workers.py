@@ -61,8 +61,7 @@ class ChannelWorker:
         self._handed: OrderedDict[int, NoticeRow] = OrderedDict()
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
-        self._sending: set[asyncio.Task[None]] = set()  # deliveries claimed here and not yet recorded
-        self._in_flight: set[int] = set()  # of those, the ones still sending: what the concurrency bounds
+        self._sending: set[asyncio.Task[None]] = set()
         self._passes = self._idle_pass = 0
         self._idle = asyncio.Condition()
         self._stopping = False
@@ -91,7 +90,7 @@ class ChannelWorker:
             self._wake.clear()
             self._passes += 1
             this_pass, claimed = self._passes, 0
-            free = self._concurrency - len(self._in_flight)
+            free = self._concurrency - len(self._sending)
             if free > 0:
                 try:
                     due = await self._outbox.claim_due(self.channel, self._clock(), free, LEASE, self._handed)
@@ -101,11 +100,10 @@ class ChannelWorker:
                 claimed = len(due)
                 for delivery in due:
                     self._handed.pop(delivery.notice.id, None)
-                    self._in_flight.add(delivery.id)
                     task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{self.channel}-{delivery.id}")
                     self._sending.add(task)
                     task.add_done_callback(self._sent)
-            if not claimed and not self._sending and not self._wake.is_set():  # woken meanwhile (a send recorded): look again first
+            if not claimed and not self._sending:
                 async with self._idle:
                     self._idle_pass = this_pass
                     self._idle.notify_all()
@@ -129,39 +127,27 @@ class ChannelWorker:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        self._in_flight.discard(int(task.get_name().rsplit("-", 1)[1]))  # a task cancelled before it ran
         if not task.cancelled() and task.exception() is not None:  # the row keeps its claim until the lease lapses
             _LOGGER.error("recording a %s delivery failed: %s", self.channel, type(task.exception()).__name__)
         self.wake()  # a finished send may let the same session's next notice go
 
     async def _deliver(self, delivery: Delivery) -> None:
-        try:
-            outcome = await self._attempt(delivery)
-        finally:
-            # The send is over: under a burst the next delivery goes while this one's state is committed.
-            self._in_flight.discard(delivery.id)
-            self.wake()
-        if isinstance(outcome, DeliveryError):
-            await self._failed(delivery, outcome)
-        else:
-            await self._finish(delivery, outcome)
-
-    async def _attempt(self, delivery: Delivery) -> str | DeliveryError:
-        """Send a delivery, unless a like one carries it; return its state ("sent", "coalesced") or why it failed."""
         notice = delivery.notice
         try:
             if await self._outbox.coalesced(delivery, COALESCE_WINDOW):
-                return "coalesced"
+                await self._finish(delivery, "coalesced")
+                return
             therapist = self._therapist(notice.therapist_id)
             if therapist is None:
                 raise DeliveryError("no_therapist", False)
             await self._send(therapist, await self._compose(notice))
         except DeliveryError as err:
-            return err
+            await self._failed(delivery, err)
         except Exception:  # a bug or an outage we did not foresee: retry on the same schedule
             _LOGGER.exception("delivering notice %s by %s failed", notice.id, self.channel)
-            return DeliveryError("error", True)
-        return "sent"
+            await self._failed(delivery, DeliveryError("error", True))
+        else:
+            await self._finish(delivery, "sent")
 
     async def _failed(self, delivery: Delivery, err: DeliveryError) -> None:
         delay = self._policy.delay(delivery.attempts, err, self._rng)

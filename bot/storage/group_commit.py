@@ -6,8 +6,6 @@ from typing import Any, Awaitable, Callable, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .write_turns import write_turn
-
 Item = TypeVar("Item")
 # Applies a whole batch in one transaction and returns one result per item, in order.
 Apply = Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]]
@@ -89,11 +87,10 @@ class GroupCommit(Generic[Item]):
     async def _commit(self, batch: list[tuple[Item, asyncio.Future[Any]]]) -> None:
         pending = [(item, future) for item, future in batch if not future.done()]
         try:
-            async with write_turn(self._engine):
-                if self._conn is None:
-                    self._conn = await self._engine.connect()
-                async with self._conn.begin():
-                    results = await self._apply(self._conn, [item for item, _ in pending])
+            if self._conn is None:
+                self._conn = await self._engine.connect()
+            async with self._conn.begin():
+                results = await self._apply(self._conn, [item for item, _ in pending])
         except Exception as err:
             await self._drop_connection()
             if len(pending) > 1:

@@ -15,7 +15,6 @@ from . import schema
 from .delivery_changes import DeliveryChange, apply_changes
 from .group_commit import GroupCommit
 from .notices import NoticeRow
-from .write_turns import write_turn
 
 D, N = schema.deliveries, schema.notices
 UNFINISHED = ("pending", "sending")
@@ -121,7 +120,7 @@ class Outbox:
         """
         stamp, claim, known = to_stamp(now), uuid.uuid4().hex, known or {}
         values = dict(claim_channel=channel, claim_now=stamp, claim_limit=limit, claim_token=claim, claim_until=to_stamp(now + lease))
-        async with write_turn(self._engine), self._engine.begin() as conn:
+        async with self._engine.begin() as conn:
             claimed = sorted((await conn.execute(CLAIM, values)).all(), key=lambda r: r.notice_id)
         notices = {i: known[i] for i in {r.notice_id for r in claimed} & known.keys()}
         if missing := {r.notice_id for r in claimed} - notices.keys():  # raised elsewhere, or before a restart

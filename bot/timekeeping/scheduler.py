@@ -64,7 +64,7 @@ class DueWorkScheduler:
         self._scheduler.start(paused=True)
 
     def resume(self) -> None:
-        """Run what is planned: the overdue rows at once, the others at their time."""
+        """Run what is planned: the overdue rows at once (caught up together, or a few at a time), the others at their time."""
         self._scheduler.resume()
         held, self._held = self._held, []
         if held and self._catch_up is not None:

@@ -103,7 +103,7 @@ async def _judge_recent(app: web.Application) -> None:
     # for once every part has started (on_startup runs after the cleanup contexts), so that the judging does
     # not hold up the start.
     since = app[keys.CLOCK]() - RECENT
-    app[keys.EVALUATION].ask(await app[keys.STORE].sessions_heard_since(since))  # those judged for overdue timers already: once
+    app[keys.EVALUATION].ask(await app[keys.STORE].sessions_heard_since(since))  # one the overdue timers asked for: judged once
 
 
 async def _frames(app: web.Application) -> AsyncIterator[None]:

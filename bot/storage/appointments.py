@@ -11,6 +11,7 @@ from bot.core.appointments import (
     appointment_id_for,
 )
 from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER
+from bot.core.reminders import reminder_key_prefix
 
 from .due_store import DueStore
 
@@ -44,7 +45,9 @@ class AppointmentBook:
         if not meeting_id or started is None:  # no appointment to look for: the ticks alone
             return None, (await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, None, session_id))[1]
         window = (started - LATE_START - self._horizon, started + EARLY_START)
-        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, window, session_id)
+        # Only this meeting's reminders (their key names it): a therapist may have hundreds planned in the window.
+        prefix = reminder_key_prefix(platform, meeting_id)
+        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, window, session_id, prefix)
         near = [
             a
             for a in map(appointment_from_row, rows)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Sequence
 
 from sqlalchemy import CompoundSelect, Row, Select, func, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,10 +33,12 @@ def _row(row: Row) -> DueRow:
 _ROW_COLUMNS = [schema.due_work.c[name] for name in ("id", "key", "kind", "due_at", "therapist_id", "session_id", "data", "done_at", "outcome")]
 
 
-def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to: datetime | None) -> Select:
-    """Return the query of a therapist's rows of one kind, optionally due within a window."""
+def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to: datetime | None, key_prefix: str = "") -> Select:
+    """Return the query of a therapist's rows of one kind, optionally due within a window and keyed from `key_prefix`."""
     t = schema.due_work
     query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id)
+    if key_prefix:
+        query = query.where(t.c.key.startswith(key_prefix, autoescape=True))
     if due_from is not None:
         query = query.where(t.c.due_at >= to_stamp(due_from))
     if due_to is not None:
@@ -101,16 +104,16 @@ class DueStore:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
     async def rows_and_ticks(
-        self, kind: str, therapist_id: str, window: tuple[datetime, datetime] | None, session_id: str
+        self, kind: str, therapist_id: str, window: tuple[datetime, datetime] | None, session_id: str, key_prefix: str = ""
     ) -> tuple[list[DueRow], dict[str, datetime]]:
-        """Return `rows(kind, therapist_id, *window)` (none without a window) and, read in the same query, when each
-        point of session `session_id`'s checklist was confirmed."""
+        """Return `rows(kind, therapist_id, *window)` keyed from `key_prefix` (none without a window) and, read in the
+        same query, when each point of session `session_id`'s checklist was confirmed."""
         t, ticks = schema.due_work, schema.checklist_ticks
         # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
         columns = (ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null() for c in _ROW_COLUMNS)
         query: Select | CompoundSelect = select(*columns).where(ticks.c.session_id == session_id)
         if window is not None:
-            rows = _rows_query(kind, therapist_id, *window).with_only_columns(*_ROW_COLUMNS)
+            rows = _rows_query(kind, therapist_id, *window, key_prefix).with_only_columns(*_ROW_COLUMNS)
             query = union_all(rows, query).order_by("due_at", "id")
         async with reading(self._engine) as conn:
             found = (await conn.execute(query)).all()
@@ -143,3 +146,21 @@ class DueStore:
                 conn, notice.therapist_id, notice.session_id, notice.kind, notice.key, notice.at, notice.message, now
             )
             return True, row
+
+    async def finish_many(self, finished: Sequence[tuple[int, str, NoticeSpec | None]], now: datetime) -> list[NoticeRow]:
+        """Mark pending rows done with their outcomes and raise their notices, all in one transaction; return the new notices.
+
+        A row no longer pending is left as it is and raises nothing, as `finish` does.
+        """
+        t = schema.due_work
+        by_outcome: dict[str, list[int]] = {}
+        for row_id, outcome, _ in finished:
+            by_outcome.setdefault(outcome, []).append(row_id)
+        async with self._engine.begin() as conn:
+            done: set[int] = set()
+            for outcome, ids in by_outcome.items():
+                marked = update(t).where(t.c.id.in_(ids), t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=outcome)
+                done.update((await conn.execute(marked.returning(t.c.id))).scalars())
+            raised = [(notice, now) for row_id, _, notice in finished if notice is not None and row_id in done]
+            new = await self._store.insert_notices(conn, raised) if raised else []
+        return [row for row in new if row is not None]

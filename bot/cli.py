@@ -21,8 +21,6 @@ from bot.config.settings_file import load_settings
 from bot.config.starter import FILL_IN, new_key, write_starter
 from bot.core.settings import Settings, SettingsError
 from bot.storage.files import write_private
-from bot.storage.schema_revision import SchemaProblem
-from bot.storage.sealing import KeyProblem
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -33,6 +31,17 @@ def _reason(err: Exception) -> str:
     if isinstance(err, DBAPIError):
         return f"the database did not answer: {driver_reason(err)}"
     return (err.strerror if isinstance(err, OSError) else None) or type(err).__name__
+
+
+def _start_problems() -> tuple[type[Exception], ...]:
+    """Return the problems that stop a command before it starts: keys or a schema not this database's or this code's.
+
+    Imported only when something was raised: `companion serve` answers its health checks before it loads the storage.
+    """
+    from bot.storage.schema_revision import SchemaProblem
+    from bot.storage.sealing import KeyProblem
+
+    return KeyProblem, SchemaProblem
 
 
 def _version() -> str:
@@ -272,7 +281,7 @@ def _main(argv: Sequence[str] | None) -> int:
             write_private(Path(args.out), document if isinstance(document, bytes) else (document + "\n").encode("utf-8"))
         else:
             print(document)
-    except (KeyProblem, SchemaProblem) as err:  # keys or a schema that are not this database's or this code's: say so, start nothing
+    except _start_problems() as err:  # keys or a schema that are not this database's or this code's: say so, start nothing
         print(f"companion: {err}", file=sys.stderr)
         return EXIT_USAGE
     except (OSError, DBAPIError) as err:  # a database that does not answer, an --out that cannot be written

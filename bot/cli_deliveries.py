@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config.environment import CONFIG_HELP
 from bot.core.settings import Settings
 from bot.core.timefmt import from_iso, to_iso
-from bot.storage.opened import opened_store
-from bot.storage.outbox import DeliveryRecord, Outbox
-from bot.tracking.tracker import utc_now
+
+if TYPE_CHECKING:  # the storage is imported when a command runs: `companion serve` builds this parser too, and wants its port soon
+    from bot.storage.outbox import DeliveryRecord
 
 EXIT_USAGE = 2
 COMMANDS = ("deliveries",)
@@ -50,6 +50,9 @@ def _table(records: list[DeliveryRecord]) -> list[str]:
 
 
 async def _list(settings: Settings, failed_only: bool, limit: int) -> list[str]:
+    from bot.storage.opened import opened_store
+    from bot.storage.outbox import Outbox
+
     async with opened_store(settings, read_only=True) as store:  # a list never creates or migrates a database
         records, total = await Outbox(store.engine).records(failed_only, limit)
     which = "failed deliveries" if failed_only else "deliveries"
@@ -60,6 +63,10 @@ async def _list(settings: Settings, failed_only: bool, limit: int) -> list[str]:
 
 
 async def _retry(settings: Settings, delivery_id: int) -> tuple[DeliveryRecord | None, bool]:
+    from bot.storage.opened import opened_store
+    from bot.storage.outbox import Outbox
+    from bot.tracking.tracker import utc_now
+
     async with opened_store(settings) as store:
         return await Outbox(store.engine).retry_failed(delivery_id, utc_now())
 

@@ -7,19 +7,18 @@ import json
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from bot.config.environment import CONFIG_HELP
-from bot.core.export import export_document, export_markdown
 from bot.core.retention import cutoff
 from bot.core.settings import Settings
 from bot.core.timefmt import to_iso
 from bot.storage.files import write_private
-from bot.storage.opened import opened_store
-from bot.storage.retention import Removal, Retention
-from bot.tracking.client_records import AmbiguousClient, ClientRecords, ClientSessions, UnknownClient
-from bot.tracking.notice_board import NoticeBoard
-from bot.tracking.tracker import SessionTracker, utc_now
+
+if TYPE_CHECKING:  # the storage and tracking are imported when a command runs: `companion serve` builds this parser too
+    from bot.storage.retention import Removal
+    from bot.tracking.client_records import ClientSessions
+    from bot.tracking.tracker import SessionTracker
 
 EXIT_USAGE = 2
 COMMANDS = ("purge", "client")
@@ -43,6 +42,10 @@ def add_commands(commands: Any) -> None:
 
 @asynccontextmanager
 async def _tracker(settings: Settings, read_only: bool) -> AsyncIterator[SessionTracker]:
+    from bot.storage.opened import opened_store
+    from bot.tracking.notice_board import NoticeBoard
+    from bot.tracking.tracker import SessionTracker, utc_now
+
     async with opened_store(settings, read_only) as store:
         yield SessionTracker(settings, store, NoticeBoard(store), utc_now)
 
@@ -52,6 +55,8 @@ def _table_lines(removal: Removal) -> list[str]:
 
 
 async def _purge(settings: Settings, dry_run: bool) -> list[str]:
+    from bot.storage.retention import Retention
+
     async with _tracker(settings, read_only=dry_run) as tracker:
         now = tracker.clock()
         limit = cutoff(now, settings.privacy.retention_days)
@@ -80,6 +85,9 @@ def _skipped(found: ClientSessions) -> list[str]:
 
 
 async def _client(settings: Settings, args: argparse.Namespace) -> list[str]:
+    from bot.core.export import export_document, export_markdown
+    from bot.tracking.client_records import ClientRecords
+
     async with _tracker(settings, read_only=args.client_command == "export") as tracker:
         records = ClientRecords(tracker)
         found = await records.find(args.code, args.therapist)
@@ -101,6 +109,8 @@ async def _client(settings: Settings, args: argparse.Namespace) -> list[str]:
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run `purge` or `client export|forget`; an unknown or ambiguous client code is exit code 2."""
+    from bot.tracking.client_records import AmbiguousClient, UnknownClient
+
     try:
         lines = asyncio.run(_purge(settings, args.dry_run) if args.command == "purge" else _client(settings, args))
     except UnknownClient:

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 CONNECT_SECONDS = 10
@@ -68,6 +67,8 @@ async def reach_database(url: str) -> str:
 
     SQLite's file is opened read-only and immutable (no -wal or -shm file is made), and a missing one is not made.
     """
+    from sqlalchemy.ext.asyncio import create_async_engine  # here: reading the settings (companion serve's first step) needs no engine
+
     parsed = make_url(url)
     sqlite = parsed.drivername.startswith("sqlite")
     if sqlite:

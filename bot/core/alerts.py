@@ -95,7 +95,12 @@ ALERT_RULES: dict[str, RuleFn] = {
 def find_alerts(state: MeetingState, settings: AlertSettings, now: datetime) -> list[Alert]:
     """Return every alert the session has earned by `now`, in time order."""
     found = [alert for rule in ALERT_RULES.values() for alert in rule(state, settings, now)]
-    return sorted(found, key=lambda a: (a.at, a.kind, a.key))
+    return sorted(found, key=alert_order)
+
+
+def alert_order(alert: Alert) -> tuple[datetime, str, str]:
+    """Return what orders the alerts: their time, kind and key."""
+    return alert.at, alert.kind, alert.key
 
 
 def next_alert_due(state: MeetingState, settings: AlertSettings, now: datetime) -> datetime | None:

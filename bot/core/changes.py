@@ -45,6 +45,18 @@ def framing_change_id(event: FramingChanged) -> str:
 
 def session_changes(state: MeetingState, now: datetime) -> list[Change]:
     """Return the session's changes in time order: each camera-off interval and each framing change."""
+    changes = sorted(changes_found(state, now), key=change_order)
+    # Two changes alike to the microsecond would share an id (and a prompt): number the repeats.
+    seen: dict[str, int] = {}
+    for n, change in enumerate(changes):
+        count = seen[change.id] = seen.get(change.id, 0) + 1
+        if count > 1:
+            changes[n] = repeated(change, count)
+    return changes
+
+
+def changes_found(state: MeetingState, now: datetime) -> list[Change]:
+    """Return the session's changes as found, the camera's then the framing's, repeats not yet numbered (see session_changes)."""
     changes = []
     for interval in state.video_off:
         seconds = interval.seconds(now)
@@ -54,29 +66,45 @@ def session_changes(state: MeetingState, now: datetime) -> list[Change]:
         changes.append(Change(change_id, interval.start, CAMERA_OFF, detail, CAMERA, interval.end, interval.ended_by, seconds))
     for event in state.framing:
         changes.append(Change(framing_change_id(event), event.at, event.change, event.detail, event.source))
-    changes.sort(key=lambda c: (c.at, c.id))
-    # Two changes alike to the microsecond would share an id (and a prompt): number the repeats.
-    seen: dict[str, int] = {}
-    for n, change in enumerate(changes):
-        count = seen[change.id] = seen.get(change.id, 0) + 1
-        if count > 1:
-            changes[n] = Change(f"{change.id}#{count}", *_facts(change))
     return changes
 
 
-def _facts(change: Change) -> tuple:
-    return change.at, change.kind, change.detail, change.source, change.until, change.ended_by, change.seconds
+def change_order(change: Change) -> tuple[datetime, str]:
+    """Return what orders the changes: their time, then their id (alike only for repeats, kept in the order found)."""
+    return change.at, change.id
+
+
+def repeated(change: Change, count: int) -> Change:
+    """Return the `count`th change alike to the microsecond, its id numbered (the first keeps its own)."""
+    if count == 1:
+        return change
+    facts = change.at, change.kind, change.detail, change.source, change.until, change.ended_by, change.seconds
+    return Change(f"{change.id}#{count}", *facts)
 
 
 def with_notes(changes: Sequence[Change], prompt_ids: Mapping[str, int], notes: Sequence[Note]) -> list[FramingChange]:
     """Return the changes as the record shows them: each with its prompt's id and the notes answering it."""
+    answers = note_answers(notes)
+    return [shown(change, *answer_to(change.id, prompt_ids, answers)) for change in changes]
+
+
+def note_answers(notes: Sequence[Note]) -> dict[str, str]:
+    """Return the text of the notes answering each prompt, by the prompt's id (several, one a line)."""
     answers: dict[str, list[str]] = {}
     for note in notes:
         if note.prompt_id is not None:
             answers.setdefault(note.prompt_id, []).append(note.text)
-    shown = []
-    for change in changes:
-        prompt_id = str(prompt_ids[change.id]) if change.id in prompt_ids else None
-        answer = "\n".join(answers.get(prompt_id, [])) if prompt_id is not None else ""
-        shown.append(FramingChange(change.at, change.kind, change.detail, answer or None, change.id, change.source, prompt_id))
-    return shown
+    return {prompt_id: "\n".join(texts) for prompt_id, texts in answers.items()}
+
+
+def answer_to(change_id: str, prompt_ids: Mapping[str, int], answers: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Return the id of the change's prompt (None: none raised) and the note answering it (None: none)."""
+    if change_id not in prompt_ids:
+        return None, None
+    prompt_id = str(prompt_ids[change_id])
+    return prompt_id, answers.get(prompt_id) or None
+
+
+def shown(change: Change, prompt_id: str | None, note: str | None) -> FramingChange:
+    """Return a change as the record shows it, with its prompt's id and note."""
+    return FramingChange(change.at, change.kind, change.detail, note, change.id, change.source, prompt_id)

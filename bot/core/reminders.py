@@ -28,7 +28,12 @@ class Appointment:
 
     @property
     def reminder_key(self) -> str:
-        return f"{CHECKLIST_REMINDER}:{self.platform}:{self.meeting_id}:{self.start.strftime('%Y%m%dT%H%M%S')}"
+        return reminder_key_prefix(self.platform, self.meeting_id) + self.start.strftime("%Y%m%dT%H%M%S")
+
+
+def reminder_key_prefix(platform: str, meeting_id: str) -> str:
+    """Return how the keys of a meeting's checklist reminders begin (the start follows)."""
+    return f"{CHECKLIST_REMINDER}:{platform}:{meeting_id}:"
 
 
 def appointments(platform: str, meeting_id: str, therapist_id: str, occurrences: Iterable[Occurrence]) -> list[Appointment]:

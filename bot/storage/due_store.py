@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Sequence
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import CompoundSelect, Row, Select, func, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core.due_work import DueRow, DueWork, NoticeSpec
@@ -13,6 +14,7 @@ from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
 from .notices import NoticeRow
+from .shared_reads import reading
 from .store import Store
 
 
@@ -28,6 +30,22 @@ def _row(row: Row) -> DueRow:
     return DueRow(row.id, work, from_iso(row.done_at) if row.done_at else None, row.outcome)
 
 
+_ROW_COLUMNS = [schema.due_work.c[name] for name in ("id", "key", "kind", "due_at", "therapist_id", "session_id", "data", "done_at", "outcome")]
+
+
+def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to: datetime | None, key_prefix: str = "") -> Select:
+    """Return the query of a therapist's rows of one kind, optionally due within a window and keyed from `key_prefix`."""
+    t = schema.due_work
+    query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id)
+    if key_prefix:
+        query = query.where(t.c.key.startswith(key_prefix, autoescape=True))
+    if due_from is not None:
+        query = query.where(t.c.due_at >= to_stamp(due_from))
+    if due_to is not None:
+        query = query.where(t.c.due_at <= to_stamp(due_to))
+    return query
+
+
 class DueStore:
     """Due work rows: planned once by key, moved while pending, and finished exactly once."""
 
@@ -39,28 +57,18 @@ class DueStore:
     async def put(self, work: DueWork, now: datetime) -> DueRow | None:
         """Plan `work`, or move it if it is still pending; return the pending row, None if already done."""
         t = schema.due_work
+        data = json.dumps(dict(work.data), sort_keys=True)
+        insert = self._insert(t).values(
+            key=work.key, kind=work.kind, due_at=to_stamp(work.due_at), therapist_id=work.therapist_id,
+            session_id=work.session_id, data=data, created_at=to_stamp(now),
+        )
+        # One statement: a new row, or the pending one moved; a row already done is left as it is, and returns nothing.
+        upsert = insert.on_conflict_do_update(
+            index_elements=[t.c.key], set_=dict(due_at=insert.excluded.due_at, data=insert.excluded.data), where=t.c.done_at.is_(None)
+        ).returning(*t.c)
         async with self._engine.begin() as conn:
-            await conn.execute(
-                self._insert(t)
-                .values(
-                    key=work.key,
-                    kind=work.kind,
-                    due_at=to_stamp(work.due_at),
-                    therapist_id=work.therapist_id,
-                    session_id=work.session_id,
-                    data=json.dumps(dict(work.data), sort_keys=True),
-                    created_at=to_stamp(now),
-                )
-                .on_conflict_do_nothing()
-            )
-            await conn.execute(
-                update(t)
-                .where(t.c.key == work.key, t.c.done_at.is_(None))
-                .values(due_at=to_stamp(work.due_at), data=json.dumps(dict(work.data), sort_keys=True))
-            )
-            row = (await conn.execute(select(t).where(t.c.key == work.key))).one()
-        found = _row(row)
-        return found if found.pending else None
+            row = (await conn.execute(upsert)).first()
+        return _row(row) if row is not None else None
 
     async def get(self, row_id: int) -> DueRow | None:
         """Return one row, pending or done."""
@@ -91,14 +99,25 @@ class DueStore:
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
         """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
-        t = schema.due_work
-        query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
-        if due_from is not None:
-            query = query.where(t.c.due_at >= to_stamp(due_from))
-        if due_to is not None:
-            query = query.where(t.c.due_at <= to_stamp(due_to))
+        query = _rows_query(kind, therapist_id, due_from, due_to).order_by(schema.due_work.c.due_at, schema.due_work.c.id)
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
+
+    async def rows_and_ticks(
+        self, kind: str, therapist_id: str, window: tuple[datetime, datetime] | None, session_id: str, key_prefix: str = ""
+    ) -> tuple[list[DueRow], dict[str, datetime]]:
+        """Return `rows(kind, therapist_id, *window)` keyed from `key_prefix` (none without a window) and, read in the
+        same query, when each point of session `session_id`'s checklist was confirmed."""
+        t, ticks = schema.due_work, schema.checklist_ticks
+        # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
+        columns = (ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null() for c in _ROW_COLUMNS)
+        query: Select | CompoundSelect = select(*columns).where(ticks.c.session_id == session_id)
+        if window is not None:
+            rows = _rows_query(kind, therapist_id, *window, key_prefix).with_only_columns(*_ROW_COLUMNS)
+            query = union_all(rows, query).order_by("due_at", "id")
+        async with reading(self._engine) as conn:
+            found = (await conn.execute(query)).all()
+        return [_row(r) for r in found if r.id is not None], {r.key: from_iso(r.due_at) for r in found if r.id is None}
 
     async def last_heard(self, meeting: MeetingRef, up_to: datetime | None = None) -> datetime | None:
         """Return when the service last received an event of this meeting occurrence (one of its own time up to `up_to`)."""
@@ -127,3 +146,21 @@ class DueStore:
                 conn, notice.therapist_id, notice.session_id, notice.kind, notice.key, notice.at, notice.message, now
             )
             return True, row
+
+    async def finish_many(self, finished: Sequence[tuple[int, str, NoticeSpec | None]], now: datetime) -> list[NoticeRow]:
+        """Mark pending rows done with their outcomes and raise their notices, all in one transaction; return the new notices.
+
+        A row no longer pending is left as it is and raises nothing, as `finish` does.
+        """
+        t = schema.due_work
+        by_outcome: dict[str, list[int]] = {}
+        for row_id, outcome, _ in finished:
+            by_outcome.setdefault(outcome, []).append(row_id)
+        async with self._engine.begin() as conn:
+            done: set[int] = set()
+            for outcome, ids in by_outcome.items():
+                marked = update(t).where(t.c.id.in_(ids), t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=outcome)
+                done.update((await conn.execute(marked.returning(t.c.id))).scalars())
+            raised = [(notice, now) for row_id, _, notice in finished if notice is not None and row_id in done]
+            new = await self._store.insert_notices(conn, raised) if raised else []
+        return [row for row in new if row is not None]

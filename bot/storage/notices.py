@@ -17,6 +17,7 @@ from . import schema
 from .at_rest import AtRest
 from .group_commit import GroupCommit
 from .sealing import UNREADABLE_NOTE, Unreadable
+from .shared_reads import reading
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -121,9 +122,15 @@ class NoticeRecords:
 
     async def prompt_ids(self, therapist_id: str, session_id: str) -> dict[str, int]:
         """Return the ids of a session's note prompts by their keys (a prompt's id is what a note answers)."""
+        return await self.notice_ids(therapist_id, session_id, "note_prompt")
+
+    async def notice_ids(self, therapist_id: str, session_id: str, kind: str | None = None) -> dict[str, int]:
+        """Return the ids of the notices raised for a session (only of `kind`, if given) by their keys."""
         t = schema.notices
-        query = select(t.c.key, t.c.id).where(t.c.therapist_id == therapist_id, t.c.session_id == session_id, t.c.kind == "note_prompt")
-        async with self.engine.connect() as conn:
+        query = select(t.c.key, t.c.id).where(t.c.therapist_id == therapist_id, t.c.session_id == session_id)
+        if kind is not None:
+            query = query.where(t.c.kind == kind)
+        async with reading(self.engine) as conn:
             return {row.key: row.id for row in (await conn.execute(query)).all()}
 
     async def notices(

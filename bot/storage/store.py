@@ -25,6 +25,7 @@ from .key_checks import check_keys
 from .notices import NoticeRecords
 from .schema_revision import Migration, at_head, migrate, require_current
 from .session_ids import session_id_for
+from .shared_reads import reading
 from .sqlite_trips import one_trip_module
 from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
@@ -286,7 +287,7 @@ class Store(NoticeRecords):
             .where(t.c.id > after_id)
             .order_by(t.c.id)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
         return [
             StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row))
@@ -312,7 +313,7 @@ class Store(NoticeRecords):
         query = select(schema.sessions).where(schema.sessions.c.id == session_id)
         if therapist_id is not None:
             query = query.where(schema.sessions.c.therapist_id == therapist_id)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (await conn.execute(query)).first()
         return SessionRow(**row._mapping) if row else None
 

@@ -15,6 +15,7 @@ from bot.core.due_work import DueRow
 
 _LOGGER = logging.getLogger(__name__)
 Fire = Callable[[int], Awaitable[None]]
+CatchUp = Callable[[list[int]], Awaitable[None]]
 JOB_PREFIX = "due:"
 # Rows carried out at once: after a restart hundreds may be overdue, and each judges a session and
 # writes; a few at a time keep the loop answering and the database's queue short.
@@ -33,6 +34,7 @@ class DueWorkScheduler:
         self._held: list[int] = []  # overdue rows planned while paused: carried out once resumed
         self._slots = asyncio.Semaphore(AT_ONCE)
         self._fire: Fire | None = None
+        self._catch_up: CatchUp | None = None
         self._scheduler = AsyncIOScheduler(job_defaults=JOB_DEFAULTS, timezone=timezone.utc)
         self._wake = self._tracked(self._woken)
 
@@ -53,17 +55,37 @@ class DueWorkScheduler:
 
         return run
 
-    def start(self, fire: Fire) -> None:
-        """Start paused: nothing runs until `resume`, so the caller can plan the pending rows first."""
-        self._fire = fire
+    def start(self, fire: Fire, catch_up: CatchUp | None = None) -> None:
+        """Start paused: nothing runs until `resume`, so the caller can plan the pending rows first.
+
+        `catch_up`, if given, carries out the rows overdue at `resume` together; else each is fired (a few at a time).
+        """
+        self._fire, self._catch_up = fire, catch_up
         self._scheduler.start(paused=True)
 
     def resume(self) -> None:
-        """Run what is planned: the overdue rows at once (a few at a time), the others at their time."""
+        """Run what is planned: the overdue rows at once (caught up together, or a few at a time), the others at their time."""
         self._scheduler.resume()
         held, self._held = self._held, []
+        if held and self._catch_up is not None:
+            self._start(self._tracked(self._caught_up)(held))
+            return
         for row_id in held:
             self._spawn(row_id)
+
+    async def _caught_up(self, row_ids: list[int]) -> None:
+        """Carry out the overdue rows still planned as they were (not dropped or moved later meanwhile) together."""
+        now, taken = datetime.now(timezone.utc), []
+        for row_id in row_ids:
+            due = self._planned.get(row_id)
+            if due is not None and due <= now:
+                del self._planned[row_id]  # carried out: planning it again (still pending after) wakes it again
+                taken.append(row_id)
+        if taken and self._catch_up is not None:
+            try:
+                await self._catch_up(taken)
+            except Exception:  # the rows stay pending; the next start or reconcile runs them again
+                _LOGGER.exception("catching up %d overdue rows failed", len(taken))
 
     @property
     def running(self) -> bool:
@@ -74,7 +96,7 @@ class DueWorkScheduler:
         """Stop waking anything up and end the work still running; the rows stay pending for the next start (twice is harmless)."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        self._fire = None  # rows still waiting for a slot give it up
+        self._fire = self._catch_up = None  # rows still waiting for a slot give it up
         # A job still running must end before the database it uses is closed under it: let it finish
         # (a job is a few statements), and cancel only one that is stuck.
         running = list(self._running)
@@ -120,7 +142,10 @@ class DueWorkScheduler:
             self._held.append(row.id)
 
     def _spawn(self, row_id: int) -> None:
-        task = asyncio.ensure_future(self._wake(row_id))
+        self._start(self._wake(row_id))
+
+    def _start(self, job: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(job)
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 

@@ -28,6 +28,8 @@ from bot.storage.due_store import DueStore
 from bot.tracking.tracker import SessionTracker, SessionView
 
 _LOGGER = logging.getLogger(__name__)
+Judge = Callable[[list[str]], Awaitable[set[str]]]  # judges sessions, returns those judged without failing
+JUDGED = (VIDEO_OFF_CHECK, NOTICE_SETTLE)  # due work that is judging its session (and settle rows may move)
 
 
 class Schedule(Protocol):
@@ -43,11 +45,12 @@ class Schedule(Protocol):
 class Timekeeper:
     """The service's due work: rows are the truth, the schedule only wakes us up."""
 
-    def __init__(self, tracker: SessionTracker, due: DueStore, schedule: Schedule) -> None:
+    def __init__(self, tracker: SessionTracker, due: DueStore, schedule: Schedule, judge: Judge | None = None) -> None:
         self.tracker = tracker
         self.settings = tracker.settings
         self.due = due
         self.schedule = schedule
+        self._judge = judge or self._judge_each
         self._firing: set[int] = set()  # rows being carried out: the evaluation they cause must not cancel them
         self._handlers: dict[str, Callable[[DueRow], Awaitable[None]]] = {
             CHECKLIST_REMINDER: self._remind,
@@ -90,9 +93,11 @@ class Timekeeper:
     async def after_evaluation(self, view: SessionView, now: datetime) -> None:
         """Raise the start and summary notices the session has earned, and move its timers."""
         row, state = view.row, view.state
-        heard = await self.due.last_heard(row.meeting)
+        heard = view.last_heard
         notices = session_notices(row.id, state, view.client_code, view.checklist, settled(heard, now))
         for notice in notices.due:
+            if notice.key in view.notice_keys:  # raised before: raising it again would only write nothing
+                continue
             await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         wanted += settle_timers(row.id, row.therapist_id, notices, heard)
@@ -160,6 +165,62 @@ class Timekeeper:
         after = await self.due.get(row_id)
         if after is not None and after.pending:  # moved while it fired (a watchdog that must wait longer)
             self.schedule.add(after)
+
+    async def catch_up(self, row_ids: list[int]) -> None:
+        """Carry out rows overdue together (after a start): the reminders in one write, each session judged once for all its checks.
+
+        One read of the pending rows; a session whose judging fails keeps its rows pending, as `fire` would.
+        """
+        wanted = set(row_ids)
+        rows = [r for r in await self.due.pending() if r.id in wanted and r.id not in self._firing]
+        together = [r for r in rows if r.work.kind == CHECKLIST_REMINDER or r.work.kind in JUDGED]
+        for row in rows:
+            if row not in together:  # a watchdog, a purge, a platform's own work: few, one at a time, first
+                await self.fire(row.id)
+        self._firing.update(r.id for r in together)
+        try:
+            await self._remind_all([r for r in together if r.work.kind == CHECKLIST_REMINDER])
+            later = await self._judge_all([r for r in together if r.work.kind in JUDGED])
+        finally:
+            self._firing.difference_update(r.id for r in together)
+        for moved in later:  # deliveries heard meanwhile moved these: they wait for their new time
+            self.schedule.add(moved)
+
+    async def _remind_all(self, rows: list[DueRow]) -> None:
+        if not rows:
+            return
+        settings = await self.tracker.clients.settings()
+        now = self.tracker.clock()
+        notices = [reminder_notice(row, settings, self.tracker.checklist_points, now) for row in rows]
+        finished = [(row.id, FIRED if notice else EXPIRED, notice) for row, notice in zip(rows, notices, strict=True)]
+        for new in await self.due.finish_many(finished, now):
+            self.tracker.board.publish(new)
+        _LOGGER.info("caught up %d overdue checklist reminders", len(rows))
+
+    async def _judge_all(self, rows: list[DueRow]) -> list[DueRow]:
+        """Judge the rows' sessions, each once, then finish the rows; return those moved later meanwhile (still pending)."""
+        if not rows:
+            return []
+        judged = await self._judge(list(dict.fromkeys(r.work.session_id or "" for r in rows)))
+        rows = [r for r in rows if (r.work.session_id or "") in judged]
+        after = {r.id: r for r in await self.due.pending()} if any(r.work.kind == NOTICE_SETTLE for r in rows) else {}
+        later = [after[r.id] for r in rows if r.id in after and after[r.id].work.due_at > r.work.due_at]
+        moved = {r.id for r in later}
+        await self.due.finish_many([(r.id, FIRED, None) for r in rows if r.id not in moved], self.tracker.clock())
+        _LOGGER.info("caught up %d overdue session checks, judging %d sessions", len(rows) - len(moved), len(judged))
+        return later
+
+    async def _judge_each(self, session_ids: list[str]) -> set[str]:
+        """Judge sessions one at a time, here (without an evaluation queue); return those judged without failing."""
+        judged = set()
+        for session_id in session_ids:
+            try:
+                await self.tracker.evaluate(session_id)
+            except Exception:  # its rows stay pending: the next start or reconcile judges it again
+                _LOGGER.exception("judging session %s failed", session_id)
+            else:
+                judged.add(session_id)
+        return judged
 
     async def _finish(self, row: DueRow, outcome: str, notice: NoticeSpec | None = None) -> None:
         _, new = await self.due.finish(row.id, outcome, self.tracker.clock(), notice)

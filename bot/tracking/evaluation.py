@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Iterable
 
 from .tracker import SessionTracker
 
@@ -25,7 +26,8 @@ class EvaluationQueue:
         self._tracker = tracker
         self._gather_seconds = gather_seconds
         self._waiting: dict[str, None] = {}  # touched since the last pass began, in order (a dict keeps it)
-        self._judging = 0  # sessions of the pass under way not judged yet
+        self._unjudged: set[str] = set()  # sessions of the pass under way not judged yet
+        self._told: dict[str, asyncio.Future[bool]] = {}  # sessions someone waits for: whether their next judging succeeded
         self._touched = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -35,13 +37,44 @@ class EvaluationQueue:
     @property
     def depth(self) -> int:
         """Return how many sessions wait to be judged, or are being judged now."""
-        return len(self._waiting) + self._judging
+        return len(self._waiting) + len(self._unjudged)
 
     def submit(self, session_id: str) -> None:
         """Ask for the session to be judged soon (once, however often it is asked before its pass)."""
         self._waiting[session_id] = None
         self._idle.clear()
         self._touched.set()
+
+    def ask(self, session_ids: Iterable[str]) -> list[str]:
+        """Ask for the sessions to be judged, except those waiting for a pass or in the pass under way (that judging serves)."""
+        asked = list(dict.fromkeys(session_ids))
+        for session_id in asked:
+            if session_id not in self._waiting and session_id not in self._unjudged:
+                self.submit(session_id)
+        return asked
+
+    async def judged(self, session_ids: Iterable[str]) -> set[str]:
+        """Have the sessions judged once more and return those judged without failing (none once the queue stops).
+
+        A session waiting for a pass, or in the pass under way, is not asked for again: that judging serves.
+        """
+        loop = asyncio.get_running_loop()
+        told = {}
+        for session_id in self.ask(session_ids):
+            told[session_id] = self._told.setdefault(session_id, loop.create_future())
+        if self._stopping:
+            self._tell_all(False)
+        await asyncio.gather(*told.values())
+        return {session_id for session_id, outcome in told.items() if outcome.result()}
+
+    def _tell(self, session_id: str, judged: bool) -> None:
+        told = self._told.pop(session_id, None)
+        if told is not None and not told.done():
+            told.set_result(judged)
+
+    def _tell_all(self, judged: bool) -> None:
+        for session_id in list(self._told):
+            self._tell(session_id, judged)
 
     async def drain(self) -> None:
         """Wait until every submitted session has been judged."""
@@ -59,6 +92,7 @@ class EvaluationQueue:
         if not (await asyncio.wait({self._task}, timeout=grace_seconds))[0]:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self._tell_all(False)  # not judged here: the next start judges them
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -71,7 +105,7 @@ class EvaluationQueue:
                     return
             self._touched.clear()
             batch, self._waiting = list(self._waiting), {}
-            self._judging = len(batch)
+            self._unjudged = set(batch)
             await self._judge(batch)
             if not self._waiting:
                 self._idle.set()
@@ -81,9 +115,12 @@ class EvaluationQueue:
         for session_id in batch:
             if self._stopping:
                 return
+            judged = False
             try:
                 await self._tracker.evaluate(session_id)
+                judged = True
             except Exception:  # keep judging other sessions; the next event retries this one
                 _LOGGER.exception("judging session %s failed", session_id)
             finally:
-                self._judging -= 1
+                self._unjudged.discard(session_id)
+                self._tell(session_id, judged)

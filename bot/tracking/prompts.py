@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from bot.core.changes import CAMERA, Change
 from bot.core.prompts import NOTE_PROMPT, asks, note_prompt, prompt_key
@@ -25,14 +25,14 @@ class NotePrompter:
 
     async def prompt_ids(self, row: SessionRow, changes: Sequence[Change]) -> dict[str, int]:
         """Return the id of each change's prompt, by change id, for the changes already asked about."""
-        raised = await self._store.prompt_ids(row.therapist_id, row.id)
-        return {c.id: raised[key] for c in changes if (key := prompt_key(row.id, c.id)) in raised}
+        return _asked(row, changes, await self._store.prompt_ids(row.therapist_id, row.id))
 
-    async def raise_due(self, row: SessionRow, changes: Sequence[Change], now: datetime) -> dict[str, datetime]:
-        """Raise the prompts the changes have earned by `now`; return when each waiting one is judged again, by change id."""
+    async def raise_due(self, row: SessionRow, changes: Sequence[Change], now: datetime, raised: Mapping[str, int]) -> dict[str, datetime]:
+        """Raise the prompts the changes have earned by `now`, given the ids of the session's notices `raised` before, by key;
+        return when each waiting one is judged again, by change id."""
         therapist = self._settings.therapist(row.therapist_id)
         zone = therapist.timezone if therapist else "UTC"
-        asked = await self.prompt_ids(row, changes)
+        asked = _asked(row, changes, raised)
         waiting: dict[str, datetime] = {}
         for change in changes:
             if change.id in asked or not asks(change, self._settings.prompts):
@@ -48,3 +48,8 @@ class NotePrompter:
             prompt = note_prompt(row.id, change, zone)
             await self._board.raise_notice(row.therapist_id, row.id, NOTE_PROMPT, prompt.key, prompt.at, prompt.message, now)
         return waiting
+
+
+def _asked(row: SessionRow, changes: Sequence[Change], raised: Mapping[str, int]) -> dict[str, int]:
+    """Return the id of each change's prompt among the notices `raised` (ids by key), by change id."""
+    return {c.id: raised[key] for c in changes if (key := prompt_key(row.id, c.id)) in raised}

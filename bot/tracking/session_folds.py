@@ -5,10 +5,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core.alerts import AlertSettings
 from bot.core.events import MeetingEvent
 from bot.core.fold import SessionFold
 from bot.core.participants import RoleRules
 from bot.core.session import MeetingState
+from bot.core.summary_so_far import SummarySoFar
 from bot.core.timefmt import from_iso
 from bot.core.validity import EARLIEST, believable
 from bot.storage.store import SessionRow, Store, StoredEvent
@@ -32,6 +34,8 @@ class _Kept:
     after_id: int = 0  # every row up to this id is folded (or cannot be read)
     ahead: dict[str, MeetingEvent] = field(default_factory=dict)  # stored with a time not believable yet, by key
     settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
+    summary: SummarySoFar | None = None  # what is built of the summary of one of the fold's generations
+    received: str = ""  # the latest stamp of receipt among the rows read (its text sorts as its time does, as in SQL)
 
 
 class SessionFolds:
@@ -57,6 +61,20 @@ class SessionFolds:
             return None
         return kept.settled[1]
 
+    def summary_so_far(self, session_id: str, generation: int, settings: AlertSettings) -> SummarySoFar:
+        """Return what is built of the summary of fold `generation` of the session: kept with the fold while it is the session's."""
+        kept = self._kept.get(session_id)
+        if kept is not None and kept.summary is not None and kept.summary.generation == generation:
+            return kept.summary
+        so_far = SummarySoFar(generation, settings)
+        if kept is not None and kept.fold.generation == generation:
+            kept.summary = so_far
+        return so_far
+    def last_heard(self, session_id: str) -> datetime | None:
+        """Return when the latest of the session's stored rows read so far was received (None: none read, or not kept)."""
+        kept = self._kept.get(session_id)
+        return from_iso(kept.received) if kept is not None and kept.received else None
+
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
@@ -73,6 +91,7 @@ class SessionFolds:
             kept.fold.judge_with(rules)
         stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
         kept.after_id = self._settled(stored, now) or kept.after_id
+        kept.received = max([kept.received, *(s.received_at for s in stored)])
         kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)
         if kept.ahead:  # a time before EARLIEST is never believable; one too far ahead waits until it is
             now_true = [(key, event) for key, event in kept.ahead.items() if believable(event.at, now)]

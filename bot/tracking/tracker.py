@@ -1,6 +1,7 @@
 """Record a meeting's events, judge the session as of now, and raise the alerts it has earned."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from bot.config.checklist_file import load_checklist
 from bot.core.alerts import Alert, find_alerts
-from bot.core.changes import CAMERA, Change, session_changes, with_notes
+from bot.core.changes import CAMERA, Change, session_changes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
 from bot.core.events import (
@@ -25,13 +26,14 @@ from bot.core.record import ChecklistItem
 from bot.core.reminders import SUMMARY_READY
 from bot.core.session import MeetingState, from_instant
 from bot.core.settings import Settings
-from bot.core.summary import SessionRecord, build_summary
+from bot.core.summary import SessionRecord
 from bot.core.validity import accepted
 from bot.metrics import Metrics
 from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
 from bot.storage.session_clients import SessionClients
+from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
@@ -61,6 +63,8 @@ class SessionView:
     changes: Sequence[Change] = ()  # of the client's camera and framing, each a note prompt's subject
     prompts_waiting: dict[str, datetime] = dataclasses.field(default_factory=dict)  # change id: when it is judged again
     client_code: str | None = None  # the code of the client recognised in it (the summary's "client_code")
+    last_heard: datetime | None = None  # when an event of its meeting was last received (None: never)
+    notice_keys: frozenset[str] = frozenset()  # of the notices raised for it before this judging (read by `evaluate`; else none)
 
 
 EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
@@ -132,30 +136,33 @@ class SessionTracker:
     async def _judge(self, row: SessionRow, now: datetime, unsettled: bool) -> tuple[SessionView, int]:
         """Return the session judged as of `now` (with `unsettled`, only its alerts and changes from the instant
         it is settled up to: see `evaluate`), and the generation of the fold judged."""
-        settings = await self.clients.settings()
-        state, code, generation = await self._judge_client(row, settings, now)
+        state, code, items, generation = await self._session(row, now)
         since = self._folds.settled(row.id, generation) if unsettled else None
         judged = state if since is None else from_instant(state, since)
-        code = await self._kept_code(row, settings) or code
         judged_at = _judged_at(state, now)
-        items = await self.checklist(row, code, state.started_at)
         alerts = find_alerts(judged, self.settings.alerts, judged_at)
-        return SessionView(row, state, alerts, {}, items, session_changes(judged, judged_at), client_code=code), generation
+        changes = session_changes(judged, judged_at)
+        view = SessionView(row, state, alerts, {}, items, changes, client_code=code, last_heard=self._folds.last_heard(row.id))
+        return view, generation
 
     async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
         """Return the session as of `now` (default: the clock) with its summary; with `names`, people's kept display names too (see build_summary)."""
-        view = await self.judge(row, now)
-        notes = await self.store.notes(row.id)
-        record = SessionRecord(
-            session_id=row.id,
-            therapist_id=row.therapist_id,
-            client_code=view.client_code,
-            checklist=view.checklist,
-            notes=notes,
-            framing_changes=with_notes(view.changes, await self.prompter.prompt_ids(row, view.changes), notes),
-        )
-        summary = build_summary(record, view.state, view.alerts, _judged_at(view.state, now or self.clock()), names)
-        return dataclasses.replace(view, summary=summary)
+        state, code, items, generation = await self._session(row, now := now or self.clock())
+        judged_at = _judged_at(state, now)
+        so_far = self._folds.summary_so_far(row.id, generation, self.settings.alerts)  # what is settled is built once
+        judged = so_far.judged(state, judged_at)
+        # Two reads at once: on PostgreSQL each is several round trips (a ping, the query, the rollback).
+        notes, prompt_ids = await asyncio.gather(self.store.notes(row.id), self.prompter.prompt_ids(row, judged.changes))
+        record = SessionRecord(session_id=row.id, therapist_id=row.therapist_id, client_code=code, checklist=items, notes=notes)
+        summary = so_far.summary(record, state, judged, prompt_ids, judged_at, names)
+        return SessionView(row, state, judged.alerts, summary, items, judged.changes, client_code=code)
+
+    async def _session(self, row: SessionRow, now: datetime) -> tuple[MeetingState, str | None, list[ChecklistItem], int]:
+        """Return the session's state as of `now`, its client's code, its checklist and the generation of the fold judged."""
+        settings = await self.clients.settings()
+        state, code, generation = await self._judge_client(row, settings, now)
+        code = await self._kept_code(row, settings) or code
+        return state, code, await self.checklist(row, code, state.started_at), generation
 
     def forget(self, session_ids: Iterable[str]) -> None:
         """Drop what memory holds of these sessions (purged or forgotten): their events stay the truth."""
@@ -232,8 +239,7 @@ class SessionTracker:
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
         profile = await self.clients.profile(row.therapist_id, code) if code else None
-        ticks = await self.ticks.ticks(row.id)
-        appointment = await self.appointments.for_session(row.therapist_id, row.platform, row.meeting_id, started)
+        appointment, ticks = await self.appointments.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
         if appointment is not None:
             for item_id, at in (await self.ticks.ticks(appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
@@ -241,15 +247,16 @@ class SessionTracker:
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
-        row = await self.store.session(session_id)
-        if row is None:
-            self._folds.forget(session_id)
-            return []
-        now = self.clock()
-        # Only what may still need raising is judged: the alerts and changes from the settled instant on.
-        view, generation = await self._judge(row, now, unsettled=True)
+        async with shared_reads(self.store.engine):  # the session, its new events, its ticks, its notices: one connection
+            row = await self.store.session(session_id)
+            if row is None:
+                self._folds.forget(session_id)
+                return []
+            now = self.clock()
+            # Only what may still need raising is judged: the alerts and changes from the settled instant on.
+            view, generation = await self._judge(row, now, unsettled=True)
+            known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
         raised = []
-        known = await self.store.notice_keys(row.therapist_id, row.id)
         for alert in view.alerts:
             if f"{row.id}:{alert.key}" in known:
                 continue
@@ -258,12 +265,13 @@ class SessionTracker:
             )
             if notice is not None:
                 raised.append(alert)
-        waiting = await self.prompter.raise_due(row, view.changes, now)
-        view = dataclasses.replace(view, prompts_waiting=waiting)
+        waiting = await self.prompter.raise_due(row, view.changes, now, known)
+        view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
         self._settle(view, generation)
         for hook in self.after_evaluation:
             await hook(view, now)
-        if view.state.ended and f"{SUMMARY_READY}:{row.id}" in await self.store.notice_keys(row.therapist_id, row.id):
+        summarised = f"{SUMMARY_READY}:{row.id}"
+        if view.state.ended and (summarised in known or summarised in await self.store.notice_keys(row.therapist_id, row.id)):
             self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
         self.board.publish_change(SessionChanged(row.id, row.therapist_id))
         return raised

@@ -2,29 +2,24 @@
 from __future__ import annotations
 
 import hmac
-import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
-from bot.core.listing import SessionIdentity, listed, listing_json, profiles_mark
+from bot.core.listing import listed, listing_json
 from bot.core.render import RENDERERS
 from bot.core.settings import Therapist
 from bot.core.timefmt import from_iso, to_iso
 from bot.storage.notices import NoticeRow
-from bot.storage.session_list import SessionList
 from bot.storage.store import SessionRow
-from bot.tracking.tracker import SessionTracker, SessionView
+from bot.tracking.session_listing import UNREADABLE_REASON, SessionListing, identity, judged, unreadable
+from bot.tracking.tracker import SessionView
 
 from . import keys
 from .errors import refuse
 from .signed_in import cookie_therapist
 
-_LOGGER = logging.getLogger(__name__)
 DEFAULT_LISTING, MAX_LISTING = 50, 200
-UNREADABLE = "unreadable"
-UNREADABLE_REASON = "this session's stored events cannot be judged; its other data and other sessions are kept"
 routes = web.RouteTableDef()
 
 
@@ -54,61 +49,10 @@ async def owned_session(request: web.Request, therapist: Therapist | None = None
     return therapist, row
 
 
-async def judged(tracker: SessionTracker, row: SessionRow, names: bool = False, now: datetime | None = None) -> SessionView | None:
-    """Return the session judged now (or at `now`), or None if its stored rows cannot be judged (logged by id only)."""
-    try:
-        return await tracker.view(row, now, names=names)
-    except Exception as err:  # one session that cannot be judged must not hide the others
-        _LOGGER.error("session %s cannot be judged (%s)", row.id, type(err).__name__)
-        return None
-
-
 def _listing(row: SessionRow, view: SessionView | None) -> dict[str, Any]:
     if view is None:
-        return _unreadable(row)
-    return listing_json(_identity(row), listed(view.state, view.client_code))
-
-
-def _unreadable(row: SessionRow) -> dict[str, Any]:
-    return {"session_id": row.id, "platform": row.platform, "status": UNREADABLE, "reason": UNREADABLE_REASON}
-
-
-def _identity(row: SessionRow) -> SessionIdentity:
-    return SessionIdentity(row.id, row.platform, row.meeting_id, row.occurrence_id)
-
-
-class SessionListing:
-    """The session list from the rows kept at each judging; a session without a usable row is judged now, and kept."""
-
-    def __init__(self, tracker: SessionTracker) -> None:
-        self._tracker = tracker
-        self._rows = SessionList(tracker.store.engine)
-
-    async def keep(self, view: SessionView, now: datetime) -> None:
-        """Keep the session's entry as just judged (the tracker calls it after every evaluation)."""
-        # The view does not say which profiles it was judged under: those in force now are taken (a profile changed
-        # during this very evaluation leaves the entry as judged until the session's next evaluation).
-        settings = await self._tracker.clients.settings()
-        entry = listed(view.state, view.client_code)
-        await self._rows.keep(view.row, entry, profiles_mark(settings, view.row.therapist_id), now)
-
-    async def listing(self, therapist_id: str, platform: str | None, occurrence_id: str | None, limit: int) -> list[dict[str, Any]]:
-        """Return the therapist's sessions as `GET /api/sessions` lists them, newest first."""
-        # The mark is taken before any judging: an entry judged now is never kept under a newer profile's mark.
-        mark = profiles_mark(await self._tracker.clients.settings(), therapist_id)
-        answer = []
-        for found in await self._rows.rows(therapist_id, platform, occurrence_id, limit):
-            entry = found.entry if found.profiles == mark else None
-            if entry is None:  # stored before this version, not judged yet, judged under other profiles, or unreadable
-                now = self._tracker.clock()
-                view = await judged(self._tracker, found.session, now=now)
-                if view is None:
-                    answer.append(_unreadable(found.session))
-                    continue
-                entry = listed(view.state, view.client_code)
-                await self._rows.keep(found.session, entry, mark, now)
-            answer.append(listing_json(_identity(found.session), entry))
-        return answer
+        return unreadable(row)
+    return listing_json(identity(row), listed(view.state, view.client_code))
 
 
 @routes.get("/api/sessions")

@@ -26,6 +26,7 @@ from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import DEFAULT_QUEUE_FRAMES, FramePipeline
 from bot.tracking.notice_board import NoticeBoard
+from bot.tracking.session_listing import SessionListing
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, clients_api, health, keys, metrics, notes_api, pages, stream
@@ -72,14 +73,14 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 async def _timers(app: web.Application) -> AsyncIterator[None]:
     settings, services = app[keys.SETTINGS], app[keys.SERVICES]
     scheduler = DueWorkScheduler()
-    timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler)
+    timekeeper = Timekeeper(app[keys.TRACKER], DueStore(app[keys.STORE]), scheduler, judge=app[keys.EVALUATION].judged)
     app[keys.SCHEDULER] = services.scheduler = scheduler
     app[keys.TIMEKEEPER] = services.timekeeper = timekeeper
     app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
-    app[keys.TRACKER].after_evaluation.append(api.SessionListing(app[keys.TRACKER]).keep)  # the session list's row
-    scheduler.start(timekeeper.fire)  # paused until it has planned the pending rows
-    await timekeeper.reconcile()  # the overdue ones run once resumed, a few at a time
+    app[keys.TRACKER].after_evaluation.append(SessionListing(app[keys.TRACKER]).keep)  # the session list's row
+    scheduler.start(timekeeper.fire, timekeeper.catch_up)  # paused until it has planned the pending rows
+    await timekeeper.reconcile()  # the overdue ones are caught up together once resumed
     await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done
     scheduler.every(PLAN_EVERY_MINUTES, "plan-retention-purge", purge.plan, now=False)
     if minutes := settings.reminders.sync_interval_minutes:
@@ -103,8 +104,7 @@ async def _judge_recent(app: web.Application) -> None:
     # for once every part has started (on_startup runs after the cleanup contexts), so that the judging does
     # not hold up the start.
     since = app[keys.CLOCK]() - RECENT
-    for session_id in await app[keys.STORE].sessions_heard_since(since):
-        app[keys.EVALUATION].submit(session_id)
+    app[keys.EVALUATION].ask(await app[keys.STORE].sessions_heard_since(since))  # one the overdue timers asked for: judged once
 
 
 async def _frames(app: web.Application) -> AsyncIterator[None]:
@@ -171,7 +171,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app[keys.METRICS] = services.metrics
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
     # parts exist, and the outbox once the platforms have offered their channels.
-    app.cleanup_ctx.extend([_storage, _timers, _evaluation, _frames])
+    app.cleanup_ctx.extend([_storage, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
     app.router.add_routes(health.routes)

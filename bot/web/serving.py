@@ -1,19 +1,25 @@
-"""Serve the app for real (`companion serve`): the port first, capped connections, quiet logs, an orderly shutdown."""
+"""Serve the app for real (`companion serve`): the port first, capped connections, quiet logs, an orderly shutdown.
+
+aiohttp and the app are imported only once the port answers its health checks (bot/web/starting.py).
+"""
 from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import logging
 import signal
 import socket
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.core.settings import Settings
 
-from .app import create_app
-from .connections import CappedRunner
-from .logs import PathAccessLogger
+from .starting import StartingDoor
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .connections import CappedRunner
 
 _LOGGER = logging.getLogger(__name__)
 FILES_KEPT_BACK = 256  # open files the service needs besides its connections: databases, logs, outbound clients
@@ -99,7 +105,19 @@ async def start(settings: Settings, port: int, app: web.Application | None = Non
     """
     sockets = bind(settings.server.host, port)
     open_files = raise_open_file_limit()
-    cap = connection_cap(settings.server.max_connections, open_files)
+    return await _run(settings, sockets, open_files, connection_cap(settings.server.max_connections, open_files), app)
+
+
+async def _run(
+    settings: Settings, sockets: list[socket.socket], open_files: int, cap: int, app: web.Application | None = None, door: StartingDoor | None = None
+) -> CappedRunner:
+    """Start the app on bound sockets; the door, if any, hands over the connections it held once the app has started."""
+    from aiohttp import web
+
+    from .app import create_app
+    from .connections import CappedRunner
+    from .logs import PathAccessLogger
+
     if settings.zoom.rtms_client_id:
         check_stream_room(settings.zoom.rtms_max_streams, open_files)
     runner = CappedRunner(
@@ -108,10 +126,15 @@ async def start(settings: Settings, port: int, app: web.Application | None = Non
     )
     try:
         await runner.setup()
+        if door is not None:
+            assert runner.server is not None  # set up above
+            await door.hand_over(runner.server)
         for sock in sockets:
             await web.SockSite(runner, sock).start()
     except BaseException:
         await runner.cleanup()  # what had started, in reverse (the database closed last)
+        if door is not None:
+            await door.close()
         for sock in sockets:  # those no site took yet (closing one twice is harmless)
             sock.close()
         raise
@@ -119,12 +142,30 @@ async def start(settings: Settings, port: int, app: web.Application | None = Non
     return runner
 
 
+async def _opened(settings: Settings, port: int) -> CappedRunner:
+    """Bind, answer the health checks at once, import and start the app meanwhile, then let it take every connection."""
+    sockets = bind(settings.server.host, port)
+    open_files = raise_open_file_limit()
+    cap = connection_cap(settings.server.max_connections, open_files)
+    door = StartingDoor(sockets, cap)
+    door.open()
+    try:
+        # In a thread, so the loop answers /healthz meanwhile: the imports are most of a start.
+        await asyncio.to_thread(importlib.import_module, "bot.web.app")
+    except BaseException:
+        await door.close()
+        for sock in sockets:
+            sock.close()
+        raise
+    return await _run(settings, sockets, open_files, cap, door=door)
+
+
 async def _serve(settings: Settings, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    runner = await start(settings, port)
+    runner = await _opened(settings, port)
     try:
         await stop.wait()
         _LOGGER.info("shutting down")

@@ -55,12 +55,15 @@ class CompanionProcess:
         return AssertionError("companion serve did not start:\n" + self.log.read_text())
 
     async def start(self) -> None:
-        """Start the service and return once `/healthz` answers, without blocking the loop (fakes may share it)."""
+        """Start the service and return once `/readyz` says it is ready, without blocking the loop (fakes may share it).
+
+        Not `/healthz`: the port answers that while the service is still loading and starting (bot/web/starting.py).
+        """
         process, deadline = self._launch(), time.monotonic() + START_SECONDS
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline and process.poll() is None:
                 try:
-                    async with http.get(f"{self.base}/healthz") as answer:
+                    async with http.get(f"{self.base}/readyz") as answer:
                         if answer.status == 200:
                             return
                 except aiohttp.ClientError:
@@ -69,11 +72,11 @@ class CompanionProcess:
         raise self._failed()
 
     def start_blocking(self) -> None:
-        """Start the service and return once `/healthz` answers, for fixtures outside an event loop."""
+        """Start the service and return once `/readyz` says it is ready, for fixtures outside an event loop."""
         process, deadline = self._launch(), time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                with urllib.request.urlopen(f"{self.base}/healthz", timeout=2) as answer:
+                with urllib.request.urlopen(f"{self.base}/readyz", timeout=2) as answer:
                     if answer.status == 200:
                         return
             except (urllib.error.URLError, OSError):

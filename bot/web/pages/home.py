@@ -9,9 +9,9 @@ from aiohttp import web
 
 from bot.core.pseudonyms import client_label
 from bot.core.timefmt import from_iso, local_text
+from bot.tracking.session_listing import judged
 
 from .. import keys
-from ..api import judged
 from ..checklist_api import appointment_json
 from ..signed_in import page_therapist
 from .rendering import page

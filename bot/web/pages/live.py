@@ -10,9 +10,10 @@ from bot.core.prompts import NOTE_PROMPT
 from bot.core.pseudonyms import client_label
 from bot.core.settings import Therapist
 from bot.core.timefmt import from_iso
+from bot.tracking.session_listing import UNREADABLE_REASON, judged
 
 from .. import keys
-from ..api import UNREADABLE_REASON, judged, owned_session
+from ..api import owned_session
 from ..errors import refuse
 from ..signed_in import page_therapist
 from .labels import present

@@ -108,3 +108,26 @@ async def test_shutting_down_leaves_the_overdue_rows_still_waiting_alone():
     await scheduler.shutdown()
     assert len(woken) == AT_ONCE  # those already running finished; the others stay pending for the next start
     assert not scheduler.running
+
+
+async def test_overdue_rows_planned_while_paused_are_caught_up_together_when_resumed_except_one_dropped_or_moved_later():
+    caught: list[list[int]] = []
+
+    async def fire(row_id: int) -> None:
+        raise AssertionError(f"row {row_id} fired on its own")
+
+    async def catch_up(row_ids: list[int]) -> None:
+        caught.append(row_ids)
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire, catch_up)
+    for row_id in range(1, 6):
+        scheduler.add(due_in(row_id, -60))  # all overdue at the start
+    scheduler.remove(2)  # done meanwhile
+    later = due_in(3, 3600)
+    scheduler.add(later)  # moved later meanwhile
+    scheduler.resume()
+    await wait_for(lambda: caught)
+    assert caught == [[1, 4, 5]]
+    assert scheduler.planned() == {3: later.work.due_at}
+    await scheduler.shutdown()

@@ -19,6 +19,7 @@ from tests.statements import Statements
 
 from .harness import (
     CLIENT,
+    MEETING,
     SESSION,
     T0,
     THERAPIST,
@@ -103,6 +104,18 @@ async def test_the_start_reminder_names_the_open_checklist_points_once(make_sett
         (notice,) = await h.notices("start_reminder")
         total = len(h.tracker.checklist_points.for_client(h.settings.clients[0], "zoom"))
         assert notice.message == f"The session with C-17 has started; {total} of {total} checklist points are not confirmed."
+
+
+async def test_a_start_reminder_raised_before_is_not_written_again(make_settings, storage_url):
+    async with Harness(make_settings(storage_url), Clock()) as h:
+        await live_session(h)
+        assert len(await h.notices("start_reminder")) == 1
+        h.clock.now = at(100)
+        await h.tracker.record(MEETING, [("camera-off", video(False, at(100)))])
+        with Statements(h.engine) as sent:
+            await h.tracker.evaluate(SESSION)
+        assert not [s for s in sent if s.startswith("INSERT INTO notices")]
+        assert len(await h.notices("start_reminder")) == 1
 
 
 async def test_no_start_reminder_when_the_checklist_was_confirmed_first(make_settings, sqlite_url):

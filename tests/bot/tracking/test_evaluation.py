@@ -140,3 +140,31 @@ async def test_metrics_show_the_sessions_waiting_to_be_judged(aiohttp_client, se
     await queue.drain()
     text = await (await client.get("/metrics")).text()
     assert "companion_evaluation_backlog 0.0" in text
+
+
+async def test_sessions_waited_for_are_judged_once_with_those_already_asked_for_and_a_failure_is_said(harness):
+    judged = judged_sessions(harness, fail_for=session_id_for("zoom", OTHERS[1].occurrence_id))
+    sessions = [await record(harness, meeting, 0) for meeting in OTHERS]
+    queue = EvaluationQueue(harness.tracker, gather_seconds=0.2)
+    queue.start()
+    try:
+        queue.ask(sessions[:2])  # the start's recent sessions
+        assert queue.ask(sessions[:2]) == sessions[:2] and queue.depth == 2  # asked again before their pass: still once
+        ok = await queue.judged(sessions)  # the overdue timers' sessions, the same and one more
+        assert ok == {sessions[0], sessions[2]}  # the second's judging failed: its timers stay pending
+        assert sorted(judged) == sorted(sessions)
+        queue.submit(sessions[0])  # touched by a new event: judged again, as ever
+        await queue.drain()
+        assert judged.count(sessions[0]) == 2
+    finally:
+        await queue.stop()
+
+
+async def test_waiting_for_sessions_ends_without_them_when_the_queue_stops(harness):
+    sessions = [await record(harness, meeting, 0) for meeting in OTHERS]
+    queue = EvaluationQueue(harness.tracker, gather_seconds=5.0)  # the pass would begin after the stop
+    queue.start()
+    waiting = asyncio.create_task(queue.judged(sessions))
+    await asyncio.sleep(0.05)
+    await queue.stop()
+    assert await asyncio.wait_for(waiting, 1.0) == set()

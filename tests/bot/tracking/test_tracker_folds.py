@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Container
 
 from bot.core import events as ev
+from bot.core.prompts import NOTE_PROMPT
 from bot.core.settings import Settings
 from bot.storage.store import StoredEvent
 from tests.bot.timekeeping.harness import CLIENT, SESSION, T0, THERAPIST, Clock, Harness, joined, left, started, video
@@ -58,3 +59,23 @@ async def test_a_judged_session_keeps_its_fold_and_reads_only_new_rows(make_sett
         assert (await h.tracker.view(row)).summary == await _judged_afresh(settings, clock)
         offs = (await h.tracker.view(row)).summary["client_video"]["off_count"]
         assert offs == 5
+
+
+async def test_a_summary_reuses_what_it_built_before_and_equals_one_built_afresh(make_settings, storage_url) -> None:
+    settings, clock = make_settings(storage_url), Clock(T0 + timedelta(minutes=1))
+    async with Harness(settings, clock) as h:
+        await h.happen(started(T0), joined(THERAPIST, T0 + timedelta(seconds=5)), joined(CLIENT, T0 + timedelta(seconds=10)))
+        row = await h.store.session(SESSION)
+        first = (await h.tracker.view(row)).summary
+        for minute in range(2, 15):
+            clock.advance(minutes=1)
+            await h.happen(video(minute % 2 == 1, T0 + timedelta(minutes=minute)))
+            summary = (await h.tracker.view(row)).summary
+            if minute == 8:  # the therapist answers the first prompt raised
+                prompt = (await h.notices(NOTE_PROMPT))[0]
+                await h.store.add_note(SESSION, clock(), "looked away", str(prompt.id))
+        summary = (await h.tracker.view(row)).summary
+        assert summary == await _judged_afresh(settings, clock)
+        assert summary["framing_changes"][0]["note"] == "looked away" and summary["unanswered_changes"] >= 1
+        assert summary["client_video"]["off_count"] == 7 and summary["client_video"]["off_intervals"][-1]["end"] is None
+        assert summary["timeline"][0] is first["timeline"][0]  # built once, at the first look

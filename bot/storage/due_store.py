@@ -117,7 +117,7 @@ class DueStore:
             query = query.where(t.c.session_id == session_id)
         if therapist_id:
             query = query.where(t.c.therapist_id == therapist_id)
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
@@ -148,7 +148,7 @@ class DueStore:
         query = select(func.max(t.c.received_at)).where(t.c.platform == meeting.platform, t.c.occurrence_id == meeting.occurrence_id)
         if up_to is not None:
             query = query.where(t.c.at <= to_stamp(up_to))
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             stamp = (await conn.execute(query)).scalar()
         return from_iso(stamp) if stamp else None
 

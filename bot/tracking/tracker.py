@@ -285,7 +285,9 @@ class SessionTracker:
 
     async def _judge_into(self, session_id: str, writes: JudgingWrites) -> list[Alert]:
         """Judge the session and add what it decided to `writes`; return the alerts it raises, filled in once they are committed."""
-        async with shared_reads(self.store.engine):  # the session, its new events, its ticks, its notices: one connection
+        # Every read of a judging (the session, its new events, its ticks, its notices, when its meeting was last heard
+        # from, its pending timers) on one connection: on PostgreSQL each connection taken costs four round trips.
+        async with shared_reads(self.store.engine):
             row = await self.store.session(session_id)
             if row is None:
                 self._folds.forget(session_id)
@@ -294,16 +296,16 @@ class SessionTracker:
             # Only what may still need raising is judged: the alerts and changes from the settled instant on.
             view, generation = await self._judge(row, now, unsettled=True)
             known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
-        first = len(writes.notices)
-        alerts = [
-            (alert, writes.raise_notice(NoticeSpec(row.therapist_id, row.id, alert.kind, key, alert.at, alert.message), now))
-            for alert in view.alerts
-            if (key := f"{row.id}:{alert.key}") not in known
-        ]
-        waiting = await self.prompter.raise_due(row, view.changes, now, known, writes)
-        view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
-        for hook in self.after_evaluation:
-            await hook(view, now, writes)
+            first = len(writes.notices)
+            alerts = [
+                (alert, writes.raise_notice(NoticeSpec(row.therapist_id, row.id, alert.kind, key, alert.at, alert.message), now))
+                for alert in view.alerts
+                if (key := f"{row.id}:{alert.key}") not in known
+            ]
+            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes)
+            view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
+            for hook in self.after_evaluation:
+                await hook(view, now, writes)
         summarised = f"{SUMMARY_READY}:{row.id}"
         summarised_now = any(notice.key == summarised for notice, _ in writes.notices[first:])
         raised: list[Alert] = []

@@ -7,8 +7,9 @@ from typing import Sequence
 
 from sqlalchemy import CompoundSelect, Row, Select, func, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.core.due_work import DueRow, DueWork, NoticeSpec
+from bot.core.due_work import CANCELLED, DueRow, DueWork, NoticeSpec
 from bot.core.events import MeetingRef
 from bot.core.timefmt import from_iso, to_stamp
 
@@ -56,19 +57,41 @@ class DueStore:
 
     async def put(self, work: DueWork, now: datetime) -> DueRow | None:
         """Plan `work`, or move it if it is still pending; return the pending row, None if already done."""
+        async with self._engine.begin() as conn:
+            return (await self.put_in(conn, [(work, now)])).get(work.key)
+
+    async def put_in(self, conn: AsyncConnection, planned: Sequence[tuple[DueWork, datetime]]) -> dict[str, DueRow]:
+        """Plan each work (at its `now`), or move it if still pending, in the caller's transaction, in one statement;
+        return the pending rows by key (a row already done is left as it is, and is not among them)."""
+        if not planned:
+            return {}
         t = schema.due_work
-        data = json.dumps(dict(work.data), sort_keys=True)
-        insert = self._insert(t).values(
-            key=work.key, kind=work.kind, due_at=to_stamp(work.due_at), therapist_id=work.therapist_id,
-            session_id=work.session_id, data=data, created_at=to_stamp(now),
-        )
-        # One statement: a new row, or the pending one moved; a row already done is left as it is, and returns nothing.
+        values = [
+            dict(
+                key=work.key, kind=work.kind, due_at=to_stamp(work.due_at), therapist_id=work.therapist_id,
+                session_id=work.session_id, data=json.dumps(dict(work.data), sort_keys=True), created_at=to_stamp(now),
+            )
+            for work, now in {work.key: (work, now) for work, now in planned}.values()  # the last plan of a key wins
+        ]
+        insert = self._insert(t)
+        # A new row, or the pending one moved; many rows as parameters are still one INSERT ("insertmanyvalues").
         upsert = insert.on_conflict_do_update(
             index_elements=[t.c.key], set_=dict(due_at=insert.excluded.due_at, data=insert.excluded.data), where=t.c.done_at.is_(None)
         ).returning(*t.c)
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(upsert)).first()
-        return _row(row) if row is not None else None
+        rows = (await conn.execute(upsert, values)).all() if len(values) > 1 else (await conn.execute(upsert.values(values[0]))).all()
+        return {row.key: _row(row) for row in rows}
+
+    async def cancel_in(self, conn: AsyncConnection, cancelled: Sequence[tuple[int, datetime]]) -> set[int]:
+        """Mark pending rows cancelled (each at its `now`) in the caller's transaction; return those that were pending."""
+        t = schema.due_work
+        done: set[int] = set()
+        by_time: dict[datetime, list[int]] = {}
+        for row_id, now in cancelled:
+            by_time.setdefault(now, []).append(row_id)
+        for now, ids in by_time.items():
+            marked = update(t).where(t.c.id.in_(ids), t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=CANCELLED)
+            done.update((await conn.execute(marked.returning(t.c.id))).scalars())
+        return done
 
     async def get(self, row_id: int) -> DueRow | None:
         """Return one row, pending or done."""
@@ -94,7 +117,7 @@ class DueStore:
             query = query.where(t.c.session_id == session_id)
         if therapist_id:
             query = query.where(t.c.therapist_id == therapist_id)
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
@@ -125,7 +148,7 @@ class DueStore:
         query = select(func.max(t.c.received_at)).where(t.c.platform == meeting.platform, t.c.occurrence_id == meeting.occurrence_id)
         if up_to is not None:
             query = query.where(t.c.at <= to_stamp(up_to))
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             stamp = (await conn.execute(query)).scalar()
         return from_iso(stamp) if stamp else None
 

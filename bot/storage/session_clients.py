@@ -8,6 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import schema
+from .shared_reads import reading
 from .store import SessionRow
 
 
@@ -29,7 +30,7 @@ class SessionClients:
     async def code(self, session_id: str) -> str | None:
         """Return the client code kept for a session, if any."""
         t = schema.session_clients
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:  # a judging's: on the connection its reads share
             return (await conn.execute(select(t.c.code).where(t.c.session_id == session_id))).scalar()
 
     async def with_sessions(self, session_ids: Collection[str]) -> dict[str, tuple[SessionRow, str | None]]:

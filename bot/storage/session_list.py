@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.listing import ListedSession, readable
 from bot.core.timefmt import to_stamp
@@ -35,6 +35,11 @@ class SessionList:
 
     async def keep(self, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
         """Keep the session's entry as judged at `judged_at`, unless one judged later is kept already."""
+        async with self._engine.begin() as conn:
+            await self.keep_in(conn, session, entry, profiles, judged_at)
+
+    async def keep_in(self, conn: AsyncConnection, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
+        """Keep the session's entry as `keep` does, in the caller's transaction."""
         t = schema.session_listing
         values = dict(
             session_id=session.id, therapist_id=session.therapist_id, client_code=entry.client_code, status=entry.status,
@@ -48,8 +53,7 @@ class SessionList:
         upsert = insert.on_conflict_do_update(
             index_elements=[t.c.session_id], set_=newer, where=and_(t.c.judged_at <= insert.excluded.judged_at, changed)
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(upsert)
+        await conn.execute(upsert)
 
     async def rows(
         self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None, limit: int | None = None

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
+from .shared_reads import reading
 
 
 class TickStore:
@@ -32,6 +33,6 @@ class TickStore:
     async def ticks(self, session_id: str) -> dict[str, datetime]:
         """Return when each confirmed point of a session's checklist was confirmed."""
         t = schema.checklist_ticks
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:  # a judging's: on the connection its reads share
             rows = (await conn.execute(select(t.c.item_id, t.c.confirmed_at).where(t.c.session_id == session_id))).all()
         return {row.item_id: from_iso(row.confirmed_at) for row in rows}

@@ -25,6 +25,7 @@ from bot.core.reminders import Appointment, plan_reminders, reminder_notice
 from bot.core.session_notices import session_notices, settle_timers, settled
 from bot.core.timers import close_due, session_timers, watchdog_wakes
 from bot.storage.due_store import DueStore
+from bot.storage.judging_writes import JudgingWrites, Written
 from bot.tracking.tracker import SessionTracker, SessionView
 
 _LOGGER = logging.getLogger(__name__)
@@ -90,15 +91,15 @@ class Timekeeper:
             self.schedule.remove(row.id)
             _LOGGER.info("cancelled %s %s", row.work.kind, row.id)
 
-    async def after_evaluation(self, view: SessionView, now: datetime) -> None:
-        """Raise the start and summary notices the session has earned, and move its timers."""
+    async def after_evaluation(self, view: SessionView, now: datetime, writes: JudgingWrites) -> None:
+        """Raise the start and summary notices the session has earned, and move its timers: added to the judging's writes."""
         row, state = view.row, view.state
         heard = view.last_heard
         notices = session_notices(row.id, state, view.client_code, view.checklist, settled(heard, now))
         for notice in notices.due:
             if notice.key in view.notice_keys:  # raised before: raising it again would only write nothing
                 continue
-            await self.tracker.board.raise_notice(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message, now)
+            writes.raise_notice(NoticeSpec(row.therapist_id, row.id, notice.kind, notice.key, notice.at, notice.message), now)
         wanted = session_timers(row.id, row.therapist_id, state, self.settings, now, heard)
         wanted += settle_timers(row.id, row.therapist_id, notices, heard)
         wanted += [
@@ -107,13 +108,26 @@ class Timekeeper:
         ]
         keys = {w.key for w in wanted}
         pending = {r.work.key: r for r in await self.due.pending(session_id=row.id)}
-        stale = [r for r in pending.values() if r.work.key not in keys]
-        await self.cancel(r for r in stale if r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE))
-        for work in wanted:
-            kept = pending.get(work.key)
-            if kept is not None and kept.work == work:  # pending as wanted, so already scheduled: no write
-                continue
-            await self.plan(work)
+        stale = [
+            r for r in pending.values()
+            if r.work.key not in keys and r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE) and r.id not in self._firing
+        ]
+        planned = [w for w in wanted if (kept := pending.get(w.key)) is None or kept.work != w]  # pending as wanted: no write
+        writes.cancelled += [(r.id, now) for r in stale]
+        writes.timers += [(w, now) for w in planned]
+        if stale or planned:
+            writes.after.append(lambda written: self._scheduled(written, stale, planned))
+
+    def _scheduled(self, written: Written, cancelled: list[DueRow], planned: list[DueWork]) -> None:
+        """Have the schedule follow timers a judging cancelled and planned, once they are committed."""
+        for row in cancelled:
+            self.schedule.remove(row.id)
+            if row.id in written.cancelled:
+                _LOGGER.info("cancelled %s %s", row.work.kind, row.id)
+        for work in planned:
+            kept = written.timers.get(work.key)
+            if kept is not None and kept.id not in self._firing:  # a row being fired is rescheduled when it is done
+                self.schedule.add(kept)
 
     async def keep_reminders(
         self, therapist_id: str, platform: str, planned: Iterable[Appointment], meeting_ids: set[str] | None = None
@@ -211,16 +225,8 @@ class Timekeeper:
         return later
 
     async def _judge_each(self, session_ids: list[str]) -> set[str]:
-        """Judge sessions one at a time, here (without an evaluation queue); return those judged without failing."""
-        judged = set()
-        for session_id in session_ids:
-            try:
-                await self.tracker.evaluate(session_id)
-            except Exception:  # its rows stay pending: the next start or reconcile judges it again
-                _LOGGER.exception("judging session %s failed", session_id)
-            else:
-                judged.add(session_id)
-        return judged
+        """Judge sessions here (without an evaluation queue), their writes together; return those judged without failing."""
+        return await self.tracker.evaluate_many(session_ids)  # one that failed keeps its rows pending: judged again later
 
     async def _finish(self, row: DueRow, outcome: str, notice: NoticeSpec | None = None) -> None:
         _, new = await self.due.finish(row.id, outcome, self.tracker.clock(), notice)

@@ -12,10 +12,14 @@ _LOGGER = logging.getLogger(__name__)
 # A pass starts this long after the first session touched while the queue was idle: a burst of one
 # meeting's deliveries (a join storm, a webhook's retries) is judged once, not once per delivery.
 PASS_GATHER_SECONDS = 0.02
+# Sessions of a pass judged one after another and their writes committed in one transaction: one commit (one
+# fsync) for them all, and none of them waits long for its notices to go out.
+WRITTEN_TOGETHER = 32
 
 
 class EvaluationQueue:
-    """The sessions whose alerts need judging: each judged once per pass, one at a time, in the order first touched.
+    """The sessions whose alerts need judging: each judged once per pass, one at a time, in the order first touched,
+    the writes of up to WRITTEN_TOGETHER of them in one transaction.
 
     One at a time on purpose: judging is CPU and database writes, and a few at once on SQLite (measured with
     bench/restart.py) only made them wait for each other's write lock and slowed the start's other work.
@@ -111,16 +115,18 @@ class EvaluationQueue:
                 self._idle.set()
 
     async def _judge(self, batch: list[str]) -> None:
-        """Judge the pass's sessions in turn (until the queue is stopped: the next start judges the rest)."""
-        for session_id in batch:
+        """Judge the pass's sessions in turn, their writes committed a group at a time (until the queue is stopped: the
+        next start judges the rest)."""
+        for first in range(0, len(batch), WRITTEN_TOGETHER):
             if self._stopping:
                 return
-            judged = False
+            group = batch[first:first + WRITTEN_TOGETHER]
             try:
-                await self._tracker.evaluate(session_id)
-                judged = True
-            except Exception:  # keep judging other sessions; the next event retries this one
-                _LOGGER.exception("judging session %s failed", session_id)
-            finally:
-                self._unjudged.discard(session_id)
-                self._tell(session_id, judged)
+                judged = await self._tracker.evaluate_many(group, stop=lambda: self._stopping)
+            except Exception:  # keep judging other sessions; the next event retries these
+                _LOGGER.exception("judging %d sessions failed", len(group))
+                judged = set()
+            for session_id in group:
+                if session_id in judged or not self._stopping:  # one left when the queue stopped: the next start judges it
+                    self._unjudged.discard(session_id)
+                    self._tell(session_id, session_id in judged)

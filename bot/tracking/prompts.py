@@ -5,31 +5,32 @@ from datetime import datetime
 from typing import Mapping, Sequence
 
 from bot.core.changes import CAMERA, Change
+from bot.core.due_work import NoticeSpec
 from bot.core.prompts import NOTE_PROMPT, asks, note_prompt, prompt_key
 from bot.core.session_notices import SETTLE
 from bot.core.settings import Settings
 from bot.storage.due_store import DueStore
+from bot.storage.judging_writes import JudgingWrites
 from bot.storage.store import SessionRow, Store
-
-from .notice_board import NoticeBoard
 
 
 class NotePrompter:
     """Ask the therapist about each change: a framing change at once, a camera-off interval when it is over."""
 
-    def __init__(self, settings: Settings, store: Store, board: NoticeBoard) -> None:
+    def __init__(self, settings: Settings, store: Store) -> None:
         self._settings = settings
         self._store = store
-        self._board = board
         self._heard = DueStore(store)
 
     async def prompt_ids(self, row: SessionRow, changes: Sequence[Change]) -> dict[str, int]:
         """Return the id of each change's prompt, by change id, for the changes already asked about."""
         return _asked(row, changes, await self._store.prompt_ids(row.therapist_id, row.id))
 
-    async def raise_due(self, row: SessionRow, changes: Sequence[Change], now: datetime, raised: Mapping[str, int]) -> dict[str, datetime]:
-        """Raise the prompts the changes have earned by `now`, given the ids of the session's notices `raised` before, by key;
-        return when each waiting one is judged again, by change id."""
+    async def raise_due(
+        self, row: SessionRow, changes: Sequence[Change], now: datetime, raised: Mapping[str, int], writes: JudgingWrites
+    ) -> dict[str, datetime]:
+        """Add to `writes` the prompts the changes have earned by `now`, given the ids of the session's notices `raised` before,
+        by key; return when each waiting one is judged again, by change id."""
         therapist = self._settings.therapist(row.therapist_id)
         zone = therapist.timezone if therapist else "UTC"
         asked = _asked(row, changes, raised)
@@ -46,7 +47,7 @@ class NotePrompter:
                     waiting[change.id] = heard + SETTLE
                     continue
             prompt = note_prompt(row.id, change, zone)
-            await self._board.raise_notice(row.therapist_id, row.id, NOTE_PROMPT, prompt.key, prompt.at, prompt.message, now)
+            writes.raise_notice(NoticeSpec(row.therapist_id, row.id, NOTE_PROMPT, prompt.key, prompt.at, prompt.message), now)
         return waiting
 
 

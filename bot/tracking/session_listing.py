@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.listing import ListedSession, SessionIdentity, listed, listing_json, profiles_mark
 from bot.core.settings import Settings
+from bot.storage.judging_writes import JudgingWrites
 from bot.storage.session_list import SessionList
 from bot.storage.store import SessionRow
 
@@ -50,8 +51,9 @@ class SessionListing:
         # What this process last wrote for each session, by session id: (the session row's creation, entry, mark).
         self._written: OrderedDict[str, tuple[str, ListedSession, str]] = OrderedDict()
 
-    async def keep(self, view: SessionView, now: datetime) -> None:
-        """Keep the session's entry as just judged (the tracker calls it after every evaluation); one written already is not written again."""
+    async def keep(self, view: SessionView, now: datetime, writes: JudgingWrites) -> None:
+        """Keep the session's entry as just judged, with the judging's writes (the tracker calls it at every evaluation);
+        one written already is not written again."""
         # The view does not say which profiles it was judged under: those in force now are taken (a profile changed
         # during this very evaluation leaves the entry as judged until the session's next evaluation).
         row = view.row
@@ -60,9 +62,13 @@ class SessionListing:
         if self._written.get(row.id) == written:  # the row holds it already: the upsert would change nothing
             self._written.move_to_end(row.id)
             return
-        await self._rows.keep(row, entry, written[2], now)
-        self._written[row.id] = written
-        self._written.move_to_end(row.id)
+        writes.listings.append((row, entry, written[2], now))
+        writes.after.append(lambda _: self._remember(row.id, written))
+
+    def _remember(self, session_id: str, written: tuple[str, ListedSession, str]) -> None:
+        """Remember the entry as written (once it is committed)."""
+        self._written[session_id] = written
+        self._written.move_to_end(session_id)
         while len(self._written) > MAX_WRITTEN:
             self._written.popitem(last=False)
 

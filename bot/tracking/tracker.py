@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from bot.core.alerts import Alert, find_alerts
 from bot.core.changes import CAMERA, Change, session_changes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
+from bot.core.due_work import NoticeSpec
 from bot.core.events import (
     MeetingEvent,
     MeetingRef,
@@ -32,6 +34,7 @@ from bot.metrics import Metrics
 from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
 from bot.storage.due_store import DueStore
+from bot.storage.judging_writes import JudgingWriter, JudgingWrites, Written
 from bot.storage.session_clients import SessionClients
 from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
@@ -67,7 +70,7 @@ class SessionView:
     notice_keys: frozenset[str] = frozenset()  # of the notices raised for it before this judging (read by `evaluate`; else none)
 
 
-EvaluationHook = Callable[[SessionView, datetime], Awaitable[None]]
+EvaluationHook = Callable[[SessionView, datetime, JudgingWrites], Awaitable[None]]  # adds its writes to the judging's
 # A stream's events name no host and no person, and can beat the meeting's start to us: they are
 # kept for the session that may follow (its stream opens then). Any other event no therapist's
 # session owns is dropped: stored, it could only pollute a session it was never checked against.
@@ -96,12 +99,13 @@ class SessionTracker:
         self.checklist_points = checklist or load_checklist(settings.reminders.checklist_file)
         self.ticks = TickStore(store.engine)
         self.appointments = AppointmentBook(DueStore(store), timedelta(hours=settings.reminders.horizon_hours))
-        self.prompter = NotePrompter(settings, store, board)
+        self.prompter = NotePrompter(settings, store)
         self.clients = ClientBook(settings, ClientRecords(store.engine), clock, self.keep_client_codes)
         self.session_clients = SessionClients(store.engine)
         self._folds = SessionFolds(store)
+        self.writer = JudgingWriter(store)
         self._profiles = _ByProfiles(None)
-        # Called after every evaluation with the view judged (the timers plan their next work here).
+        # Called at every evaluation with the view judged and its writes (the timers plan their next work there).
         self.after_evaluation: list[EvaluationHook] = []
 
     async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> Recorded:
@@ -247,7 +251,43 @@ class SessionTracker:
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
-        async with shared_reads(self.store.engine):  # the session, its new events, its ticks, its notices: one connection
+        writes = JudgingWrites()
+        raised = await self._judge_into(session_id, writes)
+        await self.writer.write(writes)
+        return raised
+
+    async def evaluate_many(self, session_ids: Sequence[str], stop: Callable[[], bool] = lambda: False) -> set[str]:
+        """Judge the sessions one after another (none more once `stop()` says so) and commit what they all decided in one
+        transaction; return those judged without failing. One whose judging fails writes nothing (logged by id); if the
+        shared write fails, each is written alone."""
+        judged: dict[str, JudgingWrites] = {}
+        for session_id in dict.fromkeys(session_ids):
+            if stop():
+                break
+            writes = JudgingWrites()
+            try:
+                await self._judge_into(session_id, writes)
+            except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
+                _LOGGER.exception("judging session %s failed", session_id)
+            else:
+                judged[session_id] = writes
+        try:
+            await self.writer.write(functools.reduce(JudgingWrites.joined, judged.values(), JudgingWrites()))
+        except Exception:
+            _LOGGER.exception("writing %d judged sessions together failed: each is written alone", len(judged))
+            for session_id, writes in list(judged.items()):
+                try:
+                    await self.writer.write(writes)
+                except Exception:
+                    _LOGGER.exception("writing judged session %s failed", session_id)
+                    del judged[session_id]
+        return set(judged)
+
+    async def _judge_into(self, session_id: str, writes: JudgingWrites) -> list[Alert]:
+        """Judge the session and add what it decided to `writes`; return the alerts it raises, filled in once they are committed."""
+        # Every read of a judging (the session, its new events, its ticks, its notices, when its meeting was last heard
+        # from, its pending timers) on one connection: on PostgreSQL each connection taken costs four round trips.
+        async with shared_reads(self.store.engine):
             row = await self.store.session(session_id)
             if row is None:
                 self._folds.forget(session_id)
@@ -256,26 +296,32 @@ class SessionTracker:
             # Only what may still need raising is judged: the alerts and changes from the settled instant on.
             view, generation = await self._judge(row, now, unsettled=True)
             known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
-        raised = []
-        for alert in view.alerts:
-            if f"{row.id}:{alert.key}" in known:
-                continue
-            notice = await self.board.raise_notice(
-                row.therapist_id, row.id, alert.kind, f"{row.id}:{alert.key}", alert.at, alert.message, now
-            )
-            if notice is not None:
-                raised.append(alert)
-        waiting = await self.prompter.raise_due(row, view.changes, now, known)
-        view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
-        self._settle(view, generation)
-        for hook in self.after_evaluation:
-            await hook(view, now)
+            first = len(writes.notices)
+            alerts = [
+                (alert, writes.raise_notice(NoticeSpec(row.therapist_id, row.id, alert.kind, key, alert.at, alert.message), now))
+                for alert in view.alerts
+                if (key := f"{row.id}:{alert.key}") not in known
+            ]
+            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes)
+            view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
+            for hook in self.after_evaluation:
+                await hook(view, now, writes)
         summarised = f"{SUMMARY_READY}:{row.id}"
-        if view.state.ended and (summarised in known or summarised in await self.store.notice_keys(row.therapist_id, row.id)):
-            self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
-        self.board.publish_change(SessionChanged(row.id, row.therapist_id))
-        return raised
+        summarised_now = any(notice.key == summarised for notice, _ in writes.notices[first:])
+        raised: list[Alert] = []
 
+        def committed(written: Written) -> None:
+            raised.extend(alert for alert, at in alerts if written.notices[at] is not None)
+            for notice in written.notices[first:]:
+                if notice is not None:
+                    self.board.publish(notice)
+            self._settle(view, generation)  # only once its notices are committed: what is settled is never judged again
+            if view.state.ended and (summarised in known or summarised_now):
+                self._folds.forget(row.id)  # over and summarised: a late event or a page reads it all again
+            self.board.publish_change(SessionChanged(row.id, row.therapist_id))
+
+        writes.after.append(committed)
+        return raised
 
     def _settle(self, view: SessionView, generation: int) -> None:
         """Settle the session up to its first change that may still move or ask (the camera still off, a prompt

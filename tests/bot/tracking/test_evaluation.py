@@ -27,7 +27,7 @@ def judged_sessions(harness: Harness, fail_for: str | None = None) -> list[str]:
     """Return the list the tracker appends each judged session's id to (its after-evaluation hook)."""
     judged: list[str] = []
 
-    async def hook(view, now):
+    async def hook(view, now, writes):
         judged.append(view.row.id)
         if view.row.id == fail_for:
             raise RuntimeError("a judging that fails")
@@ -80,7 +80,7 @@ async def test_a_session_touched_while_judged_is_judged_again_with_what_came_in(
     queue = EvaluationQueue(harness.tracker)
     states = []
 
-    async def hook(view, now):
+    async def hook(view, now, writes):
         states.append(len(view.state.roster.people))
         if len(states) == 1:  # a delivery arrives while the session is being judged
             await harness.tracker.record(MEETING, [("late", joined(THERAPIST, T0 + timedelta(seconds=30)))])
@@ -116,7 +116,7 @@ async def test_stopping_leaves_the_sessions_not_yet_judged(harness):
     queue = EvaluationQueue(harness.tracker)
     stop_now = asyncio.Event()
 
-    async def hook(view, now):
+    async def hook(view, now, writes):
         stop_now.set()
         await asyncio.sleep(0.05)
 

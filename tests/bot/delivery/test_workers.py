@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 from bot.core.appointments import appointment_id_for
 from bot.core.due_work import DueWork
+from bot.core.message import compose
 from bot.core.reminders import CHECKLIST_REMINDER
 from bot.core.timefmt import from_iso, to_iso
+from bot.delivery import messages
 from bot.delivery.workers import LEASE
 from bot.storage.outbox import Outbox
 from bot.storage.store import create_engine
@@ -267,3 +269,18 @@ async def test_sends_finishing_one_by_one_look_for_more_only_when_a_notice_hande
     await client.app[keys.DELIVERIES].drain()
     assert sorted(texts(fake_zoom)) == sorted(f"Recording {n}." for n in range(12)) and sum(claims) == 12
     assert claims.count(0) <= 2  # one when the last send is recorded, one for the drain: none per send finished
+
+
+async def test_a_notice_is_worded_once_for_all_its_channels(monkeypatch, aiohttp_client, alert_settings, clock, fake_zoom, fake_graph):
+    worded = []
+
+    def counted(*args, **kwargs):
+        worded.append(args[0])
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "compose", counted)
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["zoom_chat", "teams_activity"]), clock))
+    notice_id = await raise_notice(client.app, "t1", "s-a", "recording_started", 1, "Someone started recording the meeting.")
+    await client.app[keys.DELIVERIES].drain()
+    assert len(fake_zoom.bodies("message")) == len(fake_graph.bodies("activity")) == 1
+    assert worded == [notice_id]

@@ -73,22 +73,32 @@ class ClientCodes:
 class MessageWriter:
     """Turn stored notices into channel messages: pseudonym only, names scrubbed, a link for detail."""
 
-    def __init__(self, settings: Settings, tracker: SessionTracker) -> None:
+    def __init__(self, settings: Settings, tracker: SessionTracker, kept: int = 256) -> None:
         self._settings = settings
         self._tracker = tracker
         self._codes = ClientCodes(tracker)
         # What no message may carry, per therapist, worked out once for each version of the profiles.
         self._profiles: Settings | None = None
         self._private: dict[str, tuple[list[str], frozenset[str]]] = {}
+        # The latest notices' messages, each with the code and profiles it was worded under: every channel sends the same.
+        self._kept = kept
+        self._worded: OrderedDict[int, tuple[str | None, Settings, AlertMessage]] = OrderedDict()
 
     async def message_for(self, notice: NoticeRow) -> AlertMessage:
-        """Return the message every channel sends for `notice`."""
+        """Return the message every channel sends for `notice` (worded once while its code and the profiles stay)."""
         code = await self._codes.code(notice.session_id) if notice.session_id else None
-        words, digests = self._private_to(await self._tracker.clients.settings(), notice.therapist_id)
-        return compose(
+        clients = await self._tracker.clients.settings()
+        if (worded := self._worded.get(notice.id)) is not None and worded[0] == code and worded[1] is clients:
+            return worded[2]
+        words, digests = self._private_to(clients, notice.therapist_id)
+        message = compose(
             notice.id, notice.kind, notice.session_id, notice.message, code, self._settings.server.public_url, words, notice.key, digests,
             self._settings.privacy.data_key,
         )
+        self._worded[notice.id] = (code, clients, message)
+        if len(self._worded) > self._kept:
+            self._worded.popitem(last=False)
+        return message
 
     def _private_to(self, clients: Settings, therapist_id: str) -> tuple[list[str], frozenset[str]]:
         """Return the names and emails, and the name digests, of a therapist's clients (the settings file's and the database's)."""

@@ -1,7 +1,7 @@
-"""Deliver the outbox: one worker per channel, several sends at a time, retries on their schedule.
+"""Deliver one channel's part of the outbox: several sends at a time, in order within a session, retries on their schedule.
 
-A notice raised here is handed to the workers in memory as well as stored: they claim its rows at once and
-do not read the notice back. Rows raised by another instance (or left by a stopped one) are found by polling.
+A notice raised here is handed to the worker in memory as well as stored: it claims the notice's row at once and
+does not read the notice back. Rows raised by another instance (or left by a stopped one) are found by polling.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import logging
 import random
 from collections import OrderedDict
 from datetime import timedelta
-from typing import Awaitable, Callable, Sequence
+from typing import Awaitable, Callable
 
 from bot.core.message import AlertMessage
 from bot.core.settings import Therapist
@@ -129,7 +129,11 @@ class ChannelWorker:
         self._sending.discard(task)
         if not task.cancelled() and task.exception() is not None:  # the row keeps its claim until the lease lapses
             _LOGGER.error("recording a %s delivery failed: %s", self.channel, type(task.exception()).__name__)
-        self.wake()  # a finished send may let the same session's next notice go
+        # A finished send may let the same session's next notice go: that one was handed over and waits here. A claim
+        # with none waiting would find nothing (rows from elsewhere come with the poll), unless this was the last send
+        # in flight: then a pass looks once more, and says it is idle if nothing is due.
+        if self._handed or not self._sending:
+            self.wake()
 
     async def _deliver(self, delivery: Delivery) -> None:
         notice = delivery.notice
@@ -169,48 +173,3 @@ class ChannelWorker:
             self._board.publish_delivery(DeliveryUpdate(delivery.notice.id, delivery.notice.therapist_id, self.channel, state))
         else:
             _LOGGER.warning("notice %s by %s: claim lost before it was marked %s", delivery.notice.id, self.channel, state)
-
-
-class Deliveries:
-    """This instance's channel workers, handed each notice raised here as it is stored."""
-
-    def __init__(
-        self, workers: list[ChannelWorker], board: NoticeBoard, channels_for: Callable[[str, str], Sequence[str]] | None = None
-    ) -> None:
-        self.workers = {worker.channel: worker for worker in workers}
-        self._board = board
-        self._channels_for = channels_for  # (therapist id, kind): the channels its rows were written for; None: every one
-        self._tasks: list[asyncio.Task[None]] = []
-
-    def start(self) -> None:
-        """Start every worker, and take the notices raised from now on."""
-        self._tasks = [asyncio.create_task(w.run(), name=f"delivery-{w.channel}") for w in self.workers.values()]
-        self._board.add_handler(self.hand)
-
-    async def stop(self, grace_seconds: float = 5.0) -> None:
-        """Stop claiming, let sends in flight finish within the grace time, then stop."""
-        self._board.remove_handler(self.hand)
-        for worker in self.workers.values():
-            worker.stopping()
-        if self._tasks:  # a worker in the middle of a claim finishes it: a cancelled write could keep a lock
-            await asyncio.wait(self._tasks, timeout=grace_seconds)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*(w.stop(grace_seconds) for w in self.workers.values()))
-
-    def hand(self, notice: NoticeRow) -> None:
-        """Give a notice just stored to the workers of its channels (its rows are the truth; this only saves the wait)."""
-        channels = self._channels_for(notice.therapist_id, notice.kind) if self._channels_for else self.workers
-        for channel in channels:
-            if (worker := self.workers.get(channel)) is not None:
-                worker.hand(notice)
-
-    def wake(self) -> None:
-        """Have every worker look for due deliveries now (after a clock jump, a restart, ...)."""
-        for worker in self.workers.values():
-            worker.wake()
-
-    async def drain(self) -> None:
-        """Wait until no channel has anything due now or in flight."""
-        await asyncio.gather(*(w.drain() for w in self.workers.values()))

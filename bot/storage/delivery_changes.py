@@ -2,16 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterator
 
-from sqlalchemy import case, tuple_, update
+from sqlalchemy import BindParameter, ColumnElement, Update, bindparam, case, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import schema
 
 D = schema.deliveries
-# Each change binds about ten values: this many stay far below every driver's bound on parameters.
+# Each change binds ten values: this many stay far below every driver's bound on parameters.
 STATEMENT_CHANGES = 200
+# A statement has room for a number of changes from this list, the unused places bound to no row, so that a
+# handful of statements, each built and compiled once, serve every batch (building one afresh cost more than its trip).
+ROOM = (1, 2, 4, 8, 16, 32, 64, 128, STATEMENT_CHANGES)
+NO_ROW = -1  # no delivery has this id
 
 
 @dataclass(frozen=True)
@@ -40,24 +45,53 @@ def _statements(changes: list[DeliveryChange]) -> Iterator[list[DeliveryChange]]
         yield group
 
 
+@lru_cache(maxsize=len(ROOM))
+def _recording(room: int) -> Update:
+    """Return the statement that records up to `room` changes, each bound by its place: built once, compiled once."""
+    ids = [bindparam(f"change{i}_id", type_=D.c.id.type) for i in range(room)]  # one parameter a place, named in each CASE
+
+    def by_place(name: str, column: Any, keys: list[BindParameter[int]] = ids) -> list[tuple[ColumnElement[Any], ColumnElement[Any]]]:
+        return [(key, bindparam(f"change{i}_{name}", type_=column.type)) for i, key in enumerate(keys)]
+
+    # A change that leaves next_attempt_at unchanged binds NO_ROW in its place there, so the ELSE keeps it.
+    retried = by_place("next_attempt_at", D.c.next_attempt_at, [bindparam(f"change{i}_retried", type_=D.c.id.type) for i in range(room)])
+    return (
+        update(D)
+        .where(D.c.state == "sending", D.c.id.in_(ids), D.c.claim == case(*by_place("claim", D.c.claim), value=D.c.id))
+        .values(
+            claim=None,
+            claimed_until=None,
+            state=case(*by_place("state", D.c.state), value=D.c.id),
+            last_error=case(*by_place("last_error", D.c.last_error), value=D.c.id),
+            updated_at=case(*by_place("updated_at", D.c.updated_at), value=D.c.id),
+            next_attempt_at=case(*retried, value=D.c.id, else_=D.c.next_attempt_at),
+        )
+        .returning(D.c.id)
+    )
+
+
+def _values(group: list[DeliveryChange], room: int) -> dict[str, Any]:
+    """Return the statement's values for a group of changes, the places left over bound to no row."""
+    values: dict[str, Any] = {}
+    for i in range(room):
+        change = group[i] if i < len(group) else None
+        if change is None:
+            values.update({f"change{i}_id": NO_ROW, f"change{i}_claim": "", f"change{i}_state": None, f"change{i}_last_error": None, f"change{i}_updated_at": None})
+            values.update({f"change{i}_retried": NO_ROW, f"change{i}_next_attempt_at": None})
+            continue
+        values.update({
+            f"change{i}_id": change.delivery_id, f"change{i}_claim": change.claim, f"change{i}_state": change.state,
+            f"change{i}_last_error": change.last_error, f"change{i}_updated_at": change.updated_at,
+            f"change{i}_retried": NO_ROW if change.next_attempt_at is None else change.delivery_id, f"change{i}_next_attempt_at": change.next_attempt_at,
+        })
+    return values
+
+
 async def apply_changes(conn: AsyncConnection, changes: list[DeliveryChange]) -> list[bool]:
     """Apply each change whose claim still holds, in the caller's transaction; return which were applied, in order."""
     applied: list[bool] = []
     for group in _statements(changes):
-        def by_id(value: str, changes: list[DeliveryChange] = group) -> dict[int, str | None]:
-            return {c.delivery_id: getattr(c, value) for c in changes}
-
-        values: dict[str, Any] = dict(
-            claim=None,
-            claimed_until=None,
-            state=case(by_id("state"), value=D.c.id),
-            last_error=case(by_id("last_error"), value=D.c.id),
-            updated_at=case(by_id("updated_at"), value=D.c.id),
-        )
-        if retried := {c.delivery_id: c.next_attempt_at for c in group if c.next_attempt_at is not None}:
-            values["next_attempt_at"] = case(retried, value=D.c.id, else_=D.c.next_attempt_at)
-        claimed = tuple_(D.c.id, D.c.claim).in_([(c.delivery_id, c.claim) for c in group])
-        query = update(D).where(D.c.state == "sending", claimed).values(**values).returning(D.c.id)
-        done = set((await conn.execute(query)).scalars())
+        room = next(size for size in ROOM if size >= len(group))
+        done = set((await conn.execute(_recording(room), _values(group, room))).scalars())
         applied.extend(c.delivery_id in done for c in group)
     return applied

@@ -157,13 +157,17 @@ class Outbox:
 
     async def mark_delivered(self, notice_id: int, channel: str, now: datetime) -> bool:
         """Mark a notice delivered on a channel that needs no worker (the dashboard stream)."""
+        return await self.mark_all_delivered([notice_id], channel, now) == 1
+
+    async def mark_all_delivered(self, notice_ids: Iterable[int], channel: str, now: datetime) -> int:
+        """Mark notices delivered on a channel that needs no worker, in one statement; return how many were not yet."""
         query = (
             update(D)
-            .where(D.c.notice_id == notice_id, D.c.channel == channel, D.c.state == "pending")
+            .where(D.c.notice_id.in_(list(notice_ids)), D.c.channel == channel, D.c.state == "pending")
             .values(state="sent", attempts=D.c.attempts + 1, updated_at=to_stamp(now))
         )
         async with self._engine.begin() as conn:
-            return (await conn.execute(query)).rowcount == 1
+            return (await conn.execute(query)).rowcount
 
     async def states(self, notice_ids: Iterable[int]) -> dict[int, dict[str, str]]:
         """Return each notice's delivery state per channel."""

@@ -10,8 +10,9 @@ from aiohttp.typedefs import Middleware
 
 from bot.config.log_levels import quiet_libraries
 from bot.core.settings import Settings
+from bot.delivery.hand_off import Deliveries
 from bot.delivery.messages import MessageWriter
-from bot.delivery.workers import ChannelWorker, Deliveries
+from bot.delivery.workers import ChannelWorker
 from bot.framing import framing_sink
 from bot.services import Services
 from bot.storage.at_rest import AtRest

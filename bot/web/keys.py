@@ -7,7 +7,7 @@ from collections import Counter
 from aiohttp import web
 
 from bot.core.settings import Settings
-from bot.delivery.workers import Deliveries
+from bot.delivery.hand_off import Deliveries
 from bot.metrics import Metrics
 from bot.services import Services
 from bot.storage.outbox import Outbox

@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.core.settings import Therapist
 from bot.core.timefmt import to_iso
 from bot.storage.notices import NoticeRow
-from bot.tracking.notice_board import DeliveryUpdate, SessionChanged
+from bot.tracking.notice_board import DeliveryUpdate, Published, SessionChanged
 
 from . import keys
 from .api import notice_json, therapist_for
@@ -23,6 +23,7 @@ _LOGGER = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0  # below the idle timeouts of common proxies
 MAX_NOTICE_ID = 2**31 - 1  # the id column is 32-bit on PostgreSQL: a larger id can only fail the query
 STREAM_PATH = "/api/notices/stream"
+BURST_MAX = 256  # items written in one go: what waited while the last went out, a burst of notices and their deliveries
 TICKET_LIFETIME = timedelta(seconds=60)
 routes = web.RouteTableDef()
 
@@ -83,16 +84,20 @@ class NoticeStream:
         self._app, self._therapist, self._response = app, therapist, response
         self.last_id = 0
 
-    async def notice(self, row: NoticeRow) -> None:
-        """Write a notice unless this stream has written it already."""
-        if row.id <= self.last_id:
+    async def notices(self, rows: list[NoticeRow]) -> None:
+        """Write notices this stream has not written yet, marked delivered and their states read together (a burst: once)."""
+        fresh = []
+        for row in rows:
+            if row.id > self.last_id:
+                fresh.append(row)
+                self.last_id = row.id
+        if not fresh:
             return
-        self.last_id = row.id
-        outbox = self._app[keys.OUTBOX]
+        outbox, ids = self._app[keys.OUTBOX], [row.id for row in fresh]
         if "dashboard" in self._therapist.channels:
-            await outbox.mark_delivered(row.id, "dashboard", self._app[keys.CLOCK]())
-        states = await outbox.states([row.id])
-        await self._response.write(event(notice_json(row, states[row.id]), "notice", row.id))
+            await outbox.mark_all_delivered(ids, "dashboard", self._app[keys.CLOCK]())
+        states = await outbox.states(ids)
+        await self._response.write(b"".join(event(notice_json(row, states[row.id]), "notice", row.id) for row in fresh))
 
     async def session_changed(self, change: SessionChanged) -> None:
         """Tell a live page that its session was judged again (no content: the page asks for what it shows)."""
@@ -122,22 +127,14 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
         stream = NoticeStream(request.app, therapist, response)
         if resume_from is not None:
             stream.last_id = resume_from
-            for row in await request.app[keys.STORE].notices_after(therapist.id, resume_from):
-                await stream.notice(row)
+            await stream.notices(await request.app[keys.STORE].notices_after(therapist.id, resume_from))
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), heartbeat)
             except asyncio.TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
-            if item.therapist_id != therapist.id:
-                continue
-            if isinstance(item, NoticeRow):
-                await stream.notice(item)
-            elif isinstance(item, SessionChanged):
-                await stream.session_changed(item)
-            else:
-                await stream.delivery(item)
+            await _write(stream, [item, *_queued(queue)], therapist.id)
     except ConnectionResetError:
         _LOGGER.debug("notice stream of therapist %s closed by the client", therapist.id)
     finally:
@@ -145,6 +142,32 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
         request.app[keys.STREAMS].discard(task)
         request.app[keys.OPEN_STREAMS][therapist.id] -= 1
     return response
+
+
+def _queued(queue: asyncio.Queue[Published]) -> list[Published]:
+    """Return what else waits in the queue now (a burst of notices and their deliveries), up to a bound."""
+    items: list[Published] = []
+    while len(items) < BURST_MAX and not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def _write(stream: NoticeStream, items: list[Published], therapist_id: str) -> None:
+    """Write the therapist's items in order, each run of notices together."""
+    notices: list[NoticeRow] = []
+    for item in items:
+        if item.therapist_id != therapist_id:
+            continue
+        if isinstance(item, NoticeRow):
+            notices.append(item)
+            continue
+        await stream.notices(notices)
+        notices = []
+        if isinstance(item, SessionChanged):
+            await stream.session_changed(item)
+        else:
+            await stream.delivery(item)
+    await stream.notices(notices)
 
 
 async def _close_streams(app: web.Application) -> None:

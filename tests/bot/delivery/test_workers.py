@@ -7,8 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 from bot.core.appointments import appointment_id_for
 from bot.core.due_work import DueWork
+from bot.core.message import compose
 from bot.core.reminders import CHECKLIST_REMINDER
 from bot.core.timefmt import from_iso, to_iso
+from bot.delivery import messages
 from bot.delivery.workers import LEASE
 from bot.storage.outbox import Outbox
 from bot.storage.store import create_engine
@@ -248,3 +250,37 @@ async def test_a_checklist_reminder_fired_from_due_work_reaches_the_channels_too
     checklist = f"{PUBLIC_URL}/appointments/{appointment_id_for('reminder:85746065432:1')}/checklist"
     assert body["content"]["body"][0]["text"] == f"Session with C-17 at 15:10 GMT. Pre-call checklist…\n{checklist}"
     assert {r.channel: r.state for r in await delivery_rows(client.app)} == {"dashboard": "pending", "zoom_chat": "sent"}
+
+
+async def test_sends_finishing_one_by_one_look_for_more_only_when_a_notice_handed_over_waits(monkeypatch, aiohttp_client, alert_settings, clock, fake_zoom):
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["zoom_chat"]), clock))
+    await client.app[keys.DELIVERIES].drain()
+    claims: list[int] = []
+    claim_due = Outbox.claim_due
+
+    async def counted(self, *args, **kwargs):
+        claims.append(len(found := await claim_due(self, *args, **kwargs)))
+        return found
+
+    monkeypatch.setattr(Outbox, "claim_due", counted)
+    for n in range(12):  # the answers come back one at a time, each send recorded on its own
+        fake_zoom.fail("message", delay=0.05 * n, only_if=f"Recording {n}.".encode())
+    await asyncio.gather(*(raise_notice(client.app, "t1", f"s-{n}", "recording_started", n, f"Recording {n}.") for n in range(12)))
+    await client.app[keys.DELIVERIES].drain()
+    assert sorted(texts(fake_zoom)) == sorted(f"Recording {n}." for n in range(12)) and sum(claims) == 12
+    assert claims.count(0) <= 2  # one when the last send is recorded, one for the drain: none per send finished
+
+
+async def test_a_notice_is_worded_once_for_all_its_channels(monkeypatch, aiohttp_client, alert_settings, clock, fake_zoom, fake_graph):
+    worded = []
+
+    def counted(*args, **kwargs):
+        worded.append(args[0])
+        return compose(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "compose", counted)
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["zoom_chat", "teams_activity"]), clock))
+    notice_id = await raise_notice(client.app, "t1", "s-a", "recording_started", 1, "Someone started recording the meeting.")
+    await client.app[keys.DELIVERIES].drain()
+    assert len(fake_zoom.bodies("message")) == len(fake_graph.bodies("activity")) == 1
+    assert worded == [notice_id]

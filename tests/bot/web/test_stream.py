@@ -8,6 +8,7 @@ from bot.web import keys
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, TOKEN_B
 from tests.fakes.fixtures import raise_notice
+from tests.statements import Statements
 
 STREAM = "/api/notices/stream"
 
@@ -147,3 +148,16 @@ async def test_a_therapist_may_hold_only_so_many_streams_and_a_closed_one_frees_
     assert again.status == 200
     for response in (second, other, again):
         response.close()
+
+
+async def test_notices_raised_together_reach_an_open_stream_marked_and_read_once_for_all(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    stream = await client.get(STREAM, headers=bearer(TOKEN_A))
+    first = await raise_notice(client.app, "t1", "s-a", "third_party_joined", 0, "Another person joined (0).")
+    assert int((await next_event(stream))["id"]) == first
+    with Statements(client.app[keys.STORE].engine) as sent:
+        ids = await asyncio.gather(*(raise_notice(client.app, "t1", f"s-{n}", "recording_started", n, f"Recording ({n}).") for n in range(6)))
+        seen = [await next_event(stream) for _ in ids]
+    assert [int(e["id"]) for e in seen] == sorted(ids) and all(e["data"]["delivery"] == {"dashboard": "delivered"} for e in seen)
+    assert sent.count("UPDATE deliveries SET") == 1 and sent.count("SELECT deliveries.notice_id, deliveries.channel,") == 1
+    stream.close()

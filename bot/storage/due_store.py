@@ -1,6 +1,7 @@
 """Keep due work in the service's database: the source of truth the scheduler reconciles from."""
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Sequence
@@ -64,6 +65,13 @@ def _ticks_and_rows() -> tuple[Select, CompoundSelect]:
 _TICKS, _ROWS_AND_TICKS = _ticks_and_rows()
 
 
+@functools.cache
+def _pending_query(*names: str) -> Select:
+    """Return the query of the pending rows, soonest first, of the values bound to `names` (columns): built once each."""
+    t = schema.due_work
+    return select(t).where(t.c.done_at.is_(None), *(t.c[name] == bindparam(name) for name in names)).order_by(t.c.due_at, t.c.id)
+
+
 class DueStore:
     """Due work rows: planned once by key, moved while pending, and finished exactly once."""
 
@@ -104,16 +112,9 @@ class DueStore:
         self, kind: str | None = None, session_id: str | None = None, therapist_id: str | None = None
     ) -> list[DueRow]:
         """Return pending rows, soonest first, optionally of one kind, session or therapist."""
-        t = schema.due_work
-        query = select(t).where(t.c.done_at.is_(None)).order_by(t.c.due_at, t.c.id)
-        if kind:
-            query = query.where(t.c.kind == kind)
-        if session_id:
-            query = query.where(t.c.session_id == session_id)
-        if therapist_id:
-            query = query.where(t.c.therapist_id == therapist_id)
-        async with self._engine.connect() as conn:
-            return [_row(row) for row in (await conn.execute(query)).all()]
+        values = {name: value for name, value in (("kind", kind), ("session_id", session_id), ("therapist_id", therapist_id)) if value}
+        async with reading(self._engine) as conn:  # after each judging, a session's: no transaction on PostgreSQL
+            return [_row(row) for row in (await conn.execute(_pending_query(*values), values)).all()]
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
         """Return a therapist's rows of one kind, pending or done, optionally due within a window."""

@@ -1,11 +1,12 @@
 """Keep due work in the service's database: the source of truth the scheduler reconciles from."""
 from __future__ import annotations
 
+import functools
 import json
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import CompoundSelect, Row, Select, func, null, select, union_all, update
+from sqlalchemy import CompoundSelect, Row, Select, bindparam, func, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,6 +46,31 @@ def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to:
     if due_to is not None:
         query = query.where(t.c.due_at <= to_stamp(due_to))
     return query
+
+
+def _ticks_and_rows() -> tuple[Select, CompoundSelect]:
+    """Return the query of a session's checklist ticks, and the same beside a therapist's rows of one kind due in a window.
+
+    Built once with bind parameters (see bot/storage/store.py): every judging reads them.
+    """
+    t, ticks = schema.due_work, schema.checklist_ticks
+    # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
+    columns = (ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null() for c in _ROW_COLUMNS)
+    of_session = select(*columns).where(ticks.c.session_id == bindparam("session_id"))
+    rows = select(*_ROW_COLUMNS).where(t.c.kind == bindparam("kind"), t.c.therapist_id == bindparam("therapist_id")).where(
+        t.c.key.like(bindparam("key_pattern"), escape="/"), t.c.due_at >= bindparam("due_from"), t.c.due_at <= bindparam("due_to")
+    )
+    return of_session, union_all(rows, of_session).order_by("due_at", "id")
+
+
+_TICKS, _ROWS_AND_TICKS = _ticks_and_rows()
+
+
+@functools.cache
+def _pending_query(*names: str) -> Select:
+    """Return the query of the pending rows, soonest first, of the values bound to `names` (columns): built once each."""
+    t = schema.due_work
+    return select(t).where(t.c.done_at.is_(None), *(t.c[name] == bindparam(name) for name in names)).order_by(t.c.due_at, t.c.id)
 
 
 class DueStore:
@@ -109,16 +135,9 @@ class DueStore:
         self, kind: str | None = None, session_id: str | None = None, therapist_id: str | None = None
     ) -> list[DueRow]:
         """Return pending rows, soonest first, optionally of one kind, session or therapist."""
-        t = schema.due_work
-        query = select(t).where(t.c.done_at.is_(None)).order_by(t.c.due_at, t.c.id)
-        if kind:
-            query = query.where(t.c.kind == kind)
-        if session_id:
-            query = query.where(t.c.session_id == session_id)
-        if therapist_id:
-            query = query.where(t.c.therapist_id == therapist_id)
-        async with reading(self._engine) as conn:
-            return [_row(row) for row in (await conn.execute(query)).all()]
+        values = {name: value for name, value in (("kind", kind), ("session_id", session_id), ("therapist_id", therapist_id)) if value}
+        async with reading(self._engine) as conn:  # after each judging, a session's: no transaction on PostgreSQL
+            return [_row(row) for row in (await conn.execute(_pending_query(*values), values)).all()]
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
         """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
@@ -131,15 +150,14 @@ class DueStore:
     ) -> tuple[list[DueRow], dict[str, datetime]]:
         """Return `rows(kind, therapist_id, *window)` keyed from `key_prefix` (none without a window) and, read in the
         same query, when each point of session `session_id`'s checklist was confirmed."""
-        t, ticks = schema.due_work, schema.checklist_ticks
-        # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
-        columns = (ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null() for c in _ROW_COLUMNS)
-        query: Select | CompoundSelect = select(*columns).where(ticks.c.session_id == session_id)
+        query: Select | CompoundSelect = _TICKS
+        values: dict[str, str] = {"session_id": session_id}
         if window is not None:
-            rows = _rows_query(kind, therapist_id, *window, key_prefix).with_only_columns(*_ROW_COLUMNS)
-            query = union_all(rows, query).order_by("due_at", "id")
+            query = _ROWS_AND_TICKS
+            values.update(kind=kind, therapist_id=therapist_id, due_from=to_stamp(window[0]), due_to=to_stamp(window[1]))
+            values["key_pattern"] = "".join("/" + c if c in "/%_" else c for c in key_prefix) + "%"  # as startswith's autoescape
         async with reading(self._engine) as conn:
-            found = (await conn.execute(query)).all()
+            found = (await conn.execute(query, values)).all()
         return [_row(r) for r in found if r.id is not None], {r.key: from_iso(r.due_at) for r in found if r.id is None}
 
     async def last_heard(self, meeting: MeetingRef, up_to: datetime | None = None) -> datetime | None:

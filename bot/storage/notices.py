@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.due_work import NoticeSpec
@@ -20,6 +20,13 @@ from .sealing import UNREADABLE_NOTE, Unreadable
 from .shared_reads import reading
 
 _LOGGER = logging.getLogger(__name__)
+
+
+# Built once with bind parameters, as the judging reads them (see bot/storage/store.py).
+_NOTICE_IDS = select(schema.notices.c.key, schema.notices.c.id).where(
+    schema.notices.c.therapist_id == bindparam("therapist_id"), schema.notices.c.session_id == bindparam("session_id")
+)
+_NOTICE_IDS_OF_KIND = _NOTICE_IDS.where(schema.notices.c.kind == bindparam("kind"))
 
 
 @dataclass(frozen=True)
@@ -126,12 +133,10 @@ class NoticeRecords:
 
     async def notice_ids(self, therapist_id: str, session_id: str, kind: str | None = None) -> dict[str, int]:
         """Return the ids of the notices raised for a session (only of `kind`, if given) by their keys."""
-        t = schema.notices
-        query = select(t.c.key, t.c.id).where(t.c.therapist_id == therapist_id, t.c.session_id == session_id)
-        if kind is not None:
-            query = query.where(t.c.kind == kind)
+        values = {"therapist_id": therapist_id, "session_id": session_id}
+        query = _NOTICE_IDS if kind is None else _NOTICE_IDS_OF_KIND
         async with reading(self.engine) as conn:
-            return {row.key: row.id for row in (await conn.execute(query)).all()}
+            return {row.key: row.id for row in (await conn.execute(query, values if kind is None else {**values, "kind": kind})).all()}
 
     async def notices(
         self, therapist_id: str, session_id: str | None = None, kind: str | None = None, limit: int = 200

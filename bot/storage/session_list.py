@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,12 +27,28 @@ class ListRow:
     profiles: str | None
 
 
+_ENTRY = ("session_id", "therapist_id", "client_code", "status", "started_at", "ended_at", "profiles", "judged_at")
+
+
+def _keep_entry(insert: Any) -> Any:
+    """Return the upsert of a session's entry, with its columns as bind parameters: built once, as each judging writes it."""
+    t = schema.session_listing
+    new = insert(t).values({name: bindparam(name) for name in _ENTRY})
+    newer = {name: new.excluded[name] for name in _ENTRY if name != "session_id"}
+    # Two judgings of one session may finish out of order: the later judgment's entry stays. A judgment that
+    # changes nothing writes nothing (a redelivered event changes no row).
+    changed = or_(*(t.c[name].is_distinct_from(value) for name, value in newer.items() if name != "judged_at"))
+    return new.on_conflict_do_update(
+        index_elements=[t.c.session_id], set_=newer, where=and_(t.c.judged_at <= new.excluded.judged_at, changed)
+    )
+
+
 class SessionList:
     """Each session's list entry, kept beside it (table `session_listing`) and read with the sessions in one query."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._keep = _keep_entry(postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
 
     async def keep(self, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
         """Keep the session's entry as judged at `judged_at`, unless one judged later is kept already."""
@@ -40,20 +57,11 @@ class SessionList:
 
     async def keep_in(self, conn: AsyncConnection, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
         """Keep the session's entry as `keep` does, in the caller's transaction."""
-        t = schema.session_listing
         values = dict(
             session_id=session.id, therapist_id=session.therapist_id, client_code=entry.client_code, status=entry.status,
             started_at=entry.started_at, ended_at=entry.ended_at, profiles=profiles, judged_at=to_stamp(judged_at),
         )
-        insert = self._insert(t).values(values)
-        newer = {k: v for k, v in values.items() if k != "session_id"}
-        # Two judgings of one session may finish out of order: the later judgment's entry stays. A judgment that
-        # changes nothing writes nothing (a redelivered event changes no row).
-        changed = or_(*(t.c[k].is_distinct_from(insert.excluded[k]) for k in newer if k != "judged_at"))
-        upsert = insert.on_conflict_do_update(
-            index_elements=[t.c.session_id], set_=newer, where=and_(t.c.judged_at <= insert.excluded.judged_at, changed)
-        )
-        await conn.execute(upsert)
+        await conn.execute(self._keep, values)
 
     async def rows(
         self, therapist_id: str, platform: str | None = None, occurrence_id: str | None = None, limit: int | None = None

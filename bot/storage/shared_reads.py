@@ -1,4 +1,4 @@
-"""Let a run of reads share one connection: on PostgreSQL each connection taken costs four round trips besides the query."""
+"""Let a run of reads share one connection, outside a transaction: on PostgreSQL a transaction's BEGIN and ROLLBACK are two round trips."""
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +19,7 @@ async def shared_reads(engine: AsyncEngine) -> AsyncIterator[None]:
     if _shared(engine) is not None:
         yield
         return
-    async with engine.connect() as conn:
+    async with _connected(engine) as conn:
         token = _SHARED.set((asyncio.current_task(), conn))
         try:
             yield
@@ -33,7 +33,16 @@ async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     if (shared := _shared(engine)) is not None:
         yield shared
         return
+    async with _connected(engine) as conn:
+        yield conn
+
+
+@asynccontextmanager
+async def _connected(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Return a connection to read with: on PostgreSQL each statement its own transaction (as READ COMMITTED sees it anyway)."""
     async with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":  # no BEGIN before the first read, nor ROLLBACK when given back
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
 
 

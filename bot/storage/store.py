@@ -22,6 +22,7 @@ from .at_rest import AtRest
 from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
+from .liveness import check_on_checkout
 from .notices import NoticeRecords
 from .schema_revision import Migration, at_head, migrate, require_current
 from .session_ids import session_id_for
@@ -32,6 +33,18 @@ from .upgrades import PRIVATE_AT_REST, REWRITTEN
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
+
+
+# The statements each judging runs, built once with bind parameters: SQLAlchemy then finds each compiled form by a
+# cache key made once, instead of building the statement, coercing its values and making its key at every call.
+_SESSION = select(schema.sessions).where(schema.sessions.c.id == bindparam("session_id"))
+_THERAPISTS_SESSION = _SESSION.where(schema.sessions.c.therapist_id == bindparam("therapist_id"))
+_EVENTS_AFTER = (
+    select(schema.events.c.id, schema.events.c.key, schema.events.c.data, schema.events.c.received_at)
+    .where(schema.events.c.platform == bindparam("platform"), schema.events.c.occurrence_id == bindparam("occurrence_id"))
+    .where(schema.events.c.id > bindparam("after_id"))
+    .order_by(schema.events.c.id)
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +121,9 @@ def create_engine(url: str) -> AsyncEngine:
         private_file(database)  # before SQLite makes it: its -wal and -shm files take the database's mode
     # aiosqlite: one trip to the connection's thread per statement (bot/storage/sqlite_trips.py).
     driver = {"module": one_trip_module()} if make_url(url).get_driver_name() == "aiosqlite" else {}
-    engine = create_async_engine(url, pool_pre_ping=url.startswith("postgresql"), hide_parameters=True, **driver)
+    engine = create_async_engine(url, hide_parameters=True, **driver)
+    if engine.dialect.name == "postgresql":
+        check_on_checkout(engine)  # instead of the pre-ping's three round trips per connection taken
 
     @sa_event.listens_for(engine.sync_engine, "handle_error")
     def _withhold_values(context: Any) -> None:
@@ -279,16 +294,9 @@ class Store(NoticeRecords):
         A row keyed in `known` (the caller holds it) is not read again, nor one that cannot be read
         (logged by key, as `session_events` does): both come with no event.
         """
-        t = schema.events
-        query = (
-            select(t.c.id, t.c.key, t.c.data, t.c.received_at)
-            .where(t.c.platform == meeting.platform)
-            .where(t.c.occurrence_id == meeting.occurrence_id)
-            .where(t.c.id > after_id)
-            .order_by(t.c.id)
-        )
+        values = {"platform": meeting.platform, "occurrence_id": meeting.occurrence_id, "after_id": after_id}
         async with reading(self.engine) as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(_EVENTS_AFTER, values)).all()
         return [
             StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row))
             for row in rows
@@ -310,11 +318,11 @@ class Store(NoticeRecords):
 
     async def session(self, session_id: str, therapist_id: str | None = None) -> SessionRow | None:
         """Return a session, or None if it does not exist or is not this therapist's."""
-        query = select(schema.sessions).where(schema.sessions.c.id == session_id)
-        if therapist_id is not None:
-            query = query.where(schema.sessions.c.therapist_id == therapist_id)
+        query, values = (_SESSION, {"session_id": session_id}) if therapist_id is None else (
+            _THERAPISTS_SESSION, {"session_id": session_id, "therapist_id": therapist_id}
+        )
         async with reading(self.engine) as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(query, values)).first()
         return SessionRow(**row._mapping) if row else None
 
     async def sessions_heard_since(self, since: datetime) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import datetime
-from typing import Sequence
+from typing import Any, Sequence
 
 from sqlalchemy import CompoundSelect, Row, Select, bindparam, func, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -67,6 +67,16 @@ _TICKS, _ROWS_AND_TICKS = _ticks_and_rows()
 
 
 @functools.cache
+def _plan_or_move(insert: Any) -> Any:
+    """Return the upsert of due work, its values bound at each call: a new row, or the pending one moved (built once a dialect)."""
+    t = schema.due_work
+    new = insert(t)
+    return new.on_conflict_do_update(
+        index_elements=[t.c.key], set_=dict(due_at=new.excluded.due_at, data=new.excluded.data), where=t.c.done_at.is_(None)
+    ).returning(*t.c)
+
+
+@functools.cache
 def _pending_query(*names: str) -> Select:
     """Return the query of the pending rows, soonest first, of the values bound to `names` (columns): built once each."""
     t = schema.due_work
@@ -80,6 +90,7 @@ class DueStore:
         self._store = store
         self._engine = store.engine
         self._insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
+        self._upsert = _plan_or_move(self._insert)
 
     async def put(self, work: DueWork, now: datetime) -> DueRow | None:
         """Plan `work`, or move it if it is still pending; return the pending row, None if already done."""
@@ -91,7 +102,6 @@ class DueStore:
         return the pending rows by key (a row already done is left as it is, and is not among them)."""
         if not planned:
             return {}
-        t = schema.due_work
         values = [
             dict(
                 key=work.key, kind=work.kind, due_at=to_stamp(work.due_at), therapist_id=work.therapist_id,
@@ -99,12 +109,8 @@ class DueStore:
             )
             for work, now in {work.key: (work, now) for work, now in planned}.values()  # the last plan of a key wins
         ]
-        insert = self._insert(t)
-        # A new row, or the pending one moved; many rows as parameters are still one INSERT ("insertmanyvalues").
-        upsert = insert.on_conflict_do_update(
-            index_elements=[t.c.key], set_=dict(due_at=insert.excluded.due_at, data=insert.excluded.data), where=t.c.done_at.is_(None)
-        ).returning(*t.c)
-        rows = (await conn.execute(upsert, values)).all() if len(values) > 1 else (await conn.execute(upsert.values(values[0]))).all()
+        # Many rows as parameters are still one INSERT ("insertmanyvalues").
+        rows = (await conn.execute(self._upsert, values if len(values) > 1 else values[0])).all()
         return {row.key: _row(row) for row in rows}
 
     async def cancel_in(self, conn: AsyncConnection, cancelled: Sequence[tuple[int, datetime]]) -> set[int]:

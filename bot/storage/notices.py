@@ -1,6 +1,7 @@
 """Keep the therapist's notices (with their deliveries) and notes: the part of the store they read."""
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +50,16 @@ def _notice_values(notice: NoticeSpec, now: datetime) -> dict[str, Any]:
     )
 
 
+@functools.cache
+def _new_notices(insert: Any) -> Any:
+    """Return the insert of notices not raised before, their values bound at each call (built once a dialect)."""
+    t = schema.notices
+    return insert(t).on_conflict_do_nothing().returning(t.c.id, t.c.therapist_id, t.c.key)
+
+
+_NEW_DELIVERIES = schema.deliveries.insert().returning(schema.deliveries.c.id)  # a pending delivery per channel of a new notice
+
+
 class NoticeRecords:
     """Notices, raised once per key, each with a pending delivery per channel; and the therapist's notes."""
 
@@ -91,11 +102,10 @@ class NoticeRecords:
         firsts: dict[tuple[str, str], dict[str, Any]] = {}
         for v in values:
             firsts.setdefault((v["therapist_id"], v["key"]), v)  # a key raised twice in one batch is written once
-        t = schema.notices
         new_ids: dict[tuple[str, str], int] = {}
         if firsts:
             # Many rows as parameters (not .values()): SQLAlchemy renders them as one INSERT ("insertmanyvalues").
-            inserted = self._insert(t).on_conflict_do_nothing().returning(t.c.id, t.c.therapist_id, t.c.key)
+            inserted = _new_notices(self._insert)
             new_ids = {(r.therapist_id, r.key): r.id for r in (await conn.execute(inserted, list(firsts.values()))).all()}
         rows: list[NoticeRow | None] = []
         for v in values:
@@ -117,7 +127,7 @@ class NoticeRecords:
             for channel in self._channels_for(row.therapist_id, row.kind)
         ]
         if deliveries:  # the outbox: in the same transaction; RETURNING makes it one INSERT on asyncpg too, not one per row
-            await conn.execute(schema.deliveries.insert().returning(schema.deliveries.c.id), deliveries)
+            await conn.execute(_NEW_DELIVERIES, deliveries)
         return rows
 
     async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:

@@ -1,6 +1,7 @@
 """Keep sessions and their events in SQLite or PostgreSQL (SQLAlchemy, async); notices and notes beside them."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
 _LOGGER = logging.getLogger(__name__)
 
+OLDER_TRANSACTIONS_WAIT_SECONDS = 30  # an upgrade's compaction waits this long at most for older transactions to end
 SCHEMA_LOCK_KEY = 0x53435F5348  # "SC_SH": one instance upgrades the schema at a time
 
 
@@ -220,6 +222,19 @@ class Store(NoticeRecords):
             return
         async with self.engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")  # VACUUM runs outside a transaction
+            # VACUUM FULL keeps a row's old version while a transaction older than its change could still read it:
+            # wait (a while) for the transactions open on the server when the change was committed to end first.
+            began = int((await autocommit.exec_driver_sql("SELECT pg_snapshot_xmax(pg_current_snapshot())::text")).scalar_one()) % 2**32
+            for _ in range(int(OLDER_TRANSACTIONS_WAIT_SECONDS / 0.1)):
+                older = await autocommit.exec_driver_sql(  # `began`: an integer the server gave
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND"
+                    f" (age(backend_xmin) > age('{began}'::xid) OR age(backend_xid) > age('{began}'::xid))"
+                )
+                if not older.scalar_one():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                _LOGGER.warning("transactions older than the upgrade are still open: old row versions may stay until the next vacuum")
             await autocommit.exec_driver_sql("VACUUM FULL " + ", ".join(tables))
 
     async def record_events(

@@ -25,6 +25,7 @@ from bot.core.settings import (
     CHANNELS,
     CLIENT_MODES,
     ClientProfile,
+    ClusterSettings,
     LoggingSettings,
     MetricsSettings,
     PrivacySettings,
@@ -52,6 +53,7 @@ SECTIONS: dict[str, type] = {
     "privacy": PrivacySettings,
     "logging": LoggingSettings,
     "metrics": MetricsSettings,
+    "cluster": ClusterSettings,
 }
 # Keys without which the service must not start: a webhook secret that is missing fails closed.
 REQUIRED = {("zoom", "webhook_secret_token"), ("storage", "url")}
@@ -65,6 +67,7 @@ POSITIVE_INTS = {
     ("server", "ready_max_pending_delivery_seconds"),
     ("framing", "workers"),
     ("privacy", "retention_days"),
+    ("cluster", "failover_seconds"),
 }
 # The secrets: where each real one comes from, and the length below which it cannot be one.
 SECTION_SECRETS: dict[tuple[str, str], tuple[str, int]] = {

@@ -110,6 +110,13 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class ClusterSettings:
+    # With several instances on one PostgreSQL database: how soon another instance takes over the leader's due work
+    # and a lost instance's RTMS streams (SQLite: one instance, always the leader).
+    failover_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"  # the service's own loggers
     format: str = "text"  # or "json": one JSON object a line, with the id of the request being served
@@ -177,6 +184,7 @@ class Settings:
     privacy: PrivacySettings = PrivacySettings()
     logging: LoggingSettings = LoggingSettings()
     metrics: MetricsSettings = MetricsSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     def therapist(self, therapist_id: str) -> Therapist | None:
         """Return the therapist with this id, or None."""

@@ -20,7 +20,7 @@ def test_the_example_config_is_valid_once_its_secrets_are_given_and_documents_ev
     settings = load_settings(ROOT / "config" / "companion.example.toml", {**keys, **secrets})
     assert settings.therapists[0].timezone == "Europe/London"
     text = (ROOT / "config" / "companion.example.toml").read_text()
-    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging", "metrics"):
+    for section in ("server", "storage", "zoom", "teams", "reminders", "alerts", "watchdog", "framing", "prompts", "privacy", "logging", "metrics", "cluster"):
         for f in dataclasses.fields(type(getattr(settings, section))):
             assert f"\n{f.name} =" in text, f"[{section}] {f.name} is not documented"
 

@@ -1,0 +1,166 @@
+"""An instance's own PostgreSQL link (bot/storage/cluster_link.py): its advisory lock is exclusive and goes with it, its
+notifications arrive at commit only, and it is opened again, listening, once the server cut it."""
+from __future__ import annotations
+
+import asyncio
+
+import psycopg2
+from sqlalchemy import text
+
+from bot.storage.cluster_link import MAX_PAYLOAD, ClusterLink, lock_key, notify
+from bot.storage.store import create_engine
+from tests.conftest import PG_ADMIN_DSN
+
+KEY = lock_key("session-companion test lock")
+
+
+def backends_of(database: str) -> list[int]:
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    cursor = admin.cursor()
+    cursor.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = %s)", (database,))
+    pids = [row[0] for row in cursor.fetchall()]
+    admin.close()
+    return pids
+
+
+def terminate(pids: list[int]) -> None:
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    for pid in pids:
+        admin.cursor().execute("SELECT pg_terminate_backend(%s)", (pid,))
+    admin.close()
+
+
+async def until(condition, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within the time")
+
+
+def linked_log(link: ClusterLink) -> list[bool]:
+    told: list[bool] = []
+
+    async def linked(up: bool) -> None:
+        told.append(up)
+
+    link.when_linked(linked)
+    return told
+
+
+def test_a_lock_key_is_a_signed_64_bit_number_the_same_everywhere():
+    assert lock_key("leader") == lock_key("leader") != lock_key("leader ")
+    assert -(2**63) <= lock_key("leader") < 2**63
+
+
+async def test_one_link_at_a_time_holds_the_lock_and_another_takes_it_once_the_holder_is_gone(postgres_url):
+    first, second = ClusterLink(postgres_url, 0.2), ClusterLink(postgres_url, 0.2)
+    told = linked_log(first)
+    first.start()
+    second.start()
+    try:
+        await until(lambda: first.connected and second.connected)
+        assert await first.try_lock(KEY) is True
+        assert await first.try_lock(KEY) is True  # held already: still its own
+        assert await second.try_lock(KEY) is False
+        # The holder's server process ends (as when its instance is killed): the lock is free at once, and
+        # the holder hears that its link (and so its lock) is lost.
+        terminate(backends_of(postgres_url.rsplit("/", 1)[1]))
+        await until(lambda: False in told)
+        assert await second.try_lock(KEY) is True
+        await until(lambda: told[-1] is True and first.connected)  # opened again, without the lock
+        assert await first.try_lock(KEY) is False
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_a_notification_arrives_at_commit_and_never_from_a_rollback(postgres_url):
+    link = ClusterLink(postgres_url, 0.2)
+    heard: list[str] = []
+    link.listen("companion_test", heard.append)
+    link.start()
+    engine = create_engine(postgres_url)
+    try:
+        await until(lambda: link.connected)
+        async with engine.connect() as connection:
+            async with connection.begin() as transaction:
+                await notify(connection, "companion_test", ["1", "2"])
+                await asyncio.sleep(0.2)
+                assert heard == []  # not before the commit
+                await transaction.rollback()
+            async with connection.begin():
+                await notify(connection, "companion_test", ["3", "4"])
+        await until(lambda: heard == ["3,4"])
+        await asyncio.sleep(0.2)
+        assert heard == ["3,4"]
+    finally:
+        await link.stop()
+        await engine.dispose()
+
+
+async def test_many_items_are_notified_in_parts_each_short_enough_for_postgresql(postgres_url):
+    link = ClusterLink(postgres_url, 0.2)
+    heard: list[str] = []
+    link.listen("companion_test", heard.append)
+    link.start()
+    engine = create_engine(postgres_url)
+    items = [str(10**9 + n) for n in range(3000)]  # 33,000 bytes joined
+    try:
+        await until(lambda: link.connected)
+        async with engine.begin() as connection:
+            await notify(connection, "companion_test", items)
+        await until(lambda: sum(len(p.split(",")) for p in heard) == len(items))
+        assert len(heard) > 1 and all(len(p) <= MAX_PAYLOAD for p in heard)
+        assert [i for p in heard for i in p.split(",")] == items
+    finally:
+        await link.stop()
+        await engine.dispose()
+
+
+async def test_the_link_listens_again_once_the_server_cut_it(postgres_url):
+    link = ClusterLink(postgres_url, 0.2)
+    heard: list[str] = []
+    link.listen("companion_test", heard.append)
+    told = linked_log(link)
+    link.start()
+    engine = create_engine(postgres_url)
+    try:
+        await until(lambda: told == [True])
+        admin = psycopg2.connect(PG_ADMIN_DSN)
+        admin.autocommit = True
+        admin.cursor().execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (postgres_url.rsplit("/", 1)[1],),
+        )
+        admin.close()
+        await until(lambda: told == [True, False, True])
+        async with engine.begin() as connection:
+            await notify(connection, "companion_test", ["after"])
+        await until(lambda: heard == ["after"])
+    finally:
+        await link.stop()
+        await engine.dispose()
+
+
+async def test_notifying_on_sqlite_does_nothing(sqlite_url):
+    engine = create_engine(sqlite_url)
+    try:
+        async with engine.begin() as connection:
+            await notify(connection, "companion_test", ["1"])
+            assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_link_to_no_server_keeps_trying_and_holds_nothing():
+    link = ClusterLink("postgresql+asyncpg://postgres@127.0.0.1:1/none", 0.2)
+    link.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert not link.connected
+        assert await link.try_lock(KEY) is False
+    finally:
+        await link.stop()

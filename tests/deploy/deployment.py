@@ -17,6 +17,7 @@ from tests.conftest import free_port
 ROOT = Path(__file__).parent.parent.parent
 UNIT = ROOT / "deploy" / "companion.service"
 SITE = ROOT / "deploy" / "nginx" / "companion.conf"
+TWO_INSTANCES = ROOT / "deploy" / "nginx" / "companion-two-instances.conf"  # the site with two instances upstream
 
 
 def unit() -> dict[str, list[str]]:
@@ -41,9 +42,9 @@ def state_directory() -> Path:
     return Path("/var/lib") / name
 
 
-def site() -> str:
-    """Return the nginx site as written."""
-    return SITE.read_text(encoding="utf-8")
+def site(path: Path = SITE) -> str:
+    """Return the nginx site as written (the one-instance site unless told)."""
+    return path.read_text(encoding="utf-8")
 
 
 def directives(text: str, name: str) -> list[str]:

@@ -16,7 +16,7 @@ from bot.config.starter import write_starter
 from bot.web.app import MAX_REQUEST_BYTES
 from bot.web.stream import HEARTBEAT_SECONDS, STREAM_PATH
 from tests.conftest import free_port
-from tests.deploy.deployment import block, directives, site
+from tests.deploy.deployment import TWO_INSTANCES, block, directives, site
 from tests.fakes.tls import loopback_certificate
 
 NGINX = shutil.which("nginx")
@@ -60,11 +60,12 @@ def test_the_site_sets_the_forwarded_headers_over_what_a_client_sent_and_logs_no
     assert len(logs) == text.count("server_name") == 2 and all(log.endswith(f" {name}") for log in logs)
 
 
-def local_copy(directory: Path, service_port: int, http_port: int, https_port: int) -> Path:
-    """Write the site as it would run here: loopback ports, a throwaway certificate, logs and temporary files in `directory`."""
+def local_copy(directory: Path, service_port: int, http_port: int, https_port: int, text: str = "") -> Path:
+    """Write the site (or `text`, another site) as it would run here: loopback ports, a throwaway certificate, logs and
+    temporary files in `directory`."""
     loopback_certificate(directory)
-    text, swaps = site(), {
-        "server 127.0.0.1:8080;": f"server 127.0.0.1:{service_port};",
+    text, swaps = text or site(), {
+        "server 127.0.0.1:8080": f"server 127.0.0.1:{service_port}",
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
         "listen [::]:80;": "",
@@ -126,3 +127,33 @@ async def test_through_the_site_the_service_answers_over_tls_a_large_body_stops_
         nginx.wait(timeout=30)
     logged = (tmp_path / "companion.access.log").read_text(encoding="utf-8")
     assert '"GET /healthz HTTP/1.1" 200' in logged and "probe" not in logged and "query-kept" not in logged
+
+
+def _bare(text: str, cut: tuple[str, ...]) -> list[str]:
+    """Return the site's lines without comments, blank lines and the blocks `cut` opens (e.g. `upstream companion`)."""
+    for opening in cut:
+        start = text.index(opening + " {")
+        text = text[:start] + text[text.index("}", start) + 1:]
+    return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_the_two_instance_site_is_the_site_with_both_instances_upstream_and_webhooks_passed_on_when_one_fails():
+    one, two = site(), site(TWO_INSTANCES)
+    servers = directives(block(two, "upstream companion"), "server")
+    assert len(servers) == 2 and len({s.split()[0] for s in servers}) == 2
+    assert all("max_fails=1" in s and "fail_timeout=10s" in s for s in servers)
+    webhooks = block(two, "location /webhooks/")
+    (retry,) = directives(webhooks, "proxy_next_upstream")
+    assert {"error", "timeout", "non_idempotent"} <= set(retry.split())  # a stored delivery sent twice changes nothing
+    assert directives(webhooks, "proxy_next_upstream_tries") == ["2"]
+    # Everything else is the one-instance site's, line for line: the two cannot drift apart.
+    assert _bare(two, ("upstream companion", "location /webhooks/")) == _bare(one, ("upstream companion",))
+    assert "proxy_next_upstream" not in one  # one instance: nothing to pass on to
+
+
+@needs_nginx
+def test_nginx_takes_the_two_instance_site(tmp_path):
+    text = site(TWO_INSTANCES).replace("10.0.0.11:8080", "127.0.0.1:8080").replace("10.0.0.12:8080", "127.0.0.1:8081")
+    config = local_copy(tmp_path, 8080, free_port(), free_port(), text)
+    found = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0 and "test is successful" in found.stderr, found.stderr

@@ -97,10 +97,10 @@ class ChannelWorker:
                 except Exception:  # the database is away: try again at the next poll
                     _LOGGER.exception("claiming %s deliveries failed", self.channel)
                     due = []
-                claimed = len(due)
+                claimed, carried = len(due), await self._carried(due)
                 for delivery in due:
                     self._handed.pop(delivery.notice.id, None)
-                    task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{self.channel}-{delivery.id}")
+                    task = asyncio.create_task(self._deliver(delivery, delivery.id in carried), name=f"deliver-{self.channel}-{delivery.id}")
                     self._sending.add(task)
                     task.add_done_callback(self._sent)
             if not claimed and not self._sending:
@@ -135,10 +135,18 @@ class ChannelWorker:
         if self._handed or not self._sending:
             self.wake()
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _carried(self, due: list[Delivery]) -> set[int]:
+        """Return the claimed deliveries whose news a like notice's delivery carries (none, if that cannot be read now)."""
+        try:
+            return await self._outbox.coalesced(due, COALESCE_WINDOW)
+        except Exception:  # the database is away: sending them all loses nothing, and none goes out twice
+            _LOGGER.exception("reading %s bursts failed", self.channel)
+            return set()
+
+    async def _deliver(self, delivery: Delivery, carried: bool) -> None:
         notice = delivery.notice
         try:
-            if await self._outbox.coalesced(delivery, COALESCE_WINDOW):
+            if carried:
                 await self._finish(delivery, "coalesced")
                 return
             therapist = self._therapist(notice.therapist_id)

@@ -153,3 +153,24 @@ async def test_notices_raised_at_once_are_written_in_two_statements_each_key_onc
     assert sorted(r.id for r in rows if r) == [r.id for r in rows if r] and rows[1].id > before.id
     states = await Outbox(store.engine).states(r.id for r in rows if r)
     assert set(map(len, states.values())) == {2} and await count(store, schema.deliveries) == 2 * 5
+
+
+async def test_a_claims_bursts_are_read_in_one_statement(store):
+    outbox = Outbox(store.engine)
+    minute = timedelta(minutes=1)
+    # s1: sent, then one 30 s on (carried by the one sent). s2: one, and a later one waiting (carried by that).
+    # s3: one sent two minutes before (too long ago). s4: another kind of notice, never coalesced.
+    await notice(store, 0, "s1", "client_video_off", NOW - minute / 2)
+    await notice(store, 0, "s3", "client_video_off", NOW - 2 * minute)
+    sent = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert all([await outbox.finish(d, "sent", NOW) for d in sent]) and len(sent) == 2
+    rows = [await notice(store, 1, s, kind) for s, kind in [("s1", "client_video_off"), ("s2", "client_video_off"), ("s3", "client_video_off"), ("s4", "recording_started")]]
+    await notice(store, 2, "s2", "client_video_off", NOW + minute / 2)
+    claimed = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert [d.notice.id for d in claimed] == [r.id for r in rows]
+    with Statements(store.engine) as statements:
+        carried = await outbox.coalesced(claimed, minute)
+    assert len(statements) == 1 and carried == {claimed[0].id, claimed[1].id}
+    with Statements(store.engine) as statements:  # nothing that coalesces: nothing read
+        assert await outbox.coalesced(claimed[3:], minute) == set()
+    assert statements == []

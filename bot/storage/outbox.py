@@ -15,6 +15,7 @@ from . import schema
 from .delivery_changes import DeliveryChange, apply_changes
 from .group_commit import GroupCommit
 from .notices import NoticeRow
+from .shared_reads import reading
 
 D, N = schema.deliveries, schema.notices
 UNFINISHED = ("pending", "sending")
@@ -127,11 +128,14 @@ class Outbox:
         """
         stamp, claim, known = to_stamp(now), uuid.uuid4().hex, known or {}
         values = dict(claim_channel=channel, claim_now=stamp, claim_limit=limit, claim_token=claim, claim_until=to_stamp(now + lease))
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
+            if self._engine.dialect.name == "postgresql":  # the one statement is its own transaction: no BEGIN, no COMMIT trip
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             claimed = sorted((await conn.execute(CLAIM, values)).all(), key=lambda r: r.notice_id)
+            await conn.commit()
         notices = {i: known[i] for i in {r.notice_id for r in claimed} & known.keys()}
         if missing := {r.notice_id for r in claimed} - notices.keys():  # raised elsewhere, or before a restart
-            async with self._engine.connect() as conn:
+            async with reading(self._engine) as conn:
                 notices.update((r.id, NoticeRow(**r._mapping)) for r in (await conn.execute(select(N).where(N.c.id.in_(missing)))).all())
         return [Delivery(r.id, channel, r.attempts, claim, notices[r.notice_id]) for r in claimed if r.notice_id in notices]
 
@@ -163,7 +167,7 @@ class Outbox:
                 N.c.raised_at >= to_stamp(min(raised.values()) - window), N.c.raised_at <= to_stamp(max(raised.values()) + window),
             )
         )
-        async with self._engine.connect() as conn:
+        async with reading(self._engine) as conn:
             rows = (await conn.execute(query)).all()
         burst: dict[tuple[str, str, str], list[Any]] = {}
         for row in rows:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.timefmt import to_stamp
@@ -174,3 +175,22 @@ async def test_a_claims_bursts_are_read_in_one_statement(store):
     with Statements(store.engine) as statements:  # nothing that coalesces: nothing read
         assert await outbox.coalesced(claimed[3:], minute) == set()
     assert statements == []
+
+
+async def test_a_claim_on_postgresql_starts_no_transaction_its_one_statement_being_one(postgres_url, monkeypatch):
+    store = Store(create_engine(postgres_url), storage_keys(), lambda _therapist_id, _kind: ("zoom_chat",))
+    await store.upgrade()
+    rows = [await notice(store, n, session=f"s{n}") for n in range(4)]
+    started = []
+    begin = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def counted(self):
+        if self.isolation_level != "autocommit":  # asked of every statement, a BEGIN round trip only outside autocommit
+            started.append(self)
+        await begin(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", counted)
+    handed = await Outbox(store.engine).claim_due("zoom_chat", NOW, 2, LEASE, {row.id: row for row in rows})
+    read_back = await Outbox(store.engine).claim_due("zoom_chat", NOW, 2, LEASE)  # raised elsewhere: its notices read too
+    assert [d.notice for d in handed + read_back] == rows and started == []  # neither BEGIN nor COMMIT: two round trips fewer
+    await store.engine.dispose()

@@ -30,7 +30,10 @@ COALESCE_WINDOW = timedelta(minutes=1)
 # A worker that dies mid-send loses its claim after this long; the row is then sent again.
 LEASE = timedelta(minutes=2)
 RETRY = RetryPolicy()  # frozen, so every worker can share it
-CONCURRENCY = 32  # sends in flight per channel: different sessions' notices go out side by side
+# Sends in flight per channel: different sessions' notices go out side by side. As many as a channel's HTTP session
+# opens connections at once (aiohttp's default limit), so that a burst across a practice's sessions is one claim, not
+# a claim, sends and their records for every 32 of them in turn (PostgreSQL under load: a quarter second each).
+CONCURRENCY = 100
 POLL_SECONDS = 1.0  # how often a worker looks for rows it was not handed (another instance's, a retry come due)
 HANDED_MAX = 4096  # notices handed over but not yet claimed here (another instance may claim them): the oldest go
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
 from .appointments import appointment_id_for
@@ -63,13 +64,20 @@ def _named_spans(text: str, digests: frozenset[str], key: str) -> list[tuple[int
     return sorted(spans, reverse=True)
 
 
+@lru_cache(maxsize=64)
+def names_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Return one pattern matching any of `words`, the longest first where they overlap (None: no words), built once a set."""
+    stripped = sorted({w.strip() for w in words if w.strip()}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, stripped)), re.IGNORECASE) if stripped else None
+
+
 def scrub(text: str, words: Iterable[str], client: str, digests: frozenset[str] = frozenset(), key: str = "") -> str:
     """Replace every client name, email and email-like text in `text` with `client`.
 
     Names kept only as digests (keyed with `key`) are found by digesting each short run of words in the text.
     """
-    for word in sorted(words, key=len, reverse=True):
-        text = re.sub(re.escape(word.strip()), client, text, flags=re.IGNORECASE)
+    if (names := names_pattern(tuple(words))) is not None:  # one pass: a re.sub per name cost more than the rest of a message
+        text = names.sub(lambda _: client, text)
     for start, end in _named_spans(text, digests, key) if digests else ():
         text = text[:start] + client + text[end:]
     return EMAIL.sub(client, text)

@@ -79,7 +79,7 @@ class MessageWriter:
         self._codes = ClientCodes(tracker)
         # What no message may carry, per therapist, worked out once for each version of the profiles.
         self._profiles: Settings | None = None
-        self._private: dict[str, tuple[list[str], frozenset[str]]] = {}
+        self._private: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {}
         # The latest notices' messages, each with the code and profiles it was worded under: every channel sends the same.
         self._kept = kept
         self._worded: OrderedDict[int, tuple[str | None, Settings, AlertMessage]] = OrderedDict()
@@ -100,10 +100,10 @@ class MessageWriter:
             self._worded.popitem(last=False)
         return message
 
-    def _private_to(self, clients: Settings, therapist_id: str) -> tuple[list[str], frozenset[str]]:
+    def _private_to(self, clients: Settings, therapist_id: str) -> tuple[tuple[str, ...], frozenset[str]]:
         """Return the names and emails, and the name digests, of a therapist's clients (the settings file's and the database's)."""
         if clients is not self._profiles:  # the profiles were read again: work them out afresh
             self._profiles, self._private = clients, {}
         if therapist_id not in self._private:
-            self._private[therapist_id] = private_words(clients, therapist_id), private_name_digests(clients, therapist_id)
+            self._private[therapist_id] = tuple(private_words(clients, therapist_id)), private_name_digests(clients, therapist_id)
         return self._private[therapist_id]

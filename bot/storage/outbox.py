@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import BindParameter, ColumnElement, FromClause, Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +15,7 @@ from . import schema
 from .delivery_changes import DeliveryChange, apply_changes
 from .group_commit import GroupCommit
 from .notices import NoticeRow
+from .shared_reads import reading
 
 D, N = schema.deliveries, schema.notices
 UNFINISHED = ("pending", "sending")
@@ -99,6 +100,13 @@ def _claim_statement() -> Update:
 CLAIM = _claim_statement()
 
 
+def _carries(row: Any, delivery: Delivery, raised: datetime, window: timedelta) -> bool:
+    """Return whether a like notice's delivery carries this one's news: sent just before it, or waiting just after."""
+    if row.notice_id < delivery.notice.id:
+        return bool(row.state == "sent" and row.raised_at >= to_stamp(raised - window))
+    return bool(row.notice_id > delivery.notice.id and row.state in UNFINISHED and row.raised_at <= to_stamp(raised + window))
+
+
 class Outbox:
     """Claim, finish and reschedule deliveries; every state change is guarded by the row's claim."""
 
@@ -120,11 +128,14 @@ class Outbox:
         """
         stamp, claim, known = to_stamp(now), uuid.uuid4().hex, known or {}
         values = dict(claim_channel=channel, claim_now=stamp, claim_limit=limit, claim_token=claim, claim_until=to_stamp(now + lease))
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
+            if self._engine.dialect.name == "postgresql":  # the one statement is its own transaction: no BEGIN, no COMMIT trip
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
             claimed = sorted((await conn.execute(CLAIM, values)).all(), key=lambda r: r.notice_id)
+            await conn.commit()
         notices = {i: known[i] for i in {r.notice_id for r in claimed} & known.keys()}
         if missing := {r.notice_id for r in claimed} - notices.keys():  # raised elsewhere, or before a restart
-            async with self._engine.connect() as conn:
+            async with reading(self._engine) as conn:
                 notices.update((r.id, NoticeRow(**r._mapping)) for r in (await conn.execute(select(N).where(N.c.id.in_(missing)))).all())
         return [Delivery(r.id, channel, r.attempts, claim, notices[r.notice_id]) for r in claimed if r.notice_id in notices]
 
@@ -137,23 +148,31 @@ class Outbox:
         change = DeliveryChange(delivery.id, delivery.claim, "pending", to_stamp(now), error, to_stamp(at))
         return bool(await self._changes.submit(change))
 
-    async def coalesced(self, delivery: Delivery, window: timedelta) -> bool:
-        """Return whether a burst already carries this notice: a like one sent just before, or one waiting after."""
-        notice = delivery.notice
-        if notice.kind not in COALESCED_KINDS or notice.session_id is None:
-            return False
-        raised = from_iso(notice.raised_at)
-        alike = select(D.c.id).join(N, N.c.id == D.c.notice_id).where(
-            D.c.channel == delivery.channel, N.c.session_id == notice.session_id, N.c.kind == notice.kind
+    async def coalesced(self, deliveries: Sequence[Delivery], window: timedelta) -> set[int]:
+        """Return the ids of the deliveries a burst already carries: a like notice sent just before, or one waiting after.
+
+        One query for a whole claim, read through the deliveries' ordering index (a session's notices are keyed by it).
+        """
+        alike = [d for d in deliveries if d.notice.kind in COALESCED_KINDS and d.notice.session_id is not None]
+        if not alike:
+            return set()
+        raised = {d.id: from_iso(d.notice.raised_at) for d in alike}
+        sessions = sorted({str(d.notice.session_id) for d in alike})
+        query = (
+            select(D.c.channel, D.c.notice_id, D.c.state, N.c.session_id, N.c.kind, N.c.raised_at)
+            .join(N, N.c.id == D.c.notice_id)
+            .where(
+                D.c.channel.in_(sorted({d.channel for d in alike})), D.c.ordering_key.in_(sessions), N.c.session_id.in_(sessions),
+                N.c.kind.in_(sorted({d.notice.kind for d in alike})), D.c.state.in_(("sent", *UNFINISHED)),
+                N.c.raised_at >= to_stamp(min(raised.values()) - window), N.c.raised_at <= to_stamp(max(raised.values()) + window),
+            )
         )
-        sent_before = alike.where(
-            D.c.notice_id < notice.id, D.c.state == "sent", N.c.raised_at >= to_stamp(raised - window)
-        )
-        waiting_after = alike.where(
-            D.c.notice_id > notice.id, D.c.state.in_(UNFINISHED), N.c.raised_at <= to_stamp(raised + window)
-        )
-        async with self._engine.connect() as conn:
-            return (await conn.execute(sent_before.union_all(waiting_after).limit(1))).first() is not None
+        async with reading(self._engine) as conn:
+            rows = (await conn.execute(query)).all()
+        burst: dict[tuple[str, str, str], list[Any]] = {}
+        for row in rows:
+            burst.setdefault((row.channel, row.session_id, row.kind), []).append(row)
+        return {d.id for d in alike if any(_carries(row, d, raised[d.id], window) for row in burst.get((d.channel, str(d.notice.session_id), d.notice.kind), ()))}
 
     async def mark_delivered(self, notice_id: int, channel: str, now: datetime) -> bool:
         """Mark a notice delivered on a channel that needs no worker (the dashboard stream)."""

@@ -50,6 +50,7 @@ class GraphToken:
         # msal's answer kept here for the first half of its life: a send then needs no thread (msal is synchronous).
         self._monotonic = monotonic
         self._kept: tuple[str, float] | None = None  # (token, until)
+        self._asking = asyncio.Lock()  # a burst's sends wait for the one answer rather than each taking a thread
 
     def _application(self) -> msal.ConfidentialClientApplication:
         with self._lock:  # its constructor does tenant discovery over the network: build it once
@@ -73,6 +74,12 @@ class GraphToken:
         """Return a Graph token: kept in memory for half its life, then asked of msal (which caches it until near expiry)."""
         if self._kept is not None and self._monotonic() < self._kept[1]:
             return self._kept[0]
+        async with self._asking:
+            if self._kept is not None and self._monotonic() < self._kept[1]:  # asked while this send waited
+                return self._kept[0]
+            return await self._ask()
+
+    async def _ask(self) -> str:
         asked = self._monotonic()
         try:
             result = await asyncio.wait_for(asyncio.to_thread(self._acquire), TOKEN_TIMEOUT_SECONDS)

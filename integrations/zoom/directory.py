@@ -18,10 +18,15 @@ class ZoomDirectory:
     def __init__(self, api: ZoomApi) -> None:
         self._api = api
         self._jids: dict[str, str] = {}
+        self._asking = asyncio.Lock()  # a burst's sends wait for the one lookup rather than each making its own
 
     async def jid(self, zoom_user_id: str) -> str:
         """Return the JID of a Zoom user, asking Zoom only the first time."""
-        if zoom_user_id not in self._jids:
+        if zoom_user_id in self._jids:
+            return self._jids[zoom_user_id]
+        async with self._asking:
+            if zoom_user_id in self._jids:
+                return self._jids[zoom_user_id]
             try:
                 user = await asyncio.wait_for(self._api.user(zoom_user_id), LOOKUP_TIMEOUT_SECONDS)
             except asyncio.TimeoutError:
@@ -32,4 +37,4 @@ class ZoomDirectory:
                 raise DeliveryError("jid_missing", False)
             self._jids[zoom_user_id] = str(user["jid"])
             _LOGGER.info("looked up the Zoom JID of user %s", zoom_user_id)
-        return self._jids[zoom_user_id]
+            return self._jids[zoom_user_id]

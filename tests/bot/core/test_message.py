@@ -4,7 +4,7 @@ from __future__ import annotations
 from bot.config.settings_file import parse_settings
 from bot.core.appointments import appointment_id_for
 from bot.core.digests import name_digest
-from bot.core.message import MAX_TEXT, compose, private_words
+from bot.core.message import MAX_TEXT, compose, names_pattern, private_words, scrub
 from tests.conftest import DATA_KEY, settings_dict
 
 
@@ -41,6 +41,13 @@ def test_names_and_emails_are_replaced_and_long_text_is_cut_to_one_short_line():
     assert compose(1, "checklist_reminder", None, reminder, None, "https://c", words).text == "Session with C-17 at 14:50 GMT. Pre-call checklist…"
     long = compose(1, "framing_changed", "s1", "word " * 100, "C-17", "https://c", words).text
     assert len(long) == MAX_TEXT and long.endswith("…")
+
+
+def test_a_therapists_names_are_one_pattern_built_once_the_longest_name_winning():
+    names = tuple(f"Client Number {n}" for n in range(600))  # more patterns than the re module keeps compiled
+    assert names_pattern(names) is names_pattern(names) and names_pattern(("", " ")) is None
+    text = "client number 599 and Client Number 5 met CLIENT NUMBER 59."
+    assert scrub(text, names, "C-1") == "C-1 and C-1 met C-1."
 
 
 def test_names_kept_only_as_digests_are_found_and_replaced():

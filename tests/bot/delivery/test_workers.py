@@ -16,6 +16,7 @@ from bot.storage.outbox import Outbox
 from bot.storage.store import create_engine
 from bot.web import keys
 from bot.web.app import create_app
+from integrations.teams.client import GraphToken
 from tests.conftest import TOKEN_A
 from tests.fakes.fixtures import (
     PUBLIC_URL,
@@ -269,6 +270,30 @@ async def test_sends_finishing_one_by_one_look_for_more_only_when_a_notice_hande
     await client.app[keys.DELIVERIES].drain()
     assert sorted(texts(fake_zoom)) == sorted(f"Recording {n}." for n in range(12)) and sum(claims) == 12
     assert claims.count(0) <= 2  # one when the last send is recorded, one for the drain: none per send finished
+
+
+async def test_a_burst_across_a_hundred_sessions_is_claimed_at_once(monkeypatch, aiohttp_client, alert_settings, clock, fake_zoom, fake_graph):
+    client = await aiohttp_client(create_app(alert_settings(t1_channels=["zoom_chat", "teams_activity"]), clock))
+    await client.app[keys.DELIVERIES].drain()
+    claims: dict[str, list[int]] = {"zoom_chat": [], "teams_activity": []}
+    claim_due, acquire, tokens = Outbox.claim_due, GraphToken._acquire, []
+
+    async def counted(self, channel, *args, **kwargs):
+        claims[channel].append(len(found := await claim_due(self, channel, *args, **kwargs)))
+        return found
+
+    def acquired(self):
+        tokens.append(self)
+        return acquire(self)
+
+    monkeypatch.setattr(Outbox, "claim_due", counted)
+    monkeypatch.setattr(GraphToken, "_acquire", acquired)
+    await asyncio.gather(*(raise_notice(client.app, "t1", f"s-{n}", "recording_started", n, f"Recording {n}.") for n in range(100)))
+    await client.app[keys.DELIVERIES].drain()
+    assert len(texts(fake_zoom)) == len(fake_graph.bodies("activity")) == 100
+    assert {channel: [n for n in sizes if n] for channel, sizes in claims.items()} == {"zoom_chat": [100], "teams_activity": [100]}
+    # The therapist's JID and the Graph token are each asked for once, not by every send of the burst.
+    assert fake_zoom.hits["user"] == 1 and len(tokens) == 1
 
 
 async def test_a_notice_is_worded_once_for_all_its_channels(monkeypatch, aiohttp_client, alert_settings, clock, fake_zoom, fake_graph):

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.timefmt import to_stamp
@@ -153,3 +154,43 @@ async def test_notices_raised_at_once_are_written_in_two_statements_each_key_onc
     assert sorted(r.id for r in rows if r) == [r.id for r in rows if r] and rows[1].id > before.id
     states = await Outbox(store.engine).states(r.id for r in rows if r)
     assert set(map(len, states.values())) == {2} and await count(store, schema.deliveries) == 2 * 5
+
+
+async def test_a_claims_bursts_are_read_in_one_statement(store):
+    outbox = Outbox(store.engine)
+    minute = timedelta(minutes=1)
+    # s1: sent, then one 30 s on (carried by the one sent). s2: one, and a later one waiting (carried by that).
+    # s3: one sent two minutes before (too long ago). s4: another kind of notice, never coalesced.
+    await notice(store, 0, "s1", "client_video_off", NOW - minute / 2)
+    await notice(store, 0, "s3", "client_video_off", NOW - 2 * minute)
+    sent = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert all([await outbox.finish(d, "sent", NOW) for d in sent]) and len(sent) == 2
+    rows = [await notice(store, 1, s, kind) for s, kind in [("s1", "client_video_off"), ("s2", "client_video_off"), ("s3", "client_video_off"), ("s4", "recording_started")]]
+    await notice(store, 2, "s2", "client_video_off", NOW + minute / 2)
+    claimed = await outbox.claim_due("zoom_chat", NOW, 10, LEASE)
+    assert [d.notice.id for d in claimed] == [r.id for r in rows]
+    with Statements(store.engine) as statements:
+        carried = await outbox.coalesced(claimed, minute)
+    assert len(statements) == 1 and carried == {claimed[0].id, claimed[1].id}
+    with Statements(store.engine) as statements:  # nothing that coalesces: nothing read
+        assert await outbox.coalesced(claimed[3:], minute) == set()
+    assert statements == []
+
+
+async def test_a_claim_on_postgresql_starts_no_transaction_its_one_statement_being_one(postgres_url, monkeypatch):
+    store = Store(create_engine(postgres_url), storage_keys(), lambda _therapist_id, _kind: ("zoom_chat",))
+    await store.upgrade()
+    rows = [await notice(store, n, session=f"s{n}") for n in range(4)]
+    started = []
+    begin = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def counted(self):
+        if self.isolation_level != "autocommit":  # asked of every statement, a BEGIN round trip only outside autocommit
+            started.append(self)
+        await begin(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", counted)
+    handed = await Outbox(store.engine).claim_due("zoom_chat", NOW, 2, LEASE, {row.id: row for row in rows})
+    read_back = await Outbox(store.engine).claim_due("zoom_chat", NOW, 2, LEASE)  # raised elsewhere: its notices read too
+    assert [d.notice for d in handed + read_back] == rows and started == []  # neither BEGIN nor COMMIT: two round trips fewer
+    await store.engine.dispose()

@@ -1,11 +1,14 @@
 """Read what judging a group of sessions needs in one statement a kind, not one a session: rows and codes, new events, notices, timers."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Collection, Container, Mapping
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 
-from bot.core.due_work import DueRow
+from bot.core.due_work import CHECKLIST_REMINDER, DueRow
+from bot.core.reminders import reminder_key_prefix
+from bot.core.timefmt import from_iso
 
 from . import schema
 from .due_store import _row as _due_row
@@ -27,6 +30,9 @@ _EVENTS = (
 _NOTICE_IDS = select(*(schema.notices.c[name] for name in ("therapist_id", "session_id", "key", "id"))).where(
     schema.notices.c.therapist_id.in_(bindparam("therapist_ids", expanding=True)),
     schema.notices.c.session_id.in_(bindparam("session_ids", expanding=True)),
+)
+_TICKS = select(*(schema.checklist_ticks.c[name] for name in ("session_id", "item_id", "confirmed_at"))).where(
+    schema.checklist_ticks.c.session_id.in_(bindparam("session_ids", expanding=True))
 )
 _PENDING = (
     select(schema.due_work)
@@ -86,4 +92,32 @@ class GroupReads:
         async with reading(self._store.engine) as conn:
             for row in (await conn.execute(_PENDING, {"session_ids": list(session_ids)})).all():
                 found[row.session_id].append(_due_row(row))
+        return found
+
+    async def reminders(self, sessions: Collection[SessionRow]) -> dict[str, list[DueRow]]:
+        """Return, by session with a meeting id, its therapist's checklist reminders of its meeting (of any time, pending or
+        done), soonest first: AppointmentBook.nearest finds among them the appointment it fulfils."""
+        prefixes = {row.id: (row.therapist_id, reminder_key_prefix(row.platform, row.meeting_id)) for row in sessions if row.meeting_id}
+        found: dict[str, list[DueRow]] = {session_id: [] for session_id in prefixes}
+        if not prefixes:
+            return found
+        t = schema.due_work
+        query = (
+            select(t)
+            .where(t.c.kind == CHECKLIST_REMINDER, t.c.therapist_id.in_(sorted({owner for owner, _ in prefixes.values()})))
+            .where(or_(*(t.c.key.startswith(prefix, autoescape=True) for prefix in sorted({p for _, p in prefixes.values()}))))
+            .order_by(t.c.due_at, t.c.id)
+        )
+        async with reading(self._store.engine) as conn:
+            rows = [_due_row(row) for row in (await conn.execute(query)).all()]
+        for session_id, (owner, prefix) in prefixes.items():
+            found[session_id] = [r for r in rows if r.work.therapist_id == owner and r.work.key.startswith(prefix)]
+        return found
+
+    async def ticks(self, ids: Collection[str]) -> dict[str, dict[str, datetime]]:
+        """Return, by session (or appointment) id, when each point of its checklist was confirmed."""
+        found: dict[str, dict[str, datetime]] = {key: {} for key in ids}
+        async with reading(self._store.engine) as conn:
+            for row in (await conn.execute(_TICKS, {"session_ids": list(found)})).all():
+                found[row.session_id][row.item_id] = from_iso(row.confirmed_at)
         return found

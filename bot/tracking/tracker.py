@@ -244,9 +244,9 @@ class SessionTracker:
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
         profile = await self.clients.profile(row.therapist_id, code) if code else None
-        appointment, ticks = await self.appointments.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
+        appointment, ticks = await warm_up.appointment(self.appointments, row, started)
         if appointment is not None:
-            for item_id, at in (await self.ticks.ticks(appointment.id)).items():
+            for item_id, at in (await warm_up.ticks(self.ticks, appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
         return self.checklist_points.items(profile, ticks, row.platform)
 

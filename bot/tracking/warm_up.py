@@ -6,14 +6,18 @@ import logging
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import AsyncIterator, Callable, Collection, Container
 
+from bot.core.appointments import Appointment, appointment_id_for
 from bot.core.due_work import DueRow
+from bot.storage.appointments import AppointmentBook
 from bot.storage.due_store import DueStore
 from bot.storage.group_reads import GroupReads
 from bot.storage.session_clients import SessionClients
 from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, StoredEvent
+from bot.storage.ticks import TickStore
 
 _LOGGER = logging.getLogger(__name__)
 ReadFrom = Callable[[SessionRow], tuple[int, Container[str]]]  # a session's fold: the row id its reading resumes after, the keys it holds
@@ -29,6 +33,8 @@ class _Group:
     events: dict[str, tuple[int, list[StoredEvent]]] = field(default_factory=dict)  # the row id read after, and the rows
     notice_ids: dict[str, dict[str, int]] = field(default_factory=dict)
     pending: dict[str, list[DueRow]] = field(default_factory=dict)
+    reminders: dict[str, list[DueRow]] = field(default_factory=dict)  # of the session's meeting, for its appointment
+    ticks: dict[str, dict[str, datetime]] = field(default_factory=dict)  # by session or appointment id
 
 
 _GROUP: ContextVar[_Group | None] = ContextVar("warm_up", default=None)
@@ -61,10 +67,13 @@ async def _read(reads: GroupReads, store: Store, group: _Group, session_ids: lis
         events = await reads.events_after(starts)
         notice_ids = await reads.notice_ids(rows)
         pending = await reads.pending(session_ids)
+        reminders = await reads.reminders(rows)
+        appointments = {appointment_id_for(r.work.key) for found in reminders.values() for r in found}
+        ticks = await reads.ticks([*(row.id for row in rows), *sorted(appointments)])
     group.rows = {session_id: found[session_id][0] if session_id in found else None for session_id in session_ids}
     group.codes = {session_id: code for session_id, (_, code) in found.items()}
     group.events = {row.id: (starts[row][0], events[row.id]) for row in rows}
-    group.notice_ids, group.pending = notice_ids, pending
+    group.notice_ids, group.pending, group.reminders, group.ticks = notice_ids, pending, reminders, ticks
 
 
 def _current() -> _Group | None:
@@ -107,3 +116,19 @@ async def pending(due: DueStore, session_id: str) -> list[DueRow]:
     if (group := _current()) is not None and session_id in group.pending:
         return group.pending.pop(session_id)
     return await due.pending(session_id=session_id)
+
+
+async def appointment(book: AppointmentBook, row: SessionRow, started: datetime | None) -> tuple[Appointment | None, dict[str, datetime]]:
+    """Return the appointment the session fulfils and its own checklist's ticks (see AppointmentBook.for_session), read ahead or else now."""
+    group = _current()
+    if group is None or row.id not in group.reminders or row.id not in group.ticks:
+        return await book.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
+    reminders, ticks = group.reminders.pop(row.id), dict(group.ticks[row.id])
+    return (book.nearest(reminders, row.platform, row.meeting_id, started) if started is not None else None), ticks
+
+
+async def ticks(store: TickStore, session_id: str) -> dict[str, datetime]:
+    """Return when each point of a session's (or an appointment's) checklist was confirmed, read ahead or else now."""
+    if (group := _current()) is not None and session_id in group.ticks:
+        return dict(group.ticks[session_id])  # an appointment's may serve more than one session
+    return await store.ticks(session_id)

@@ -48,7 +48,8 @@ async def together(store: Store, session_ids: Collection[str], read_from: ReadFr
     """
     group = _Group(asyncio.current_task())
     try:
-        await _read(GroupReads(store), store, group, list(dict.fromkeys(session_ids)), read_from)
+        if session_ids:
+            await _read(GroupReads(store), store, group, list(dict.fromkeys(session_ids)), read_from)
     except Exception:  # each judging reads alone, as without the warm-up
         _LOGGER.exception("reading %d sessions ahead of their judging failed: each reads its own", len(session_ids))
         group = _Group(asyncio.current_task())
@@ -68,7 +69,7 @@ async def _read(reads: GroupReads, store: Store, group: _Group, session_ids: lis
         notice_ids = await reads.notice_ids(rows)
         pending = await reads.pending(session_ids)
         reminders = await reads.reminders(rows)
-        appointments = {appointment_id_for(r.work.key) for found in reminders.values() for r in found}
+        appointments = {appointment_id_for(r.work.key) for of_meeting in reminders.values() for r in of_meeting}
         ticks = await reads.ticks([*(row.id for row in rows), *sorted(appointments)])
     group.rows = {session_id: found[session_id][0] if session_id in found else None for session_id in session_ids}
     group.codes = {session_id: code for session_id, (_, code) in found.items()}

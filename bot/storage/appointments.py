@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Iterable
 
 from bot.core.appointments import (
     EARLY_START,
@@ -10,7 +11,7 @@ from bot.core.appointments import (
     appointment_from_row,
     appointment_id_for,
 )
-from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER
+from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER, DueRow
 from bot.core.reminders import reminder_key_prefix
 
 from .due_store import DueStore
@@ -44,13 +45,21 @@ class AppointmentBook:
         point of the session's own checklist was confirmed."""
         if not meeting_id or started is None:  # no appointment to look for: the ticks alone
             return None, (await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, None, session_id))[1]
-        window = (started - LATE_START - self._horizon, started + EARLY_START)
         # Only this meeting's reminders (their key names it): a therapist may have hundreds planned in the window.
         prefix = reminder_key_prefix(platform, meeting_id)
-        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, window, session_id, prefix)
+        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, self.window(started), session_id, prefix)
+        return self.nearest(rows, platform, meeting_id, started), ticks
+
+    def window(self, started: datetime) -> tuple[datetime, datetime]:
+        """Return the times within which the reminder of an appointment near `started` falls due."""
+        return started - LATE_START - self._horizon, started + EARLY_START
+
+    def nearest(self, rows: Iterable[DueRow], platform: str, meeting_id: str, started: datetime) -> Appointment | None:
+        """Return the appointment of the meeting planned nearest `started` among reminder `rows` (None: none near it)."""
+        due_from, due_to = self.window(started)
         near = [
             a
-            for a in map(appointment_from_row, rows)
+            for a in map(appointment_from_row, (r for r in rows if due_from <= r.work.due_at <= due_to))
             if a.platform == platform and a.meeting_id == meeting_id and a.start - EARLY_START <= started <= a.start + LATE_START
         ]
-        return min(near, key=lambda a: abs((a.start - started).total_seconds()), default=None), ticks
+        return min(near, key=lambda a: abs((a.start - started).total_seconds()), default=None)

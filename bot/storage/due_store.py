@@ -55,7 +55,8 @@ def _ticks_and_rows() -> tuple[Select, CompoundSelect]:
     """
     t, ticks = schema.due_work, schema.checklist_ticks
     # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
-    columns = (ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null() for c in _ROW_COLUMNS)
+    # Labelled as the rows' columns: read alone (a session not started has no window), a tick is known by them too.
+    columns = ((ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null()).label(c.name) for c in _ROW_COLUMNS)
     of_session = select(*columns).where(ticks.c.session_id == bindparam("session_id"))
     rows = select(*_ROW_COLUMNS).where(t.c.kind == bindparam("kind"), t.c.therapist_id == bindparam("therapist_id")).where(
         t.c.key.like(bindparam("key_pattern"), escape="/"), t.c.due_at >= bindparam("due_from"), t.c.due_at <= bindparam("due_to")

@@ -41,10 +41,10 @@ class JudgingWrites:
 
     def joined(self, other: JudgingWrites) -> JudgingWrites:
         """Return these writes and `other`'s as one: both committed at once (each `after` told the places of its own notices)."""
-        offset = len(self.notices)
+        offset, end = len(self.notices), len(self.notices) + len(other.notices)
 
         def shifted(then: Callable[[Written], None]) -> Callable[[Written], None]:
-            return lambda written: then(dataclasses.replace(written, notices=written.notices[offset:]))
+            return lambda written: then(dataclasses.replace(written, notices=written.notices[offset:end]))
 
         return JudgingWrites(
             self.notices + other.notices, self.timers + other.timers, self.cancelled + other.cancelled,

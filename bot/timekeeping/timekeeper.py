@@ -26,6 +26,7 @@ from bot.core.session_notices import session_notices, settle_timers, settled
 from bot.core.timers import close_due, session_timers, watchdog_wakes
 from bot.storage.due_store import DueStore
 from bot.storage.judging_writes import JudgingWrites, Written
+from bot.tracking import warm_up
 from bot.tracking.tracker import SessionTracker, SessionView
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class Timekeeper:
             for change_id, due in view.prompts_waiting.items()
         ]
         keys = {w.key for w in wanted}
-        pending = {r.work.key: r for r in await self.due.pending(session_id=row.id)}
+        pending = {r.work.key: r for r in await warm_up.pending(self.due, row.id)}  # read ahead for a group, or now
         stale = [
             r for r in pending.values()
             if r.work.key not in keys and r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE) and r.id not in self._firing
@@ -189,7 +190,7 @@ class Timekeeper:
         rows = [r for r in await self.due.pending() if r.id in wanted and r.id not in self._firing]
         together = [r for r in rows if r.work.kind == CHECKLIST_REMINDER or r.work.kind in JUDGED]
         for row in rows:
-            if row not in together:  # a watchdog, a purge, a platform's own work: few, one at a time, first
+            if row.work.kind != CHECKLIST_REMINDER and row.work.kind not in JUDGED:  # a watchdog, a purge, a platform's own: first
                 await self.fire(row.id)
         self._firing.update(r.id for r in together)
         try:

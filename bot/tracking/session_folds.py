@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Container
 
 from bot.core.alerts import AlertSettings
 from bot.core.events import MeetingEvent
@@ -14,6 +15,8 @@ from bot.core.summary_so_far import SummarySoFar
 from bot.core.timefmt import from_iso
 from bot.core.validity import EARLIEST, believable
 from bot.storage.store import SessionRow, Store, StoredEvent
+
+from . import warm_up
 
 # Sessions kept in memory, the least recently judged dropped first: room for every live stream one process
 # may follow ([zoom] rtms_max_streams defaults to 1000). A fold holds about 1 KB per event.
@@ -79,6 +82,13 @@ class SessionFolds:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
 
+    def read_from(self, row: SessionRow) -> tuple[int, Container[str]]:
+        """Return the id of the session's last stored row folded (0: none, or not kept) and the keys its fold holds."""
+        kept = self._kept.get(row.id)
+        if kept is None or (kept.created_at, kept.fold.meeting) != (row.created_at, row.meeting):
+            return 0, ()
+        return kept.after_id, kept.fold.keys
+
     async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
         """Return the session's state with every event stored so far whose time is believable at `now`, and its fold's generation."""
         kept = self._kept.get(row.id)
@@ -89,7 +99,7 @@ class SessionFolds:
         self._kept.move_to_end(row.id)
         if kept.fold.rules != rules:
             kept.fold.judge_with(rules)
-        stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
+        stored = await warm_up.events_after(self._store, row, kept.after_id, kept.fold.keys)  # read ahead for a group, or now
         kept.after_id = self._settled(stored, now) or kept.after_id
         kept.received = max([kept.received, *(s.received_at for s in stored)])
         kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)

@@ -40,6 +40,7 @@ from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
 from bot.storage.ticks import TickStore
 
+from . import warm_up
 from .client_book import ClientBook
 from .notice_board import NoticeBoard, SessionChanged
 from .prompts import NotePrompter
@@ -206,7 +207,7 @@ class SessionTracker:
         """
         kept = self._by_profiles(settings).kept
         if row.id not in kept:
-            kept[row.id] = await self.session_clients.code(row.id)
+            kept[row.id] = await warm_up.code(self.session_clients, row.id)
         return kept[row.id]
 
     async def keep_client_codes(self, therapist_id: str, code: str) -> None:
@@ -243,9 +244,9 @@ class SessionTracker:
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
         profile = await self.clients.profile(row.therapist_id, code) if code else None
-        appointment, ticks = await self.appointments.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
+        appointment, ticks = await warm_up.appointment(self.appointments, row, started)
         if appointment is not None:
-            for item_id, at in (await self.ticks.ticks(appointment.id)).items():
+            for item_id, at in (await warm_up.ticks(self.ticks, appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
         return self.checklist_points.items(profile, ticks, row.platform)
 
@@ -261,16 +262,17 @@ class SessionTracker:
         transaction; return those judged without failing. One whose judging fails writes nothing (logged by id); if the
         shared write fails, each is written alone."""
         judged: dict[str, JudgingWrites] = {}
-        for session_id in dict.fromkeys(session_ids):
-            if stop():
-                break
-            writes = JudgingWrites()
-            try:
-                await self._judge_into(session_id, writes)
-            except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
-                _LOGGER.exception("judging session %s failed", session_id)
-            else:
-                judged[session_id] = writes
+        async with warm_up.together(self.store, session_ids, self._folds.read_from):  # each kind of read once for them all
+            for session_id in dict.fromkeys(session_ids):
+                if stop():
+                    break
+                writes = JudgingWrites()
+                try:
+                    await self._judge_into(session_id, writes)
+                except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
+                    _LOGGER.exception("judging session %s failed", session_id)
+                else:
+                    judged[session_id] = writes
         try:
             await self.writer.write(functools.reduce(JudgingWrites.joined, judged.values(), JudgingWrites()))
         except Exception:
@@ -288,14 +290,14 @@ class SessionTracker:
         # Every read of a judging (the session, its new events, its ticks, its notices, when its meeting was last heard
         # from, its pending timers) on one connection: on PostgreSQL each connection taken costs four round trips.
         async with shared_reads(self.store.engine):
-            row = await self.store.session(session_id)
+            row = await warm_up.session(self.store, session_id)
             if row is None:
                 self._folds.forget(session_id)
                 return []
             now = self.clock()
             # Only what may still need raising is judged: the alerts and changes from the settled instant on.
             view, generation = await self._judge(row, now, unsettled=True)
-            known = await self.store.notice_ids(row.therapist_id, row.id)  # read once: the alerts, prompts and hooks skip these
+            known = await warm_up.notice_ids(self.store, row)  # read once: the alerts, prompts and hooks skip these
             first = len(writes.notices)
             alerts = [
                 (alert, writes.raise_notice(NoticeSpec(row.therapist_id, row.id, alert.kind, key, alert.at, alert.message), now))

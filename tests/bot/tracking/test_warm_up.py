@@ -1,0 +1,38 @@
+"""Tests of bot/tracking/warm_up.py: sessions judged together read each kind of row once, and judge as each would alone."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.storage.group_reads import GroupReads
+from tests.bot.timekeeping.harness import T0, Clock, Harness
+from tests.bot.tracking.test_tracker_statements import heads, live_with_the_camera_off, outcome
+from tests.statements import Statements
+
+SESSION_ROWS, EVENTS, NOTICES = "SELECT sessions.id, sessions.platform,", "SELECT events.id, events.key,", "SELECT notices."
+TICKS = "SELECT checklist_ticks."
+
+
+async def test_sessions_judged_together_read_their_rows_events_and_notices_once_for_all(make_settings, storage_url):
+    async with Harness(make_settings(storage_url), Clock(T0 + timedelta(minutes=20))) as h:
+        together = await live_with_the_camera_off(h)
+        with Statements(h.engine) as sent:
+            assert await h.tracker.evaluate_many(together) == set(together)
+        reads = heads(sent)
+        assert [len([s for s in reads if s.startswith(head)]) for head in (SESSION_ROWS, EVENTS, NOTICES, TICKS)] == [1, 1, 1, 1]
+        assert all([(await outcome(h, session_id))[0] for session_id in together])  # each raised its notices
+
+
+async def test_a_group_whose_reads_fail_is_judged_with_each_sessions_own_reads(make_settings, storage_url, monkeypatch):
+    async with Harness(make_settings(storage_url), Clock(T0 + timedelta(minutes=20))) as h:
+        alone, *together = await live_with_the_camera_off(h)
+        await h.tracker.evaluate(alone)
+
+        async def broken(*args):
+            raise OSError("the database went away for a moment")
+
+        monkeypatch.setattr(GroupReads, "notice_ids", broken)
+        with Statements(h.engine) as sent:
+            assert await h.tracker.evaluate_many(together) == set(together)
+        assert heads(sent).count(EVENTS) == 1 + len(together)  # the group's read, then each session's own
+        expected = await outcome(h, alone)
+        assert [await outcome(h, session_id) for session_id in together] == [expected] * len(together)

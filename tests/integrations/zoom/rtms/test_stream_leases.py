@@ -11,6 +11,7 @@ from typing import Any
 from bot.storage.stream_leases import StreamLeases
 from integrations.zoom.keys import RTMS
 from integrations.zoom.rtms import protocol as p
+from tests.fakes.metrics import scraped
 from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, eventually, jpeg
 from tests.integrations.zoom.rtms.test_streams import (
     CLIENT,
@@ -58,6 +59,8 @@ async def test_only_the_holder_connects_and_another_instance_takes_a_dead_holder
     await camera(first, stream, False, 120)
     assert first.app[RTMS].runner(SESSION) is not None and second.app[RTMS].runner(SESSION) is None
     assert (await ready(first))["streams_owned"] == 1 and (await ready(second))["streams_owned"] == 0
+    owned = ("companion_rtms_streams_owned", ())
+    assert (await scraped(first))[owned] == 1 and (await scraped(second))[owned] == 0
     assert stream.handshakes == 1
 
     killed(first)
@@ -105,3 +108,27 @@ async def test_a_holder_whose_lease_was_taken_has_its_writes_refused_and_stops(a
 
 async def _take(leases: StreamLeases) -> bool:
     return await leases.take(SESSION, 60.0) is not None
+
+
+async def test_the_holder_hears_of_webhooks_another_instance_stored_and_a_clean_stop_hands_the_stream_over_at_once(
+    aiohttp_client, make_settings, postgres_url, rtms_server
+):
+    first, second = await two_instances(aiohttp_client, make_settings, postgres_url)
+    meeting = scripted_meeting(rtms_server)
+    await deliver(first, meeting)
+    stream = await following_the_client(rtms_server)
+    meeting.rtms_interrupted(700, stream.stream_id)
+    await deliver(second, meeting)  # stored by the instance that does not hold the stream: the holder reconnects
+    await stream.wait_for(lambda s: s.handshakes == 2 and s.ready)
+    assert first.app[RTMS].runner(SESSION) is not None and second.app[RTMS].runner(SESSION) is None
+
+    stopped_at = asyncio.get_running_loop().time()
+    await first.close()  # a clean stop releases the lease and says so: no waiting for it to lapse
+    await stream.wait_for(lambda s: s.handshakes == 3 and s.ready, timeout=FAILOVER_SECONDS)
+    assert asyncio.get_running_loop().time() - stopped_at < FAILOVER_SECONDS
+    assert second.app[RTMS].runner(SESSION) is not None
+
+    meeting.ended(800)
+    await deliver(second, meeting)
+    await stream.wait_for(lambda s: s.signaling is None and s.media is None)
+    assert second.app[RTMS].runner(SESSION) is None and second.app[RTMS].owned_streams() == 0

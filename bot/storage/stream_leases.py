@@ -36,6 +36,7 @@ class StreamLeases:
     def __init__(self, engine: AsyncEngine, owner: str, sole: bool = False) -> None:
         self._engine = engine
         self.owner = owner
+        self.sole = sole
         now = _NOW[engine.dialect.name]
         t = schema.stream_leases
         insert = (postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)(t)

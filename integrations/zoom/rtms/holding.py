@@ -14,7 +14,10 @@ SWEEPS_PER_LEASE = 2  # every instance looks twice a lease for open streams no l
 
 
 class StreamHolding:
-    """The renewals of the leases held and the sweep for unheld streams, every `failover_seconds` / 3 and / 2."""
+    """The renewals of the leases held and the sweep for unheld streams, every `failover_seconds` / 3 and / 2.
+
+    The sole instance (SQLite) sweeps not: no other instance leaves streams behind, its own start-up finds its own.
+    """
 
     def __init__(
         self,
@@ -30,10 +33,9 @@ class StreamHolding:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._renewing(), name="rtms-lease-renewals"),
-            asyncio.create_task(self._sweeping(), name="rtms-lease-sweep"),
-        ]
+        self._tasks = [asyncio.create_task(self._renewing(), name="rtms-lease-renewals")]
+        if not self.leases.sole:
+            self._tasks.append(asyncio.create_task(self._sweeping(), name="rtms-lease-sweep"))
 
     async def stop(self) -> None:
         for task in self._tasks:

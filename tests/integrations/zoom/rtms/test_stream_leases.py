@@ -28,7 +28,7 @@ from tests.integrations.zoom.rtms.test_streams import (
     video_events,
 )
 
-FAILOVER_SECONDS = 1
+FAILOVER_SECONDS = 2  # renewals every 0.67 s, sweeps every 1 s
 CLIENT_RTMS_ID = 16779264
 
 
@@ -69,7 +69,7 @@ async def test_only_the_holder_connects_and_another_instance_takes_a_dead_holder
     lost_at = asyncio.get_running_loop().time()
     await stream.wait_for(lambda s: s.handshakes == 2 and s.ready, timeout=4 * FAILOVER_SECONDS)
     took = asyncio.get_running_loop().time() - lost_at
-    assert took < FAILOVER_SECONDS + FAILOVER_SECONDS / 2 + 0.5  # the lease lapses, the next sweep takes it, no reconnect delay
+    assert took < 2 * FAILOVER_SECONDS  # the lease lapses, the next sweep takes it, with no reconnect delay (room for a busy machine)
     await stream.wait_for(lambda s: s.following == CLIENT_RTMS_ID)  # the new holder follows the client from the stored roster
     assert second.app[RTMS].runner(SESSION) is not None and (await ready(second))["streams_owned"] == 1
 

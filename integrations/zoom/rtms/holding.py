@@ -8,7 +8,6 @@ from typing import Awaitable, Callable, Sequence
 from bot.storage.stream_leases import Lease, StreamLeases
 
 _LOGGER = logging.getLogger(__name__)
-STREAMS_CHANNEL = "companion_streams"  # session ids whose stream lease was released, or whose holder should look again
 RENEWALS_PER_LEASE = 3  # a holder renews three times a lease: one late renewal does not lose the stream
 SWEEPS_PER_LEASE = 2  # every instance looks twice a lease for open streams no live lease holds
 

@@ -10,7 +10,7 @@ import aiohttp
 from bot.core import events as ev
 from bot.core.settings import ZoomSettings
 from bot.metrics import Metrics
-from bot.storage.cluster_link import ClusterLink, notify
+from bot.storage.cluster_link import ClusterLink
 from bot.storage.store import session_id_for
 from bot.storage.stream_leases import Lease, StreamLeases
 from bot.tracking.evaluation import EvaluationQueue
@@ -19,8 +19,9 @@ from bot.tracking.tracker import SessionTracker
 
 from ..const import PLATFORM
 from .connection import Credentials
-from .holding import STREAMS_CHANNEL, StreamHolding
+from .holding import StreamHolding
 from .lifecycle import RtmsTiming, StreamPlan, stream_plan
+from .news import StreamNews
 from .runner import StreamParts, StreamRunner
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,11 +68,9 @@ class StreamManager:
         metrics.rtms_streams_open.set_function(self.open_streams)
         metrics.rtms_streams_owned.set_function(self.owned_streams)
         self.holding = StreamHolding(leases, failover_seconds, self._leases_held, self._leases_lost, self._sweep)
-        self._cluster = cluster
+        self.news = StreamNews(tracker.store.engine, cluster, self._look_at)
         self._tell: set[str] = set()  # occurrences whose holder, if another instance, should hear of their stored events
-        self._hearing: set[asyncio.Task[None]] = set()
         if cluster is not None:
-            cluster.listen(STREAMS_CHANNEL, self._heard)
             cluster.when_linked(self._linked)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._waiting: set[str] = set()
@@ -97,10 +96,10 @@ class StreamManager:
     async def stop(self) -> None:
         """Close every stream and release its lease, telling the other instances to take them at once."""
         await self.holding.stop()
-        for task in (self._task, *self._hearing):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (self._task, *self._hearing) if t is not None), return_exceptions=True)
+        await self.news.stop()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         runners = list(self._runners.values())
         self._runners.clear()
         await asyncio.gather(*(runner.stop() for runner in runners))
@@ -180,7 +179,7 @@ class StreamManager:
             lease = lease or await self.holding.leases.take(row.id, self.holding.seconds)
             if lease is None:  # another live instance holds it: that one connects, and hears of the events stored here
                 if tell:
-                    await self._notify([row.id])
+                    await self.news.tell([row.id])
                 return
             self._runners[occurrence_id] = StreamRunner(self.parts, row, plan, lease, lambda: self.reconcile(occurrence_id))
             self._runners[occurrence_id].start(wait_first=False)
@@ -213,27 +212,11 @@ class StreamManager:
                 await self.holding.leases.release(runner.lease)
             except Exception as err:  # it lapses by itself within failover_seconds
                 _LOGGER.warning("releasing the RTMS stream lease of session %s failed (%s)", runner.row.id, type(err).__name__)
-        await self._notify([runner.row.id for runner in runners])
+        await self.news.tell([runner.row.id for runner in runners])
 
-    async def _notify(self, session_ids: Sequence[str]) -> None:
-        """Tell the other instances to look at these sessions' streams (nothing on SQLite: one instance)."""
-        if self._cluster is None or not session_ids:
-            return
-        try:
-            async with self.parts.tracker.store.engine.begin() as conn:
-                await notify(conn, STREAMS_CHANNEL, session_ids)
-        except Exception as err:  # they find it by their sweep
-            _LOGGER.warning("telling the other instances of %d RTMS stream(s) failed (%s)", len(session_ids), type(err).__name__)
-
-    def _heard(self, payload: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._look_at(payload.split(",")))
-        self._hearing.add(task)
-        task.add_done_callback(self._hearing.discard)
-
-    async def _look_at(self, session_ids: Sequence[str]) -> None:
-        for session_id in session_ids:
-            if (row := await self.parts.tracker.store.session(session_id)) is not None and row.platform == PLATFORM:
-                self.reconcile(row.occurrence_id)
+    async def _look_at(self, session_id: str) -> None:
+        if (row := await self.parts.tracker.store.session(session_id)) is not None and row.platform == PLATFORM:
+            self.reconcile(row.occurrence_id)
 
     async def _linked(self, linked: bool) -> None:
         """Once linked again, look at every stream held or unheld: notifications sent meanwhile are gone."""

@@ -63,6 +63,9 @@ class Metrics:
             "companion_oldest_pending_delivery_seconds", "How long the oldest delivery still to be sent has waited (0: none waits); read when scraped.", registry=registry,
         )
         self.rtms_streams_open = Gauge("companion_rtms_streams_open", "Zoom RTMS streams connected now.", registry=registry)
+        self.rtms_streams_owned = Gauge(
+            "companion_rtms_streams_owned", "Zoom RTMS streams whose lease this instance holds (it alone connects to them).", registry=registry,
+        )
         self.rtms_streams_refused = Counter(
             "companion_rtms_streams_refused", "Zoom RTMS streams not opened because [zoom] rtms_max_streams were open or opening.", registry=registry,
         )

@@ -7,6 +7,7 @@ from bot.core.settings import Settings
 from bot.delivery.workers import Send
 from bot.framing import FramingSink
 from bot.metrics import Metrics
+from bot.storage.cluster_link import ClusterLink
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
 from bot.tracking.evaluation import EvaluationQueue
@@ -29,6 +30,8 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)  # what GET /metrics shows: this app's registry
     # Outbound channels by name (`zoom_chat`, `teams_activity`), added by the platforms as they start.
     channels: dict[str, Send] = field(default_factory=dict)
+    instance: str = ""  # this instance's id among those sharing the database (bot/web/app.py makes it)
+    cluster: ClusterLink | None = field(init=False, default=None)  # the instance's own PostgreSQL link (None: SQLite)
     tracker: SessionTracker = field(init=False)
     evaluation: EvaluationQueue = field(init=False)
     frames: FramePipeline = field(init=False)

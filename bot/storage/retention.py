@@ -64,6 +64,7 @@ def session_clauses(sessions: Sequence[SessionKey]) -> list[Clause]:
             (schema.session_clients, schema.session_clients.c.session_id.in_(ids)),
             (L, L.c.session_id.in_(ids)),
             (schema.bot_calls, schema.bot_calls.c.session_id.in_(ids)),
+            (schema.stream_leases, schema.stream_leases.c.session_id.in_(ids)),
         ]
         clauses += _occurrence_clauses([(s.platform, s.occurrence_id) for s in chunk])
         clauses.append((S, S.c.id.in_(ids)))

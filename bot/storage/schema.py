@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -286,4 +287,16 @@ session_listing = Table(
     Column("ended_at", String(32)),
     Column("profiles", String(64), nullable=False),
     Column("judged_at", String(32), nullable=False),
+)
+
+# Who holds each meeting's RTMS stream (bot/storage/stream_leases.py): an instance's id (host, process, a random
+# part: no person's data), the epoch (one more at each take, so that a former holder's late writes are refused) and
+# when the lease lapses, in seconds by the database's clock (every instance judges it by the same clock).
+stream_leases = Table(
+    "stream_leases",
+    metadata,
+    Column("session_id", String(40), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

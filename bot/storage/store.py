@@ -25,10 +25,12 @@ from .group_commit import GroupCommit
 from .key_checks import check_keys
 from .liveness import check_on_checkout
 from .notices import NoticeRecords
+from .retention import writing
 from .schema_revision import Migration, at_head, migrate, require_current
 from .session_ids import session_id_for
 from .shared_reads import reading
 from .sqlite_trips import one_trip_module
+from .stream_leases import Lease, LeaseLost, holds
 from .upgrades import PRIVATE_AT_REST, REWRITTEN
 
 _LOGGER = logging.getLogger(__name__)
@@ -246,6 +248,16 @@ class Store(NoticeRecords):
             # Committed with nothing left to fill in: later deliveries can skip the session row.
             self._known_sessions.add(session_id_for(meeting.platform, meeting.occurrence_id))
         return inserted
+
+    async def record_held_events(
+        self, therapist_id: str | None, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], now: datetime, lease: Lease
+    ) -> int:
+        """Store a stream's events as `record_events` does, only while its writer's `lease` holds (checked in the same
+        transaction); raise LeaseLost, storing nothing, once another instance took the stream."""
+        async with writing(self.engine) as conn:
+            if not await holds(conn, lease):
+                raise LeaseLost(lease.session_id)
+            return (await self._write_events(conn, [(therapist_id, meeting, keyed, now)]))[0]
 
     async def close(self) -> None:
         """Finish with the database: stop the writers."""

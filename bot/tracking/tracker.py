@@ -38,6 +38,7 @@ from bot.storage.judging_writes import JudgingWriter, JudgingWrites, Written
 from bot.storage.session_clients import SessionClients
 from bot.storage.shared_reads import shared_reads
 from bot.storage.store import SessionRow, Store, session_id_for
+from bot.storage.stream_leases import Lease
 from bot.storage.ticks import TickStore
 
 from . import warm_up
@@ -109,10 +110,11 @@ class SessionTracker:
         # Called at every evaluation with the view judged and its writes (the timers plan their next work there).
         self.after_evaluation: list[EvaluationHook] = []
 
-    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]]) -> Recorded:
+    async def record(self, meeting: MeetingRef, keyed: Sequence[tuple[str, MeetingEvent]], lease: Lease | None = None) -> Recorded:
         """Durably store a delivery's events if a therapist's session owns them (or may, for a stream's).
 
-        Raise EventRejected, storing nothing, if any event's time is not believable.
+        Raise EventRejected, storing nothing, if any event's time is not believable; with a stream's `lease`,
+        raise LeaseLost, storing nothing, if another instance took the stream.
         """
         now = self.clock()
         keyed = [(key, accepted(event, now)) for key, event in keyed]
@@ -123,7 +125,10 @@ class SessionTracker:
         if owner is None and not awaiting:
             _LOGGER.info("ignoring %s meeting %s: no configured therapist hosts it", meeting.platform, meeting.meeting_id or "-")
             return Recorded(stored=False)
-        new = await self.store.record_events(owner, meeting, keyed, now)
+        if lease is None:
+            new = await self.store.record_events(owner, meeting, keyed, now)
+        else:
+            new = await self.store.record_held_events(owner, meeting, keyed, now, lease)
         self.metrics.events_stored.inc(new)
         _LOGGER.info(
             "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import gc
+import os
+import secrets
+import socket
 from datetime import timedelta
 from typing import AsyncIterator
 
@@ -16,6 +19,7 @@ from bot.delivery.workers import ChannelWorker
 from bot.framing import framing_sink
 from bot.services import Services
 from bot.storage.at_rest import AtRest
+from bot.storage.cluster_link import ClusterLink
 from bot.storage.due_store import DueStore
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
@@ -58,6 +62,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
         raise
     app[keys.STORE] = store
+    app[keys.CLUSTER] = ClusterLink(settings.storage.url, max(1.0, settings.cluster.failover_seconds / 5)) if engine.dialect.name == "postgresql" else None
+    app[keys.SERVICES].cluster = app[keys.CLUSTER]
     app[keys.BOARD] = NoticeBoard(store, instruments)
     app[keys.SIGN_INS] = SignInRecords(engine)
     app[keys.STREAM_TICKETS] = StreamTickets(engine)
@@ -146,6 +152,16 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    """Open the instance's own PostgreSQL link last: every part has said what it listens to by then."""
+    link = app[keys.CLUSTER]
+    if link is not None:
+        link.start()
+    yield
+    if link is not None:
+        await link.stop()
+
+
 async def _quiet_logs(app: web.Application) -> None:
     # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
     # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.
@@ -170,11 +186,13 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     services = Services(settings, clock)
     app[keys.SETTINGS], app[keys.CLOCK], app[keys.SERVICES], app[keys.STORED] = settings, clock, services, services.stored
     app[keys.METRICS] = services.metrics
+    app[keys.INSTANCE] = services.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
     # parts exist, and the outbox once the platforms have offered their channels.
     app.cleanup_ctx.extend([_storage, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
+    app.cleanup_ctx.append(_cluster)  # last: after every part registered its listeners
     app.router.add_routes(health.routes)
     app.router.add_routes(metrics.routes)
     app.router.add_routes(api.routes)

@@ -48,6 +48,13 @@ async def readyz(request: web.Request) -> web.Response:
     limit = app[keys.SETTINGS].server.ready_max_pending_delivery_seconds
     if waited is not None and waited > limit:
         reasons.append(f"a delivery has waited {waited:.0f} s to be sent, more than {limit} s ([server] ready_max_pending_delivery_seconds)")
+    owned = {"streams_owned": streams_owned(app)}
     if reasons:
-        return web.json_response({"status": "not_ready", "reasons": reasons}, status=503)
-    return web.json_response({"status": "ready"})
+        return web.json_response({"status": "not_ready", "reasons": reasons, **owned}, status=503)
+    return web.json_response({"status": "ready", **owned})
+
+
+def streams_owned(app: web.Application) -> int:
+    """Return how many RTMS streams this instance holds the lease of (0 where no platform streams)."""
+    [gauge] = app[keys.METRICS].rtms_streams_owned.collect()
+    return int(gauge.samples[0].value)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from bot.core.settings import Settings
 from bot.services import Services
+from bot.storage.stream_leases import StreamLeases
 
 from . import keys
 from .chat import ZoomChat
@@ -43,7 +44,13 @@ def setup(app: web.Application, services: Services) -> None:
     async def rtms_streams(app: web.Application) -> AsyncIterator[None]:
         async with rtms_http(settings.zoom.rtms_max_streams) as http:
             timing = app.get(keys.RTMS_TIMING, RtmsTiming())
-            streams = StreamManager(settings.zoom, services.tracker, services.evaluation, services.frames, http, timing, services.metrics)
+            engine = services.tracker.store.engine
+            # SQLite: one instance, which takes every lease whatever a killed process of its own left.
+            leases = StreamLeases(engine, services.instance, sole=engine.dialect.name != "postgresql")
+            streams = StreamManager(
+                settings.zoom, services.tracker, services.evaluation, services.frames, http, timing, services.metrics,
+                leases, settings.cluster.failover_seconds, services.cluster,
+            )
             app[keys.RTMS] = streams
             services.stored.subscribe(streams.stored)
             await streams.start()

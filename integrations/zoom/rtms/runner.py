@@ -6,6 +6,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 import aiohttp
 
@@ -14,6 +15,7 @@ from bot.core.session import MeetingState
 from bot.core.validity import believable
 from bot.metrics import Metrics
 from bot.storage.store import SessionRow
+from bot.storage.stream_leases import Lease, LeaseLost
 from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import Frame, FramePipeline
 from bot.tracking.tracker import SessionTracker
@@ -58,12 +60,17 @@ class StreamParts:
 
 
 class StreamRunner:
-    """One meeting's stream: reconnects with backoff, records camera changes in order, follows the client."""
+    """One meeting's stream, held under `lease`: reconnects with backoff, records camera changes in order, follows the client.
 
-    def __init__(self, parts: StreamParts, row: SessionRow, plan: StreamPlan) -> None:
+    Once a write finds the lease another instance's, it stops at once (state "lost") and calls `lost`.
+    """
+
+    def __init__(self, parts: StreamParts, row: SessionRow, plan: StreamPlan, lease: Lease, lost: Callable[[], None]) -> None:
         self.parts = parts
         self.row = row
         self.plan = plan
+        self.lease = lease
+        self._lost = lost
         self.state = "starting"
         self.problem = ""
         self._connection: RtmsConnection | None = None
@@ -94,7 +101,16 @@ class StreamRunner:
             _LOGGER.warning("RTMS stream %s of session %s: stopped with camera changes unstored", self.plan.stream.stream_id, self.row.id)
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
-        self.state = "closed"
+        if self.state != "lost":
+            self.state = "closed"
+
+    def lose(self) -> None:
+        """Stop at once: the lease is another instance's now (whatever is still queued is not written)."""
+        if self.state != "lost":
+            self.state = "lost"
+            if self._link is not None:
+                self._link.cancel()
+            self._lost()
 
     async def settle(self) -> None:
         """Wait until the camera changes received so far (and those frames proved) are stored."""
@@ -165,6 +181,8 @@ class StreamRunner:
         while True:
             item = await self._updates.get()
             try:
+                if self.state == "lost":
+                    continue
                 if isinstance(item, CameraSeenOn):
                     try:
                         await self._record([item.update()])
@@ -177,6 +195,10 @@ class StreamRunner:
                 if (seen := self._camera.stored(_off_since(state))) is not None:
                     self._updates.put_nowait(seen)
                 await self._follow_client(state)
+            except LeaseLost:
+                _LOGGER.warning("RTMS stream %s of session %s: a write was refused, another instance holds the stream (epoch %d was ours): stopping",
+                                self.plan.stream.stream_id, self.row.id, self.lease.epoch)
+                self.lose()
             except Exception:  # a storage hiccup must not end the stream; the next event tries again
                 _LOGGER.exception("RTMS stream %s of session %s: handling an event failed", self.plan.stream.stream_id, self.row.id)
             finally:
@@ -198,7 +220,7 @@ class StreamRunner:
             for u in believed
         ]
         if keyed:
-            recorded = await self.parts.tracker.record(meeting, keyed)
+            recorded = await self.parts.tracker.record(meeting, keyed, self.lease)
             if recorded.session_id is not None:
                 self.parts.evaluation.submit(recorded.session_id)
 

@@ -17,7 +17,7 @@ async def test_a_service_that_can_work_is_live_and_ready(aiohttp_client, setting
     client = await aiohttp_client(create_app(settings))
     assert await (await client.get("/healthz")).json() == {"status": "ok"}
     answer = await client.get("/readyz")
-    assert answer.status == 200 and await answer.json() == {"status": "ready"}
+    assert answer.status == 200 and await answer.json() == {"status": "ready", "streams_owned": 0}
 
 
 async def test_readyz_is_503_when_the_scheduler_is_not_running(aiohttp_client, settings):
@@ -25,7 +25,7 @@ async def test_readyz_is_503_when_the_scheduler_is_not_running(aiohttp_client, s
     await client.app[keys.SCHEDULER].shutdown()
     answer = await client.get("/readyz")
     assert answer.status == 503
-    assert await answer.json() == {"status": "not_ready", "reasons": ["the scheduler is not running: reminders and timers would not fire"]}
+    assert await answer.json() == {"status": "not_ready", "reasons": ["the scheduler is not running: reminders and timers would not fire"], "streams_owned": 0}
     assert (await client.get("/healthz")).status == 200
 
 
@@ -73,8 +73,8 @@ async def test_readyz_is_503_while_the_database_refuses_connections_and_ready_ag
     admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     answer = await client.get("/readyz")
     assert answer.status == 503
-    assert await answer.json() == {"status": "not_ready", "reasons": ["the database did not answer within 2 s"]}
+    assert await answer.json() == {"status": "not_ready", "reasons": ["the database did not answer within 2 s"], "streams_owned": 0}
     assert (await client.get("/healthz")).status == 200  # alive: a restart would not bring the database back
     admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     answer = await client.get("/readyz")
-    assert answer.status == 200 and await answer.json() == {"status": "ready"}
+    assert answer.status == 200 and await answer.json() == {"status": "ready", "streams_owned": 0}

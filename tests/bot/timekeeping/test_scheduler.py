@@ -159,7 +159,7 @@ async def test_paused_and_resumed_again_and_again_it_wakes_only_while_running_an
         later = due_in(10 + turn, 3600)
         scheduler.add(later)
         scheduler.resume()
-        await wait_for(lambda: woken == [turn + 1] and housekeeping == [1])  # the job ran once, at the first resume
+        await wait_for(lambda turn=turn: woken == [turn + 1] and housekeeping == [1])  # the job ran once, at the first resume
         assert scheduler.planned() == {later.id: later.work.due_at}
         woken.clear()
     await scheduler.shutdown()

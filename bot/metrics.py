@@ -50,6 +50,10 @@ class Metrics:
             "companion_evaluation_backlog", "Sessions waiting to be judged after their events were acknowledged, or being judged now; read when scraped.",
             registry=registry,
         )
+        self.leader = Gauge(
+            "companion_leader", "1 while this instance is the leader (it runs the reminders and timers of every instance), else 0; read when scraped.",
+            registry=registry,
+        )
         self.events_stored = Counter("companion_events_stored", "Meeting events stored (one delivered again is not counted again).", registry=registry)
         self.notices = Counter("companion_notices", "Notices raised for therapists, by kind.", ("kind",), registry=registry)
         self.deliveries = Counter(

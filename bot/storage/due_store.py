@@ -15,9 +15,13 @@ from bot.core.events import MeetingRef
 from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
+from .cluster_link import notify
 from .notices import NoticeRow
 from .shared_reads import reading
 from .store import Store
+
+# Told the ids of due_work rows written, moved or finished (at commit): the leader plans them (bot/timekeeping/leadership.py).
+DUE_CHANNEL = "companion_due"
 
 
 def _row(row: Row) -> DueRow:
@@ -96,7 +100,10 @@ class DueStore:
     async def put(self, work: DueWork, now: datetime) -> DueRow | None:
         """Plan `work`, or move it if it is still pending; return the pending row, None if already done."""
         async with self._engine.begin() as conn:
-            return (await self.put_in(conn, [(work, now)])).get(work.key)
+            row = (await self.put_in(conn, [(work, now)])).get(work.key)
+            if row is not None:
+                await notify(conn, DUE_CHANNEL, [str(row.id)])
+            return row
 
     async def put_in(self, conn: AsyncConnection, planned: Sequence[tuple[DueWork, datetime]]) -> dict[str, DueRow]:
         """Plan each work (at its `now`), or move it if still pending, in the caller's transaction, in one statement;
@@ -125,6 +132,14 @@ class DueStore:
             marked = update(t).where(t.c.id.in_(ids), t.c.done_at.is_(None)).values(done_at=to_stamp(now), outcome=CANCELLED)
             done.update((await conn.execute(marked.returning(t.c.id))).scalars())
         return done
+
+    async def among(self, row_ids: Sequence[int]) -> list[DueRow]:
+        """Return the rows of these ids, pending or done, in one query (one not found is left out)."""
+        if not row_ids:
+            return []
+        query = select(schema.due_work).where(schema.due_work.c.id.in_(row_ids))
+        async with reading(self._engine) as conn:
+            return [_row(row) for row in (await conn.execute(query)).all()]
 
     async def get(self, row_id: int) -> DueRow | None:
         """Return one row, pending or done."""
@@ -188,6 +203,7 @@ class DueStore:
             )
             if not result.rowcount:
                 return False, None
+            await notify(conn, DUE_CHANNEL, [str(row_id)])
             if notice is None:
                 return True, None
             row = await self._store.insert_notice(
@@ -211,4 +227,5 @@ class DueStore:
                 done.update((await conn.execute(marked.returning(t.c.id))).scalars())
             raised = [(notice, now) for row_id, _, notice in finished if notice is not None and row_id in done]
             new = await self._store.insert_notices(conn, raised) if raised else []
+            await notify(conn, DUE_CHANNEL, [str(row_id) for row_id in sorted(done)])
         return [row for row in new if row is not None]

@@ -9,7 +9,8 @@ from typing import Callable
 from bot.core.due_work import DueRow, DueWork, NoticeSpec
 from bot.core.listing import ListedSession
 
-from .due_store import DueStore
+from .cluster_link import notify
+from .due_store import DUE_CHANNEL, DueStore
 from .notices import NoticeRow
 from .session_list import SessionList
 from .store import SessionRow, Store
@@ -68,6 +69,7 @@ class JudgingWriter:
                 notices = await self._store.insert_notices(conn, writes.notices) if writes.notices else []
                 cancelled = await self._due.cancel_in(conn, writes.cancelled)
                 timers = await self._due.put_in(conn, writes.timers)
+                await notify(conn, DUE_CHANNEL, [str(i) for i in sorted(cancelled | {row.id for row in timers.values()})])
                 for session, entry, profiles, judged_at in writes.listings:
                     await self._listings.keep_in(conn, session, entry, profiles, judged_at)
             written = Written(notices, timers, cancelled)

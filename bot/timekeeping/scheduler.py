@@ -1,4 +1,4 @@
-"""Wake up due work at its time with APScheduler 3 in memory: the due_work rows are the truth, planned again at every start."""
+"""Wake up due work at its time with APScheduler 3 in memory: the due_work rows are the truth, planned again at every start or lead."""
 from __future__ import annotations
 
 import asyncio
@@ -32,6 +32,7 @@ class DueWorkScheduler:
         self._running: set[asyncio.Task[Any]] = set()
         self._planned: dict[int, datetime] = {}  # row id -> the due time it wakes at
         self._held: list[int] = []  # overdue rows planned while paused: carried out once resumed
+        self._standing_by = False  # paused by `pause`: rows planned meanwhile are another instance's to wake
         self._slots = asyncio.Semaphore(AT_ONCE)
         self._fire: Fire | None = None
         self._catch_up: CatchUp | None = None
@@ -63,8 +64,23 @@ class DueWorkScheduler:
         self._fire, self._catch_up = fire, catch_up
         self._scheduler.start(paused=True)
 
+    def pause(self) -> None:
+        """Stop waking anything until `take_rows` and `resume`: every row's wake-up is dropped (the rows stay pending for
+        whoever runs them next), the repeating jobs wait, and rows planned meanwhile are not taken. Twice is harmless."""
+        self._standing_by = True
+        if self._scheduler.state == STATE_RUNNING:
+            self._scheduler.pause()
+        self._held = []
+        for row_id in list(self._planned):
+            self.remove(row_id)
+
+    def take_rows(self) -> None:
+        """Take rows again after a `pause`, still paused: the caller plans the pending rows, then resumes."""
+        self._standing_by = False
+
     def resume(self) -> None:
         """Run what is planned: the overdue rows at once (caught up together, or a few at a time), the others at their time."""
+        self._standing_by = False
         self._scheduler.resume()
         held, self._held = self._held, []
         if held and self._catch_up is not None:
@@ -125,9 +141,10 @@ class DueWorkScheduler:
             await self.run(row_id)
 
     def add(self, row: DueRow) -> None:
-        """Wake up for `row` at its due time (at once if that has passed); a row planned for that time already is left alone."""
+        """Wake up for `row` at its due time (at once if that has passed); a row planned for that time already, or any
+        while paused by `pause`, is left alone."""
         due = row.work.due_at
-        if self._planned.get(row.id) == due:
+        if self._standing_by or self._planned.get(row.id) == due:
             return
         self._planned[row.id] = due
         if due > datetime.now(timezone.utc):

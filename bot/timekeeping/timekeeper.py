@@ -162,6 +162,16 @@ class Timekeeper:
         self.schedule.keep_only(rows)
         return rows
 
+    async def heard(self, row_ids: set[int]) -> None:
+        """Follow rows written, moved or finished elsewhere (read in one query): wake up for the pending ones, not the others."""
+        rows = {row.id: row for row in await self.due.among(sorted(row_ids))}
+        for row_id in row_ids - self._firing:  # a row being fired is rescheduled when it is done
+            row = rows.get(row_id)
+            if row is not None and row.pending:
+                self.schedule.add(row)
+            else:
+                self.schedule.remove(row_id)
+
     async def fire(self, row_id: int) -> None:
         """Carry out a row that fell due; a row already done does nothing."""
         row = await self.due.get(row_id)

@@ -25,6 +25,7 @@ from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store, create_engine
 from bot.storage.stream_tickets import StreamTickets
+from bot.timekeeping.leadership import Leadership
 from bot.timekeeping.purge import PLAN_EVERY_MINUTES, DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -62,6 +63,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         await engine.dispose()
         raise
     app[keys.STORE] = store
+    # Several instances on one PostgreSQL database: each its own link, started by `_cluster` once every part listens.
     app[keys.CLUSTER] = ClusterLink(settings.storage.url, max(1.0, settings.cluster.failover_seconds / 5)) if engine.dialect.name == "postgresql" else None
     app[keys.SERVICES].cluster = app[keys.CLUSTER]
     app[keys.BOARD] = NoticeBoard(store, instruments)
@@ -86,15 +88,31 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     app[keys.PURGE] = purge = DailyPurge(timekeeper)
     app[keys.TRACKER].after_evaluation.append(timekeeper.after_evaluation)
     app[keys.TRACKER].after_evaluation.append(SessionListing(app[keys.TRACKER]).keep)  # the session list's row
-    scheduler.start(timekeeper.fire, timekeeper.catch_up)  # paused until it has planned the pending rows
-    await timekeeper.reconcile()  # the overdue ones are caught up together once resumed
-    await purge.plan()  # today's purge, in the database before any request: it runs once resumed, unless done
+    scheduler.start(timekeeper.fire, timekeeper.catch_up)  # paused until the leader has planned the pending rows
     scheduler.every(PLAN_EVERY_MINUTES, "plan-retention-purge", purge.plan, now=False)
     if minutes := settings.reminders.sync_interval_minutes:
-        scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # just done
-    scheduler.resume()
+        scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # done on taking the lead
+    # Leading plans today's purge too: in the database before any request, it runs once resumed, unless done.
+    leadership = Leadership(timekeeper, scheduler, app[keys.CLUSTER], settings.cluster.failover_seconds, purge.plan, app[keys.INSTANCE])
+    app[keys.LEADERSHIP] = leadership
+    app[keys.METRICS].leader.set_function(lambda: int(leadership.leader))
+    await leadership.start()  # on SQLite it leads now; on PostgreSQL it tries once `_cluster` has linked
     yield
+    await leadership.stop()
     await scheduler.shutdown()
+
+
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    """Open the instance's PostgreSQL link once every part listens on it, and wait for the first try for the lead."""
+    cluster = app[keys.CLUSTER]
+    if cluster is None:
+        yield
+        return
+    cluster.start()
+    await app[keys.LEADERSHIP].tried(app[keys.SETTINGS].cluster.failover_seconds)
+    yield
+    await app[keys.LEADERSHIP].stop()  # stand by before the lock goes with the link: never two leaders from here
+    await cluster.stop()
 
 
 async def _evaluation(app: web.Application) -> AsyncIterator[None]:
@@ -152,16 +170,6 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
-async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    """Open the instance's own PostgreSQL link last: every part has said what it listens to by then."""
-    link = app[keys.CLUSTER]
-    if link is not None:
-        link.start()
-    yield
-    if link is not None:
-        await link.stop()
-
-
 async def _quiet_logs(app: web.Application) -> None:
     # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
     # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.
@@ -192,7 +200,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app.cleanup_ctx.extend([_storage, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
-    app.cleanup_ctx.append(_cluster)  # last: after every part registered its listeners
+    app.cleanup_ctx.append(_cluster)  # last: the cluster link starts once every part (the platforms' too) listens on it
     app.router.add_routes(health.routes)
     app.router.add_routes(metrics.routes)
     app.router.add_routes(api.routes)

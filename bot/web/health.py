@@ -1,4 +1,4 @@
-"""Liveness (`GET /healthz`: the process answers) and readiness (`GET /readyz`: the database, the scheduler, the deliveries)."""
+"""Liveness (`GET /healthz`: the process answers) and readiness (`GET /readyz`: the database, the scheduler, the deliveries, the lead)."""
 from __future__ import annotations
 
 import asyncio
@@ -43,15 +43,16 @@ async def readyz(request: web.Request) -> web.Response:
     waited = await delivery_wait(app)
     if waited is None:
         reasons.append(f"the database did not answer within {DATABASE_SECONDS:g} s")
-    if not app[keys.SCHEDULER].running:
+    leader = app[keys.LEADERSHIP].leader
+    if leader and not app[keys.SCHEDULER].running:  # a follower's scheduler stands by: the leader's runs the due work
         reasons.append("the scheduler is not running: reminders and timers would not fire")
     limit = app[keys.SETTINGS].server.ready_max_pending_delivery_seconds
     if waited is not None and waited > limit:
         reasons.append(f"a delivery has waited {waited:.0f} s to be sent, more than {limit} s ([server] ready_max_pending_delivery_seconds)")
     owned = {"streams_owned": streams_owned(app)}
     if reasons:
-        return web.json_response({"status": "not_ready", "reasons": reasons, **owned}, status=503)
-    return web.json_response({"status": "ready", **owned})
+        return web.json_response({"status": "not_ready", "reasons": reasons, "leader": leader, **owned}, status=503)
+    return web.json_response({"status": "ready", "leader": leader, **owned})
 
 
 def streams_owned(app: web.Application) -> int:

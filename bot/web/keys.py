@@ -15,6 +15,7 @@ from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store
 from bot.storage.stream_tickets import StreamTickets
+from bot.timekeeping.leadership import Leadership
 from bot.timekeeping.purge import DailyPurge
 from bot.timekeeping.scheduler import DueWorkScheduler
 from bot.timekeeping.timekeeper import Timekeeper
@@ -25,14 +26,17 @@ from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
 
 SETTINGS = web.AppKey("settings", Settings)
+INSTANCE = web.AppKey("instance", str)  # this instance's id among several on one database: host, process, a random part
 CLOCK = web.AppKey[Clock]("clock")  # a callable type, not a class: given as the type argument
 SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
+CLUSTER = web.AppKey[ClusterLink | None]("cluster")  # the instance's own PostgreSQL link; None on SQLite
 BOARD = web.AppKey("board", NoticeBoard)
 TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)
 SCHEDULER = web.AppKey("scheduler", DueWorkScheduler)
 TIMEKEEPER = web.AppKey("timekeeper", Timekeeper)
+LEADERSHIP = web.AppKey("leadership", Leadership)
 PURGE = web.AppKey("purge", DailyPurge)
 STORED = web.AppKey("stored_events", StoredEvents)
 FRAMES = web.AppKey("frames", FramePipeline)

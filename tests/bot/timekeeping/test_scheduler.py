@@ -131,3 +131,35 @@ async def test_overdue_rows_planned_while_paused_are_caught_up_together_when_res
     assert caught == [[1, 4, 5]]
     assert scheduler.planned() == {3: later.work.due_at}
     await scheduler.shutdown()
+
+
+async def test_paused_and_resumed_again_and_again_it_wakes_only_while_running_and_its_repeating_jobs_wait_not_lost():
+    woken: list[int] = []
+    housekeeping: list[int] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append(row_id)
+
+    async def job() -> None:
+        housekeeping.append(1)
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    for turn in range(3):
+        scheduler.pause()  # the lead lost: every wake-up dropped at once, rows planned meanwhile not taken
+        assert scheduler.planned() == {}
+        if turn == 0:
+            scheduler.every(1, "housekeeping", job)  # a platform's job registered while standing by, due at once: it waits
+        scheduler.add(due_in(100 + turn, 0.05))
+        scheduler.add(due_in(200 + turn, -60))
+        await asyncio.sleep(0.15)
+        assert woken == [] and housekeeping == ([] if turn == 0 else [1]) and scheduler.planned() == {}
+        scheduler.take_rows()  # the lead taken (again): the pending rows planned, the overdue held until resumed
+        scheduler.add(due_in(turn + 1, -60))
+        later = due_in(10 + turn, 3600)
+        scheduler.add(later)
+        scheduler.resume()
+        await wait_for(lambda turn=turn: woken == [turn + 1] and housekeeping == [1])  # the job ran once, at the first resume
+        assert scheduler.planned() == {later.id: later.work.due_at}
+        woken.clear()
+    await scheduler.shutdown()

@@ -1,6 +1,7 @@
 """Liveness and readiness: /healthz answers while the process does; /readyz says 503, with reasons, when work would not get done."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Iterator
 
@@ -17,7 +18,7 @@ async def test_a_service_that_can_work_is_live_and_ready(aiohttp_client, setting
     client = await aiohttp_client(create_app(settings))
     assert await (await client.get("/healthz")).json() == {"status": "ok"}
     answer = await client.get("/readyz")
-    assert answer.status == 200 and await answer.json() == {"status": "ready", "streams_owned": 0}
+    assert answer.status == 200 and await answer.json() == {"status": "ready", "leader": True, "streams_owned": 0}  # the one instance on SQLite
 
 
 async def test_readyz_is_503_when_the_scheduler_is_not_running(aiohttp_client, settings):
@@ -25,7 +26,7 @@ async def test_readyz_is_503_when_the_scheduler_is_not_running(aiohttp_client, s
     await client.app[keys.SCHEDULER].shutdown()
     answer = await client.get("/readyz")
     assert answer.status == 503
-    assert await answer.json() == {"status": "not_ready", "reasons": ["the scheduler is not running: reminders and timers would not fire"], "streams_owned": 0}
+    assert await answer.json() == {"status": "not_ready", "reasons": ["the scheduler is not running: reminders and timers would not fire"], "leader": True, "streams_owned": 0}
     assert (await client.get("/healthz")).status == 200
 
 
@@ -73,8 +74,14 @@ async def test_readyz_is_503_while_the_database_refuses_connections_and_ready_ag
     admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false', f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
     answer = await client.get("/readyz")
     assert answer.status == 503
-    assert await answer.json() == {"status": "not_ready", "reasons": ["the database did not answer within 2 s"], "streams_owned": 0}
+    # Its cluster link was cut too: it stands by, and says only what is wrong (a follower's scheduler is paused by design).
+    assert await answer.json() == {"status": "not_ready", "reasons": ["the database did not answer within 2 s"], "leader": False, "streams_owned": 0}
     assert (await client.get("/healthz")).status == 200  # alive: a restart would not bring the database back
     admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     answer = await client.get("/readyz")
-    assert answer.status == 200 and await answer.json() == {"status": "ready", "streams_owned": 0}
+    assert answer.status == 200 and (await answer.json())["status"] == "ready"
+    for _ in range(100):  # linked again within [cluster] failover_seconds / 5, it takes the lead back: no other instance holds it
+        if (await (await client.get("/readyz")).json())["leader"]:
+            break
+        await asyncio.sleep(0.1)
+    assert (await (await client.get("/readyz")).json())["leader"] is True

@@ -10,6 +10,7 @@ from bot.core.settings import Settings
 from bot.delivery.hand_off import Deliveries
 from bot.metrics import Metrics
 from bot.services import Services
+from bot.storage.cluster_link import ClusterLink
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store
@@ -27,6 +28,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey[Clock]("clock")  # a callable type, not a class: given as the type argument
 SERVICES = web.AppKey("services", Services)  # what the platforms are handed
 STORE = web.AppKey("store", Store)
+CLUSTER = web.AppKey[ClusterLink | None]("cluster")  # this instance's own PostgreSQL link; None on SQLite
 BOARD = web.AppKey("board", NoticeBoard)
 TRACKER = web.AppKey("tracker", SessionTracker)
 EVALUATION = web.AppKey("evaluation", EvaluationQueue)

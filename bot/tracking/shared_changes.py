@@ -13,6 +13,8 @@ _LOGGER = logging.getLogger(__name__)
 FROM = "from:"  # the first item of a note: the instance that sent it (it hears its own notes too)
 DELIVERY = "delivery:"  # an item naming a delivery by its id; any other item is a session id
 NOTE_ITEMS = 200  # items in one note: far below PostgreSQL's bound on a payload, so a note is never cut in parts
+# Changes made within this long share a note: a burst of deliveries costs a transaction, not one each.
+GATHER_SECONDS = 0.05
 
 
 class SharedChanges:
@@ -51,6 +53,7 @@ class SharedChanges:
     async def _run(self) -> None:
         while True:
             await self._waiting.wait()
+            await asyncio.sleep(GATHER_SECONDS)
             self._waiting.clear()
             out, self._out = list(self._out), {}
             heard, self._in = list(self._in), {}

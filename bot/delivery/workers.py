@@ -181,6 +181,6 @@ class ChannelWorker:
             self._metrics.deliveries.labels(self.channel, state).inc()
             if state == "sent":
                 self._metrics.delivery_seconds.labels(self.channel).observe(max(0.0, (now - from_iso(delivery.notice.raised_at)).total_seconds()))
-            self._board.publish_delivery(DeliveryUpdate(delivery.notice.id, delivery.notice.therapist_id, self.channel, state))
+            self._board.publish_delivery(DeliveryUpdate(delivery.notice.id, delivery.notice.therapist_id, self.channel, state, delivery.id))
         else:
             _LOGGER.warning("notice %s by %s: claim lost before it was marked %s", delivery.notice.id, self.channel, state)

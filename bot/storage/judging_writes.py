@@ -66,12 +66,14 @@ class JudgingWriter:
         written = Written([], {}, set())
         if writes.notices or writes.timers or writes.cancelled or writes.listings:
             async with self._store.engine.begin() as conn:
-                notices = await self._store.insert_notices(conn, writes.notices) if writes.notices else []
                 cancelled = await self._due.cancel_in(conn, writes.cancelled)
                 timers = await self._due.put_in(conn, writes.timers)
                 await notify(conn, DUE_CHANNEL, [str(i) for i in sorted(cancelled | {row.id for row in timers.values()})])
                 for session, entry, profiles, judged_at in writes.listings:
                     await self._listings.keep_in(conn, session, entry, profiles, judged_at)
+                # Last: inserting notices waits for other instances' notices to commit (bot/storage/notices.py), and a
+                # transaction that waited there holding a row another needs would deadlock with it.
+                notices = await self._store.insert_notices(conn, writes.notices) if writes.notices else []
             written = Written(notices, timers, cancelled)
         for then in writes.after:
             then(written)

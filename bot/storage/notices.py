@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.core.due_work import NoticeSpec
@@ -16,11 +16,16 @@ from bot.core.timefmt import from_iso, to_stamp
 
 from . import schema
 from .at_rest import AtRest
+from .cluster_link import lock_key, notify
 from .group_commit import GroupCommit
 from .sealing import UNREADABLE_NOTE, Unreadable
 from .shared_reads import reading
 
 _LOGGER = logging.getLogger(__name__)
+NOTICES_CHANNEL = "companion_notices"  # notified of new notice ids, at the commit that stores them
+# Inserts of notices take turns until commit, so that notices commit in id order on every instance: one who has
+# seen notice N has seen every notice below it, and reading `id > N` later skips none (see NoticeBoard.follow).
+_TAKE_TURNS = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=lock_key("session-companion notices"))
 
 
 # Built once with bind parameters, as the judging reads them (see bot/storage/store.py).
@@ -106,6 +111,8 @@ class NoticeRecords:
         if firsts:
             # Many rows as parameters (not .values()): SQLAlchemy renders them as one INSERT ("insertmanyvalues").
             inserted = _new_notices(self._insert)
+            if conn.dialect.name == "postgresql":  # SQLite has one writer at a time already
+                await conn.execute(_TAKE_TURNS)
             new_ids = {(r.therapist_id, r.key): r.id for r in (await conn.execute(inserted, list(firsts.values()))).all()}
         rows: list[NoticeRow | None] = []
         for v in values:
@@ -128,6 +135,7 @@ class NoticeRecords:
         ]
         if deliveries:  # the outbox: in the same transaction; RETURNING makes it one INSERT on asyncpg too, not one per row
             await conn.execute(_NEW_DELIVERIES, deliveries)
+        await notify(conn, NOTICES_CHANNEL, [str(row.id) for row in rows if row is not None])
         return rows
 
     async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
@@ -167,6 +175,17 @@ class NoticeRecords:
         query = select(t).where(t.c.therapist_id == therapist_id, t.c.id > after_id).order_by(t.c.id).limit(limit)
         async with self.engine.connect() as conn:
             return [NoticeRow(**row._mapping) for row in (await conn.execute(query)).all()]
+
+    async def notices_raised_after(self, after_id: int, limit: int = 500) -> list[NoticeRow]:
+        """Return every therapist's notices newer than `after_id`, oldest first (an instance catching up with the others)."""
+        t = schema.notices
+        async with self.engine.connect() as conn:
+            return [NoticeRow(**row._mapping) for row in (await conn.execute(select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit))).all()]
+
+    async def last_notice_id(self) -> int:
+        """Return the newest notice's id (0: none yet)."""
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(select(func.coalesce(func.max(schema.notices.c.id), 0)))).scalar_one())
 
     async def add_note(self, session_id: str, at: datetime, text: str, prompt_id: str | None) -> int:
         """Store a therapist's note, encrypted, and return its id."""

@@ -50,6 +50,9 @@ class SessionListing:
         self._marks: tuple[Settings | None, dict[str, str]] = (None, {})  # the profiles' mark by therapist, for one reading
         # What this process last wrote for each session, by session id: (the session row's creation, entry, mark).
         self._written: OrderedDict[str, tuple[str, ListedSession, str]] = OrderedDict()
+        # On PostgreSQL another instance may write the row in between: it is written at each judging (the upsert
+        # itself changes nothing when the entry is the same).
+        self._memo = tracker.store.engine.dialect.name != "postgresql"
 
     async def keep(self, view: SessionView, now: datetime, writes: JudgingWrites) -> None:
         """Keep the session's entry as just judged, with the judging's writes (the tracker calls it at every evaluation);
@@ -63,7 +66,8 @@ class SessionListing:
             self._written.move_to_end(row.id)
             return
         writes.listings.append((row, entry, written[2], now))
-        writes.after.append(lambda _: self._remember(row.id, written))
+        if self._memo:
+            writes.after.append(lambda _: self._remember(row.id, written))
 
     def _remember(self, session_id: str, written: tuple[str, ListedSession, str]) -> None:
         """Remember the entry as written (once it is committed)."""

@@ -19,8 +19,10 @@ from bot.delivery.workers import ChannelWorker
 from bot.framing import framing_sink
 from bot.services import Services
 from bot.storage.at_rest import AtRest
+from bot.storage.change_notes import CHANGES_CHANNEL, ChangeNotes
 from bot.storage.cluster_link import ClusterLink
 from bot.storage.due_store import DueStore
+from bot.storage.notices import NOTICES_CHANNEL
 from bot.storage.outbox import Outbox
 from bot.storage.sign_ins import SignInRecords
 from bot.storage.store import Store, create_engine
@@ -33,6 +35,7 @@ from bot.tracking.evaluation import EvaluationQueue
 from bot.tracking.frames import DEFAULT_QUEUE_FRAMES, FramePipeline
 from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.session_listing import SessionListing
+from bot.tracking.shared_changes import SharedChanges
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, clients_api, health, keys, metrics, notes_api, pages, stream
@@ -77,6 +80,23 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         # A connection abandoned by a task cancelled at shutdown (aiosqlite) keeps SQLite's write
         # lock until it is collected: collect now, so a service started again in-process can write.
         gc.collect()
+
+
+async def _notices_everywhere(app: web.Application) -> AsyncIterator[None]:
+    """With several instances, tell this one's listeners every instance's notices and changes, and share its own."""
+    link, board = app[keys.CLUSTER], app[keys.BOARD]
+    if link is None:  # SQLite: the one instance hears its own in memory
+        yield
+        return
+    await board.follow()  # before anything here raises a notice
+    changes = SharedChanges(board, ChangeNotes(app[keys.STORE].engine))
+    link.listen(NOTICES_CHANNEL, board.heard)
+    link.when_linked(board.linked)
+    link.listen(CHANGES_CHANNEL, changes.heard)
+    changes.start()
+    yield
+    await changes.stop()
+    await board.stop_following()
 
 
 async def _timers(app: web.Application) -> AsyncIterator[None]:
@@ -170,6 +190,16 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
+async def _cluster(app: web.Application) -> AsyncIterator[None]:
+    # Started last: every part has registered what it listens for on the link by now.
+    link = app[keys.CLUSTER]
+    if link is not None:
+        link.start()
+    yield
+    if link is not None:
+        await link.stop()
+
+
 async def _quiet_logs(app: web.Application) -> None:
     # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
     # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.
@@ -197,7 +227,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app[keys.INSTANCE] = services.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
     # parts exist, and the outbox once the platforms have offered their channels.
-    app.cleanup_ctx.extend([_storage, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
+    app.cleanup_ctx.extend([_storage, _notices_everywhere, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
     app.cleanup_ctx.append(_cluster)  # last: the cluster link starts once every part (the platforms' too) listens on it

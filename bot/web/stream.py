@@ -25,6 +25,7 @@ MAX_NOTICE_ID = 2**31 - 1  # the id column is 32-bit on PostgreSQL: a larger id 
 STREAM_PATH = "/api/notices/stream"
 BURST_MAX = 256  # items written in one go: what waited while the last went out, a burst of notices and their deliveries
 TICKET_LIFETIME = timedelta(seconds=60)
+REPLAY_ROWS = 500  # notices read at once while replaying: a long gap is read in parts, all of it
 routes = web.RouteTableDef()
 
 
@@ -127,7 +128,10 @@ async def notice_stream(request: web.Request) -> web.StreamResponse:
         stream = NoticeStream(request.app, therapist, response)
         if resume_from is not None:
             stream.last_id = resume_from
-            await stream.notices(await request.app[keys.STORE].notices_after(therapist.id, resume_from))
+            while rows := await request.app[keys.STORE].notices_after(therapist.id, stream.last_id, REPLAY_ROWS):
+                await stream.notices(rows)
+                if len(rows) < REPLAY_ROWS:
+                    break
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), heartbeat)

@@ -5,6 +5,7 @@ import asyncio
 import json
 
 from bot.web import keys
+from bot.web import stream as stream_module
 from bot.web.app import create_app
 from tests.conftest import TOKEN_A, TOKEN_B
 from tests.fakes.fixtures import raise_notice
@@ -160,4 +161,12 @@ async def test_notices_raised_together_reach_an_open_stream_marked_and_read_once
         seen = [await next_event(stream) for _ in ids]
     assert [int(e["id"]) for e in seen] == sorted(ids) and all(e["data"]["delivery"] == {"dashboard": "delivered"} for e in seen)
     assert sent.count("UPDATE deliveries SET") == 1 and sent.count("SELECT deliveries.notice_id, deliveries.channel,") == 1
+    stream.close()
+
+
+async def test_a_stream_resuming_after_a_gap_longer_than_one_read_replays_all_of_it_in_order(aiohttp_client, settings):
+    client = await aiohttp_client(create_app(settings))
+    ids = await asyncio.gather(*(raise_notice(client.app, "t1", "s-a", "third_party_joined", n) for n in range(stream_module.REPLAY_ROWS + 3)))
+    stream = await client.get(STREAM, headers={**bearer(TOKEN_A), "Last-Event-ID": "0"})
+    assert [int((await next_event(stream))["id"]) for _ in ids] == sorted(ids)
     stream.close()

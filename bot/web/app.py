@@ -39,14 +39,13 @@ from bot.tracking.shared_changes import SharedChanges
 from bot.tracking.tracker import Clock, SessionTracker, utc_now
 
 from . import api, checklist_api, clients_api, health, keys, metrics, notes_api, pages, stream
-from .errors import MIDDLEWARES
-from .headers import security_headers
-from .limits import name_the_server, request_limits
+from .headers import answer_headers
+from .limits import request_limits
 from .logs import quiet_server_logs
 from .pages.errors import page_errors
 from .platforms import setup_platforms
 from .proxies import trusted_proxies
-from .request_ids import request_ids, say_request_id
+from .request_ids import request_ids
 from .signed_in import sign_in_middleware
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
@@ -213,12 +212,10 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     sign_ins = sign_in_middleware(settings)
     proxies = trusted_proxies(settings.server.trusted_proxies)  # early: every later part sees the client's address
     middlewares: list[Middleware] = [
-        request_ids, *([proxies] if proxies else []), metrics.count_webhooks, limits, *MIDDLEWARES, page_errors, *([sign_ins] if sign_ins else []),
+        request_ids(), *([proxies] if proxies else []), limits, page_errors, *([sign_ins] if sign_ins else []),
     ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
-    app.on_response_prepare.append(name_the_server)
-    app.on_response_prepare.append(security_headers(settings.server))
-    app.on_response_prepare.append(say_request_id)
+    app.on_response_prepare.append(answer_headers(settings.server))
     app.on_startup.append(_quiet_logs)
     app.on_startup.append(_judge_recent)
     services = Services(settings, clock)

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from .limits import SERVER_NAME
+from .headers import SERVER_NAME
 from .logs import Hush
 
 _LOGGER = logging.getLogger(__name__)

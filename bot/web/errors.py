@@ -1,10 +1,9 @@
-"""Answer every request with a reason: input the store cannot hold is a 400, and a failure a 500 that logs no values."""
+"""Answer every request with a reason: input the store cannot hold is a 400, and a failure a 500 that logs no values (bot/web/limits.py asks)."""
 from __future__ import annotations
 
 import json
 import logging
 import re
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -12,7 +11,6 @@ from bot.config.log_format import frames_only
 from bot.core.text import storable
 
 _LOGGER = logging.getLogger(__name__)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPError:
@@ -22,26 +20,15 @@ def refuse(error: type[web.HTTPError], reason: str, **headers: str) -> web.HTTPE
     return error(text=body, content_type="application/json", headers=headers or None)
 
 
-@web.middleware
-async def refuse_unstorable(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a path or query string holding characters no database can hold, before any handler sees it."""
+def check_storable(request: web.Request) -> None:
+    """Refuse (400) a path or query string holding characters no database can hold, before any handler sees it."""
     if not storable(request.path) or not all(storable(k) and storable(v) for k, v in request.query.items()):
         raise refuse(web.HTTPBadRequest, "the URL holds a NUL character or bytes that are not UTF-8")
-    return await handler(request)
 
 
-@web.middleware
-async def unexpected_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn a failure no handler foresaw into a 500 with a reason, logging where it happened but no values."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception as err:
-        # The exception's text may quote what the caller sent (a note, a name): log its kind and frames only.
-        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
-        _LOGGER.error("%s %s failed:\n%s", request.method, route, frames_only(err))
-        raise refuse(web.HTTPInternalServerError, "the service failed on this request; it was logged without its content") from None
-
-
-MIDDLEWARES = [unexpected_errors, refuse_unstorable]
+def failure(request: web.Request, err: Exception) -> web.HTTPError:
+    """Return the 500 with a reason for a failure no handler foresaw, logging where it happened but no values."""
+    # The exception's text may quote what the caller sent (a note, a name): log its kind and frames only.
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "-"
+    _LOGGER.error("%s %s failed:\n%s", request.method, route, frames_only(err))
+    return refuse(web.HTTPInternalServerError, "the service failed on this request; it was logged without its content")

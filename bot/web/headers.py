@@ -1,15 +1,18 @@
-"""Security headers on every answer: a strict Content-Security-Policy, no sniffing, no referrer, no caching of clinical data."""
+"""The headers of every answer: the server's name, the request's id, a strict Content-Security-Policy, no sniffing, no referrer, no caching."""
 from __future__ import annotations
 
 from typing import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from bot.config.log_format import REQUEST_ID
 from bot.core.settings import ServerSettings
 
 from .proxies import as_made
 
 STATIC_PREFIX = "/static/"
+SERVER_NAME = "session-companion"  # the Server header: no aiohttp or Python version to look up exploits by
+REQUEST_ID_HEADER = "X-Request-Id"
 
 
 def content_security_policy(server: ServerSettings) -> str:
@@ -28,13 +31,21 @@ def content_security_policy(server: ServerSettings) -> str:
     )
 
 
-def security_headers(server: ServerSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """Return an `on_response_prepare` hook that sets the headers (HSTS only when served over https, or public_url is https)."""
+def answer_headers(server: ServerSettings) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Return the `on_response_prepare` hook (streamed answers too) that sets them all.
+
+    `Server: session-companion` on every response, errors and 404s included; the request's id, if it was
+    given one; HSTS only when served over https, or public_url is https. One hook, not three: each is a
+    coroutine on every answer.
+    """
     policy = content_security_policy(server)
     https = server.public_url.startswith("https://")
 
     async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
         headers = response.headers
+        headers[hdrs.SERVER] = SERVER_NAME
+        if (request_id := REQUEST_ID.get()) is not None:
+            headers[REQUEST_ID_HEADER] = request_id
         headers.setdefault("Content-Security-Policy", policy)
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"

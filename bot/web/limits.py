@@ -1,52 +1,80 @@
-"""Bound every request: an announced body over the limit is refused at once, a slow one is cut off."""
+"""Guard every request in one middleware: its body and time bounded, its URL storable, a failure answered, a webhook counted."""
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Awaitable, Callable, Collection
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .errors import refuse
+from .errors import check_storable, failure, refuse
+from .metrics import WEBHOOKS, count_webhook
 
-SERVER_NAME = "session-companion"  # the Server header: no aiohttp or Python version to look up exploits by
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collection[str]) -> Middleware:
-    """Return a middleware that refuses bodies over `max_bytes` and requests slower than `timeout_seconds`.
+    """Return the middleware that wraps every request, outermost first, in what used to be four:
 
-    The body is read first, so a request cut off while its body trickles in is a 408 and nothing
-    of the service's work is cancelled; a handler still busy at the deadline is a 503. Routes in
-    `untimed_paths` (the notice stream) are meant to stay open and get no deadline.
+    - a webhook is counted by platform and outcome, and its answer timed (bot/web/metrics.py);
+    - a body over `max_bytes` is refused at once, a request slower than `timeout_seconds` cut off: the
+      body is read first, so a request cut off while its body trickles in is a 408 and nothing of the
+      service's work is cancelled; a handler still busy at the deadline is a 503. Routes in
+      `untimed_paths` (the notice stream) are meant to stay open and get no deadline;
+    - a failure no handler foresaw is a 500 with a reason, logged without values (bot/web/errors.py);
+    - a path or query string no database can hold is a 400 before any handler sees it.
+
+    One middleware, not four: each is a coroutine and a call on every request, and webhooks come by the thousand.
     """
+    untimed = frozenset(untimed_paths)
 
     @web.middleware
-    async def limits(request: web.Request, handler: Handler) -> web.StreamResponse:
-        length = request.content_length
-        if length is not None and length > max_bytes:
-            # Answered before reading: waiting for a body that is announced but never sent holds the connection.
-            body = json.dumps({"error": "request_entity_too_large", "reason": f"a request body may hold at most {max_bytes} bytes"})
-            raise _closing(web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=length, text=body, content_type="application/json"))
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         resource = request.match_info.route.resource
-        if resource is not None and resource.canonical in untimed_paths:
-            return await handler(request)
-        reading = True
+        path = resource.canonical if resource is not None else ""  # the route's own path, never what was sent
+        # /webhooks/<platform>[/...]: a closed set, the routes the platforms add
+        platform = path.split("/")[2] if path.startswith(WEBHOOKS) else None
+        started = time.perf_counter()
         try:
-            async with asyncio.timeout(timeout_seconds) as deadline:
-                if request.body_exists:
-                    await request.read()  # kept by the request: the handler's read() or json() gets these bytes
-                reading = False
-                return await handler(request)
-        except TimeoutError:
-            if not deadline.expired():
-                raise  # the handler's own timeout, not ours
-            if reading:
-                raise _closing(refuse(web.HTTPRequestTimeout, f"the request did not arrive within {timeout_seconds:g} s")) from None
-            raise refuse(web.HTTPServiceUnavailable, f"the answer took longer than {timeout_seconds:g} s", **{"Retry-After": "5"}) from None
+            response = await _bounded(request, handler, max_bytes, None if path in untimed else timeout_seconds)
+        except web.HTTPException as err:
+            if platform is not None:
+                count_webhook(request.app, platform, err.status, started)
+            raise
+        if platform is not None:
+            count_webhook(request.app, platform, response.status, started)
+        return response
 
-    return limits
+    return guard
+
+
+async def _bounded(request: web.Request, handler: Handler, max_bytes: int, timeout_seconds: float | None) -> web.StreamResponse:
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        # Answered before reading: waiting for a body that is announced but never sent holds the connection.
+        body = json.dumps({"error": "request_entity_too_large", "reason": f"a request body may hold at most {max_bytes} bytes"})
+        raise _closing(web.HTTPRequestEntityTooLarge(max_size=max_bytes, actual_size=length, text=body, content_type="application/json"))
+    reading = True
+    try:
+        async with asyncio.timeout(timeout_seconds) as deadline:  # None: no deadline, nothing scheduled
+            if timeout_seconds is not None and request.body_exists:
+                await request.read()  # kept by the request: the handler's read() or json() gets these bytes
+            reading = False
+            check_storable(request)
+            try:
+                return await handler(request)
+            except web.HTTPException:
+                raise
+            except Exception as err:
+                raise failure(request, err) from None
+    except TimeoutError:
+        if timeout_seconds is None or not deadline.expired():
+            raise  # not our deadline
+        if reading:
+            raise _closing(refuse(web.HTTPRequestTimeout, f"the request did not arrive within {timeout_seconds:g} s")) from None
+        raise refuse(web.HTTPServiceUnavailable, f"the answer took longer than {timeout_seconds:g} s", **{"Retry-After": "5"}) from None
 
 
 def _closing(error: web.HTTPError) -> web.HTTPError:
@@ -54,7 +82,3 @@ def _closing(error: web.HTTPError) -> web.HTTPError:
     error.force_close()
     return error
 
-
-async def name_the_server(request: web.Request, response: web.StreamResponse) -> None:
-    """Say `Server: session-companion` on every response, errors and 404s included."""
-    response.headers[hdrs.SERVER] = SERVER_NAME

@@ -20,6 +20,7 @@ ACCEPT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 _QUERY = re.compile(r"\?[^\s'\"]*")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+\S+")
+_PATHS_ONLY = "companion_paths_only"  # on a record: written by PathAccessLogger, from parts that cannot hold a query
 
 
 class Hush:
@@ -53,12 +54,23 @@ class PathAccessLogger(AbstractAccessLogger):
     """Log a request as address, method, path, status, size, time and request id: never its query, headers or body."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
         # The raw path, cut at the query: a decoded path could carry a line break into the log.
-        path = _UNPRINTABLE.sub("?", request.raw_path.partition("?")[0].partition("#")[0])[:200]
-        method = _UNPRINTABLE.sub("?", request.method)[:16]
+        path = _printable(request.raw_path.partition("?")[0].partition("#")[0])[:200]
+        method = _printable(request.method)[:16]
         client = as_made(request).remote  # as a trusted proxy said, or the connection's peer
         request_id = REQUEST_ID.get() or "-"  # still set: this line is written in the request's own task
-        self.logger.info('%s "%s %s" %s %s %.3fs %s', client, method, path, response.status, response.body_length, time, request_id)
+        # Nothing on this line can quote a query or a credential: AccessQueries need not search it again.
+        args = (client, method, path, response.status, response.body_length, time, request_id)
+        self.logger.info('%s "%s %s" %s %s %.3fs %s', *args, extra={_PATHS_ONLY: True})
+
+
+def _printable(text: str) -> str:
+    """Return `text` with every character that is not printable ASCII, spaces included, as "?"."""
+    if text.isascii() and text.isprintable() and " " not in text:  # nearly always: no regex needed
+        return text
+    return _UNPRINTABLE.sub("?", text)
 
 
 class RequestErrors(logging.Filter):
@@ -86,7 +98,8 @@ class AccessQueries(logging.Filter):
     """On aiohttp's access log, whichever access logger wrote it: no query string, no credentials."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = redact(record.getMessage()), ()
+        if not getattr(record, _PATHS_ONLY, False):  # PathAccessLogger's own lines hold nothing to withhold
+            record.msg, record.args = redact(record.getMessage()), ()
         return True
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -13,7 +12,6 @@ from .errors import refuse
 from .health import delivery_wait
 
 WEBHOOKS = "/webhooks/"
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 routes = web.RouteTableDef()
 
 
@@ -26,25 +24,8 @@ def outcome(status: int) -> str:
     return "refused" if status < 500 else "failed"
 
 
-@web.middleware
-async def count_webhooks(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Count each webhook by platform and outcome, and time its answer; other requests pass untouched."""
-    resource = request.match_info.route.resource
-    path = resource.canonical if resource is not None else ""  # the route's own path, never what was sent
-    if not path.startswith(WEBHOOKS):
-        return await handler(request)
-    platform = path.split("/")[2]  # /webhooks/<platform>[/...]: a closed set, the routes the platforms add
-    started = time.perf_counter()
-    try:
-        response = await handler(request)
-    except web.HTTPException as err:
-        _counted(request.app, platform, err.status, started)
-        raise
-    _counted(request.app, platform, response.status, started)
-    return response
-
-
-def _counted(app: web.Application, platform: str, status: int, started: float) -> None:
+def count_webhook(app: web.Application, platform: str, status: int, started: float) -> None:
+    """Count a webhook answered with `status` by platform and outcome, and time its answer from `started` (bot/web/limits.py asks)."""
     metrics = app[keys.METRICS]
     metrics.webhooks.labels(platform, outcome(status)).inc()
     metrics.webhook_seconds.labels(platform).observe(time.perf_counter() - started)

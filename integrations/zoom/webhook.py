@@ -26,6 +26,14 @@ def _shown(name: str) -> str:
     return name if _EVENT_NAME.fullmatch(name) else "(not a Zoom event name)"
 
 
+def _acknowledged(status: str) -> web.Response:
+    # The answers' JSON made once: a webhook's answer is one of these few.
+    return web.Response(text=_ANSWERS[status], content_type="application/json")
+
+
+_ANSWERS = {status: json.dumps({"status": status}) for status in ("stored", "ignored", "planned")}
+
+
 def _bad_request(reason: str) -> web.Response:
     return web.json_response({"error": "bad_request", "reason": reason}, status=400)
 
@@ -68,13 +76,13 @@ class ZoomWebhook:
             return _bad_request(str(err))
         if parsed is None:
             _LOGGER.debug("Zoom event %s not used", _shown(name))
-            return web.json_response({"status": "ignored"})
+            return _acknowledged("ignored")
         try:
             plans = [event for event in parsed.events if isinstance(event, SchedulingEvent)]
             if len(plans) == len(parsed.events):
                 now = self.services.clock()
                 await self.sync.apply([accepted(event, now) for event in plans])
-                return web.json_response({"status": "planned"})
+                return _acknowledged("planned")
             keyed = [(event_key(parsed.name, event), event) for event in parsed.events]
             recorded = await self.services.tracker.record(parsed.meeting, keyed)
         except EventRejected as err:
@@ -83,4 +91,4 @@ class ZoomWebhook:
         if recorded.session_id is not None:
             self.services.evaluation.submit(recorded.session_id)
             self.services.stored.publish(parsed.meeting, parsed.events)
-        return web.json_response({"status": "stored" if recorded.stored else "ignored"})
+        return _acknowledged("stored" if recorded.stored else "ignored")

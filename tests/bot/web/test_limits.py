@@ -87,3 +87,16 @@ async def test_every_answer_names_the_service_and_no_version(aiohttp_client, set
     assert [a.status for a in answers] == [200, 404, 405, 401, 413]
     for answer in answers:
         assert answer.headers["Server"] == "session-companion"
+
+
+async def test_a_webhook_passes_one_guard_that_counts_it_bounds_it_and_refuses_an_unstorable_url(aiohttp_client, settings):
+    app = create_app(settings)
+    # Request ids, the guard, the pages' refusals and the sign-in cookie (no proxies); one hook sets every answer's headers.
+    assert len(app.middlewares) == 4 and len(app.on_response_prepare) == 1
+    client = await aiohttp_client(app)
+    refused = await client.post("/webhooks/zoom?x=%00", data=b"{}")
+    assert refused.status == 400 and "NUL" in (await refused.json())["reason"]
+    assert refused.headers["Server"] == "session-companion" and len(refused.headers["X-Request-Id"]) == 16
+    assert refused.headers["X-Content-Type-Options"] == "nosniff" and refused.headers["Cache-Control"] == "no-store"
+    scrape = await (await client.get("/metrics")).text()
+    assert 'companion_webhooks_total{outcome="refused",platform="zoom"} 1.0' in scrape

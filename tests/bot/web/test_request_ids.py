@@ -47,3 +47,14 @@ async def test_json_logs_are_one_object_a_line_and_carry_the_request_id_and_no_q
     access = [line["message"] for line in lines if line["logger"] == "aiohttp.access"]
     assert len(access) >= 4 and not any("?" in message for message in access)
     assert QUERY_VALUE not in text and "meeting_uuid" not in text
+
+
+async def test_ids_count_up_from_a_random_start_and_stay_sixteen_hex_digits(aiohttp_client, settings, monkeypatch):
+    import secrets
+
+    from bot.web.app import create_app
+
+    monkeypatch.setattr(secrets, "randbits", lambda bits: (1 << bits) - 2)  # a start just short of the wrap
+    client = await aiohttp_client(create_app(settings))
+    ids = [(await client.get("/healthz")).headers["X-Request-Id"] for _ in range(3)]
+    assert ids == ["fffffffffffffffe", "ffffffffffffffff", "0000000000000000"]

@@ -189,16 +189,6 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
-async def _cluster(app: web.Application) -> AsyncIterator[None]:
-    # Started last: every part has registered what it listens for on the link by now.
-    link = app[keys.CLUSTER]
-    if link is not None:
-        link.start()
-    yield
-    if link is not None:
-        await link.stop()
-
-
 async def _quiet_logs(app: web.Application) -> None:
     # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
     # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.

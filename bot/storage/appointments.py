@@ -13,7 +13,7 @@ from bot.core.appointments import (
 from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER
 from bot.core.reminders import reminder_key_prefix
 
-from .due_store import DueStore
+from .due_store import DueStore, SessionDue
 
 
 class AppointmentBook:
@@ -38,19 +38,19 @@ class AppointmentBook:
         return next((appointment_from_row(r) for r in rows if appointment_id_for(r.work.key) == appointment_id), None)
 
     async def for_session(
-        self, session_id: str, therapist_id: str, platform: str, meeting_id: str, started: datetime | None
-    ) -> tuple[Appointment | None, dict[str, datetime]]:
-        """Return the appointment a session fulfils (same meeting, planned nearest its start) and, read with it, when each
-        point of the session's own checklist was confirmed."""
+        self, session_id: str, therapist_id: str, platform: str, meeting_id: str, started: datetime | None, evaluating: bool = False
+    ) -> tuple[Appointment | None, SessionDue]:
+        """Return the appointment a session fulfils (same meeting, planned nearest its start) and what was read of the session
+        with it: when each point of its own checklist was confirmed (with `evaluating`, its timers and notices too: see DueStore)."""
         if not meeting_id or started is None:  # no appointment to look for: the ticks alone
-            return None, (await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, None, session_id))[1]
+            return None, await self._due.session_due(CHECKLIST_REMINDER, therapist_id, None, session_id, evaluating=evaluating)
         window = (started - LATE_START - self._horizon, started + EARLY_START)
         # Only this meeting's reminders (their key names it): a therapist may have hundreds planned in the window.
         prefix = reminder_key_prefix(platform, meeting_id)
-        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, window, session_id, prefix)
+        due = await self._due.session_due(CHECKLIST_REMINDER, therapist_id, window, session_id, prefix, evaluating)
         near = [
             a
-            for a in map(appointment_from_row, rows)
+            for a in map(appointment_from_row, due.reminders)
             if a.platform == platform and a.meeting_id == meeting_id and a.start - EARLY_START <= started <= a.start + LATE_START
         ]
-        return min(near, key=lambda a: abs((a.start - started).total_seconds()), default=None), ticks
+        return min(near, key=lambda a: abs((a.start - started).total_seconds()), default=None), due

@@ -107,7 +107,7 @@ class Timekeeper:
             for change_id, due in view.prompts_waiting.items()
         ]
         keys = {w.key for w in wanted}
-        pending = {r.work.key: r for r in await self.due.pending(session_id=row.id)}
+        pending = {r.work.key: r for r in view.pending_timers}  # read with the judging's other reads
         stale = [
             r for r in pending.values()
             if r.work.key not in keys and r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE) and r.id not in self._firing

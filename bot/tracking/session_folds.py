@@ -44,6 +44,8 @@ class SessionFolds:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        # Rows read with a session's row (`session`), for the `state` that follows: the row, the fold and the id read after.
+        self._read: dict[str, tuple[SessionRow, _Kept | None, int, list[StoredEvent]]] = {}
         self._ids_in_order = store.engine.dialect.name == "sqlite"
 
     def __contains__(self, session_id: str) -> bool:
@@ -78,10 +80,23 @@ class SessionFolds:
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
+        self._read.pop(session_id, None)
+
+    async def session(self, session_id: str) -> SessionRow | None:
+        """Return the session's row (None: not stored), reading in the same statement the rows stored since its fold's
+        last read: `state` folds them, unless the row or the fold has changed meanwhile (then it reads again)."""
+        kept = self._kept.get(session_id)
+        after_id = kept.after_id if kept is not None else 0
+        row, stored = await self._store.session_and_events_after(session_id, after_id, kept.fold.keys if kept is not None else ())
+        if row is None:
+            self._read.pop(session_id, None)
+        else:
+            self._read[session_id] = (row, kept, after_id, stored)
+        return row
 
     async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
         """Return the session's state with every event stored so far whose time is believable at `now`, and its fold's generation."""
-        kept = self._kept.get(row.id)
+        kept = before = self._kept.get(row.id)
         if kept is None or (kept.created_at, kept.fold.meeting) != (row.created_at, row.meeting):
             kept = self._kept[row.id] = _Kept(SessionFold(row.meeting, rules), row.created_at)
             while len(self._kept) > MAX_FOLDS:
@@ -89,7 +104,11 @@ class SessionFolds:
         self._kept.move_to_end(row.id)
         if kept.fold.rules != rules:
             kept.fold.judge_with(rules)
-        stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
+        read = self._read.pop(row.id, None)
+        if read is not None and read[0] is row and read[1] is before and read[2] == kept.after_id and (before is kept or before is None):
+            stored = read[3]  # read with the row, for this fold as it is
+        else:
+            stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
         kept.after_id = self._settled(stored, now) or kept.after_id
         kept.received = max([kept.received, *(s.received_at for s in stored)])
         kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)

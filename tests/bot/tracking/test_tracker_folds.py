@@ -7,7 +7,7 @@ from typing import Container
 from bot.core import events as ev
 from bot.core.prompts import NOTE_PROMPT
 from bot.core.settings import Settings
-from bot.storage.store import StoredEvent
+from bot.storage.store import SessionRow, StoredEvent
 from tests.bot.timekeeping.harness import CLIENT, SESSION, T0, THERAPIST, Clock, Harness, joined, left, started, video
 
 
@@ -44,14 +44,20 @@ async def test_a_judged_session_keeps_its_fold_and_reads_only_new_rows(make_sett
         await h.happen(started(T0), joined(THERAPIST, T0 + timedelta(seconds=5)), joined(CLIENT, T0 + timedelta(seconds=10)))
         row = await h.store.session(SESSION)
         seen: list[int] = []
-        events_after = h.store.events_after
+        events_after, with_the_row = h.store.events_after, h.store.session_and_events_after
 
         async def counting(meeting: ev.MeetingRef, after_id: int, known: Container[str] = ()) -> list[StoredEvent]:
             found = await events_after(meeting, after_id, known)
             seen.append(len(found))
             return found
 
+        async def counting_with_the_row(session_id: str, after_id: int, known: Container[str] = ()) -> tuple[SessionRow | None, list[StoredEvent]]:
+            row, found = await with_the_row(session_id, after_id, known)
+            seen.append(len(found))
+            return row, found
+
         monkeypatch.setattr(h.store, "events_after", counting)
+        monkeypatch.setattr(h.store, "session_and_events_after", counting_with_the_row)
         for minute in range(2, 12):
             clock.advance(minutes=1)
             await h.happen(video(minute % 2 == 1, T0 + timedelta(minutes=minute)))

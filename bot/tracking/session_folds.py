@@ -15,6 +15,8 @@ from bot.core.timefmt import from_iso
 from bot.core.validity import EARLIEST, believable
 from bot.storage.store import SessionRow, Store, StoredEvent
 
+from .heard import HeardUpTo
+
 # Sessions kept in memory, the least recently judged dropped first: room for every live stream one process
 # may follow ([zoom] rtms_max_streams defaults to 1000). A fold holds about 1 KB per event.
 MAX_FOLDS = 1000
@@ -36,6 +38,7 @@ class _Kept:
     settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
     summary: SummarySoFar | None = None  # what is built of the summary of one of the fold's generations
     received: str = ""  # the latest stamp of receipt among the rows read (its text sorts as its time does, as in SQL)
+    heard: HeardUpTo = field(default_factory=HeardUpTo)  # the stamps of receipt of the rows read, by their events' times
 
 
 class SessionFolds:
@@ -77,6 +80,11 @@ class SessionFolds:
         kept = self._kept.get(session_id)
         return from_iso(kept.received) if kept is not None and kept.received else None
 
+    def heard(self, session_id: str) -> HeardUpTo | None:
+        """Return when the rows the session's fold has read were received, by their events' times (None: not kept)."""
+        kept = self._kept.get(session_id)
+        return kept.heard if kept is not None else None
+
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
@@ -111,6 +119,9 @@ class SessionFolds:
             stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)
         kept.after_id = self._settled(stored, now) or kept.after_id
         kept.received = max([kept.received, *(s.received_at for s in stored)])
+        for s in stored:
+            if s.event is not None:
+                kept.heard.note(s.key, s.event.at, s.received_at)
         kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)
         if kept.ahead:  # a time before EARLIEST is never believable; one too far ahead waits until it is
             now_true = [(key, event) for key, event in kept.ahead.items() if believable(event.at, now)]

@@ -315,7 +315,7 @@ class SessionTracker:
                 for alert in view.alerts
                 if (key := f"{row.id}:{alert.key}") not in known
             ]
-            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes)
+            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes, self._folds.heard(row.id))
             view = dataclasses.replace(view, prompts_waiting=waiting)
             for hook in self.after_evaluation:
                 await hook(view, now, writes)

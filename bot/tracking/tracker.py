@@ -274,16 +274,19 @@ class SessionTracker:
         transaction; return those judged without failing. One whose judging fails writes nothing (logged by id); if the
         shared write fails, each is written alone."""
         judged: dict[str, JudgingWrites] = {}
-        for session_id in dict.fromkeys(session_ids):
-            if stop():
-                break
-            writes = JudgingWrites()
-            try:
-                await self._judge_into(session_id, writes)
-            except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
-                _LOGGER.exception("judging session %s failed", session_id)
-            else:
-                judged[session_id] = writes
+        waiting = list(reversed(dict.fromkeys(session_ids)))
+        while waiting and not stop():
+            # Their reads share one connection (taking one is most of a judging's cost that is not its reads); one that
+            # fails gives it back, in case it broke it, and the rest take another.
+            async with shared_reads(self.store.engine):
+                while waiting and not stop():
+                    session_id, writes = waiting.pop(), JudgingWrites()
+                    try:
+                        await self._judge_into(session_id, writes)
+                    except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
+                        _LOGGER.exception("judging session %s failed", session_id)
+                        break
+                    judged[session_id] = writes
         try:
             await self.writer.write(functools.reduce(JudgingWrites.joined, judged.values(), JudgingWrites()))
         except Exception:

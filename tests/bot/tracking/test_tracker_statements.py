@@ -96,11 +96,14 @@ async def test_sessions_judged_together_are_written_in_one_transaction_as_each_w
         alone, *together = await live_with_the_camera_off(h)
         await h.tracker.evaluate(alone)
         done = commits(h)
+        taken: list[object] = []
+        event.listen(h.engine.sync_engine, "checkout", lambda dbapi, record, proxy: taken.append(record))
         with Statements(h.engine) as sent:
             assert await h.tracker.evaluate_many(together) == set(together)
         writes = [s for s in heads(sent) if not s.startswith("SELECT")]
         assert writes == ["INSERT INTO notices", "INSERT INTO due_work", *["INSERT INTO session_listing"] * 3]
         assert len(done) == 1
+        assert len(taken) == 2  # one connection for all their reads, one for the write
         expected = await outcome(h, alone)
         assert [await outcome(h, session_id) for session_id in together] == [expected] * 3
         assert await h.tracker.evaluate_many(together) == set(together)  # again: nothing new raised or planned

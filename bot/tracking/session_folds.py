@@ -48,7 +48,7 @@ class SessionFolds:
         self._store = store
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
         # Rows read with a session's row (`session`), for the `state` that follows: the row, the fold and the id read after.
-        self._read: dict[str, tuple[SessionRow, _Kept | None, int, list[StoredEvent]]] = {}
+        self._read: dict[str, tuple[SessionRow, _Kept, int, list[StoredEvent]]] = {}
         self._ids_in_order = store.engine.dialect.name == "sqlite"
 
     def __contains__(self, session_id: str) -> bool:
@@ -94,12 +94,14 @@ class SessionFolds:
         """Return the session's row (None: not stored), reading in the same statement the rows stored since its fold's
         last read: `state` folds them, unless the row or the fold has changed meanwhile (then it reads again)."""
         kept = self._kept.get(session_id)
-        after_id = kept.after_id if kept is not None else 0
-        row, stored = await self._store.session_and_events_after(session_id, after_id, kept.fold.keys if kept is not None else ())
+        if kept is None:  # every row to read: alone, not each beside a copy of the session's
+            self._read.pop(session_id, None)
+            return await self._store.session(session_id)
+        row, stored = await self._store.session_and_events_after(session_id, kept.after_id, kept.fold.keys)
         if row is None:
             self._read.pop(session_id, None)
         else:
-            self._read[session_id] = (row, kept, after_id, stored)
+            self._read[session_id] = (row, kept, kept.after_id, stored)
         return row
 
     async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
@@ -113,7 +115,7 @@ class SessionFolds:
         if kept.fold.rules != rules:
             kept.fold.judge_with(rules)
         read = self._read.pop(row.id, None)
-        if read is not None and read[0] is row and read[1] is before and read[2] == kept.after_id and (before is kept or before is None):
+        if read is not None and read[0] is row and read[1] is before is kept and read[2] == kept.after_id:
             stored = read[3]  # read with the row, for this fold as it is
         else:
             stored = await self._store.events_after(row.meeting, kept.after_id, kept.fold.keys)

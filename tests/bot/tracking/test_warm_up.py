@@ -5,11 +5,11 @@ from datetime import timedelta
 
 from bot.storage.group_reads import GroupReads
 from tests.bot.timekeeping.harness import T0, Clock, Harness
-from tests.bot.tracking.test_tracker_statements import heads, live_with_the_camera_off, outcome
+from tests.bot.tracking.test_tracker_statements import THE_REST, heads, live_with_the_camera_off, outcome
 from tests.statements import Statements
 
 SESSION_ROWS, EVENTS, NOTICES = "SELECT sessions.id, sessions.platform,", "SELECT events.id, events.key,", "SELECT notices."
-TICKS = "SELECT checklist_ticks."
+TICKS, DUE_WORK = "SELECT checklist_ticks.", "SELECT due_work."  # the due work: its pending timers, its reminders
 
 
 async def test_sessions_judged_together_read_their_rows_events_and_notices_once_for_all(make_settings, storage_url):
@@ -19,6 +19,8 @@ async def test_sessions_judged_together_read_their_rows_events_and_notices_once_
             assert await h.tracker.evaluate_many(together) == set(together)
         reads = heads(sent)
         assert [len([s for s in reads if s.startswith(head)]) for head in (SESSION_ROWS, EVENTS, NOTICES, TICKS)] == [1, 1, 1, 1]
+        # None reads alone what the group read for it (its ticks, appointment, timers and notices: the timekeeper's too).
+        assert not [s for s in reads if s.startswith(THE_REST)] and len([s for s in reads if s.startswith(DUE_WORK)]) == 2
         assert all([(await outcome(h, session_id))[0] for session_id in together])  # each raised its notices
 
 

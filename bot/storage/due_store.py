@@ -51,8 +51,9 @@ def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to:
 
 @dataclass(frozen=True)
 class SessionDue:
-    """What a session's judging reads of it in one statement: its meeting's reminders near its start, when each point of its
-    checklist was confirmed, and (read for its evaluation, else empty) its pending timers and its notices' ids by key."""
+    """What a session's judging reads of it in one statement (or a group's reads for it: see bot/tracking/warm_up.py): its
+    meeting's reminders (those near its start, at least), when each point of its checklist was confirmed, and (read for its
+    evaluation, else empty) its pending timers and its notices' ids by key."""
 
     reminders: list[DueRow]
     ticks: dict[str, datetime]

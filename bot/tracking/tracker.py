@@ -304,7 +304,8 @@ class SessionTracker:
     async def _judge_into(self, session_id: str, writes: JudgingWrites) -> list[Alert]:
         """Judge the session and add what it decided to `writes`; return the alerts it raises, filled in once they are committed."""
         # Every read of a judging on one connection (on PostgreSQL each connection taken costs four round trips), and in
-        # two statements most times: the session with its new events; its ticks, appointment, notices and pending timers.
+        # two statements most times: the session with its new events; its ticks, appointment, notices and pending timers
+        # (none of its own in a group read together: see warm_up).
         async with shared_reads(self.store.engine):
             row = await warm_up.session(session_id, self._folds.session)  # read ahead for a group, or with its new events
             if row is None:

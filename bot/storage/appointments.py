@@ -14,7 +14,7 @@ from bot.core.appointments import (
 from bot.core.due_work import CANCELLED, CHECKLIST_REMINDER, DueRow
 from bot.core.reminders import reminder_key_prefix
 
-from .due_store import DueStore
+from .due_store import DueStore, SessionDue
 
 
 class AppointmentBook:
@@ -39,16 +39,16 @@ class AppointmentBook:
         return next((appointment_from_row(r) for r in rows if appointment_id_for(r.work.key) == appointment_id), None)
 
     async def for_session(
-        self, session_id: str, therapist_id: str, platform: str, meeting_id: str, started: datetime | None
-    ) -> tuple[Appointment | None, dict[str, datetime]]:
-        """Return the appointment a session fulfils (same meeting, planned nearest its start) and, read with it, when each
-        point of the session's own checklist was confirmed."""
+        self, session_id: str, therapist_id: str, platform: str, meeting_id: str, started: datetime | None, evaluating: bool = False
+    ) -> tuple[Appointment | None, SessionDue]:
+        """Return the appointment a session fulfils (same meeting, planned nearest its start) and what was read of the session
+        with it: when each point of its own checklist was confirmed (with `evaluating`, its timers and notices too: see DueStore)."""
         if not meeting_id or started is None:  # no appointment to look for: the ticks alone
-            return None, (await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, None, session_id))[1]
+            return None, await self._due.session_due(CHECKLIST_REMINDER, therapist_id, None, session_id, evaluating=evaluating)
         # Only this meeting's reminders (their key names it): a therapist may have hundreds planned in the window.
         prefix = reminder_key_prefix(platform, meeting_id)
-        rows, ticks = await self._due.rows_and_ticks(CHECKLIST_REMINDER, therapist_id, self.window(started), session_id, prefix)
-        return self.nearest(rows, platform, meeting_id, started), ticks
+        due = await self._due.session_due(CHECKLIST_REMINDER, therapist_id, self.window(started), session_id, prefix, evaluating)
+        return self.nearest(due.reminders, platform, meeting_id, started), due
 
     def window(self, started: datetime) -> tuple[datetime, datetime]:
         """Return the times within which the reminder of an appointment near `started` falls due."""

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import CompoundSelect, Row, Select, bindparam, func, null, select, union_all, update
+from sqlalchemy import CompoundSelect, Row, Select, bindparam, func, literal_column, null, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -52,23 +53,49 @@ def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to:
     return query
 
 
-def _ticks_and_rows() -> tuple[Select, CompoundSelect]:
-    """Return the query of a session's checklist ticks, and the same beside a therapist's rows of one kind due in a window.
+@dataclass(frozen=True)
+class SessionDue:
+    """What a session's judging reads of it in one statement (or a group's reads for it: see bot/tracking/warm_up.py): its
+    meeting's reminders (those near its start, at least), when each point of its checklist was confirmed, and (read for its
+    evaluation, else empty) its pending timers and its notices' ids by key."""
 
-    Built once with bind parameters (see bot/storage/store.py): every judging reads them.
+    reminders: list[DueRow]
+    ticks: dict[str, datetime]
+    pending: list[DueRow]
+    notice_ids: dict[str, int]
+
+
+@functools.cache
+def _session_due_query(reminders: bool, evaluating: bool) -> Select | CompoundSelect:
+    """Return the query of a session's checklist ticks, beside (with `reminders`) a therapist's rows of one kind keyed from a
+    prefix and due in a window, and (with `evaluating`) the session's pending rows and notices: each row marked with its part.
+
+    Built once each with bind parameters (see bot/storage/store.py): every judging reads one.
     """
-    t, ticks = schema.due_work, schema.checklist_ticks
-    # A tick comes as a row with no id: its point in the key's place, its time in due_at's.
-    # Labelled as the rows' columns: read alone (a session not started has no window), a tick is known by them too.
+    t, ticks, notices = schema.due_work, schema.checklist_ticks, schema.notices
+
+    def part(name: str) -> Any:
+        return literal_column(f"'{name}'").label("part")
+
+    # A tick comes as a row with no id: its point in the key's place, its time in due_at's; a notice as its id and key.
     columns = ((ticks.c.item_id if c is t.c.key else ticks.c.confirmed_at if c is t.c.due_at else null()).label(c.name) for c in _ROW_COLUMNS)
-    of_session = select(*columns).where(ticks.c.session_id == bindparam("session_id"))
-    rows = select(*_ROW_COLUMNS).where(t.c.kind == bindparam("kind"), t.c.therapist_id == bindparam("therapist_id")).where(
-        t.c.key.like(bindparam("key_pattern"), escape="/"), t.c.due_at >= bindparam("due_from"), t.c.due_at <= bindparam("due_to")
-    )
-    return of_session, union_all(rows, of_session).order_by("due_at", "id")
+    parts = [select(part(_TICK), *columns).where(ticks.c.session_id == bindparam("session_id"))]
+    if reminders:
+        parts.append(
+            select(part(_REMINDER), *_ROW_COLUMNS).where(t.c.kind == bindparam("kind"), t.c.therapist_id == bindparam("therapist_id")).where(
+                t.c.key.like(bindparam("key_pattern"), escape="/"), t.c.due_at >= bindparam("due_from"), t.c.due_at <= bindparam("due_to")
+            )
+        )
+    if evaluating:
+        ids = ((notices.c.id if c is t.c.id else notices.c.key if c is t.c.key else null()).label(c.name) for c in _ROW_COLUMNS)
+        parts.append(select(part(_PENDING), *_ROW_COLUMNS).where(t.c.session_id == bindparam("session_id"), t.c.done_at.is_(None)))
+        parts.append(
+            select(part(_NOTICE), *ids).where(notices.c.therapist_id == bindparam("notice_therapist_id"), notices.c.session_id == bindparam("session_id"))
+        )
+    return union_all(*parts).order_by("part", "due_at", "id") if len(parts) > 1 else parts[0]
 
 
-_TICKS, _ROWS_AND_TICKS = _ticks_and_rows()
+_TICK, _REMINDER, _PENDING, _NOTICE = "t", "r", "p", "n"
 
 
 @functools.cache
@@ -167,20 +194,26 @@ class DueStore:
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 
-    async def rows_and_ticks(
-        self, kind: str, therapist_id: str, window: tuple[datetime, datetime] | None, session_id: str, key_prefix: str = ""
-    ) -> tuple[list[DueRow], dict[str, datetime]]:
-        """Return `rows(kind, therapist_id, *window)` keyed from `key_prefix` (none without a window) and, read in the
-        same query, when each point of session `session_id`'s checklist was confirmed."""
-        query: Select | CompoundSelect = _TICKS
+    async def session_due(
+        self, kind: str, therapist_id: str, window: tuple[datetime, datetime] | None, session_id: str, key_prefix: str = "", evaluating: bool = False
+    ) -> SessionDue:
+        """Return `rows(kind, therapist_id, *window)` keyed from `key_prefix` (none without a window) and, read in the same
+        statement, when each point of session `session_id`'s checklist was confirmed; with `evaluating`, its pending rows
+        (soonest first) and its notices' ids by key too."""
         values: dict[str, str] = {"session_id": session_id}
         if window is not None:
-            query = _ROWS_AND_TICKS
             values.update(kind=kind, therapist_id=therapist_id, due_from=to_stamp(window[0]), due_to=to_stamp(window[1]))
             values["key_pattern"] = "".join("/" + c if c in "/%_" else c for c in key_prefix) + "%"  # as startswith's autoescape
+        if evaluating:
+            values["notice_therapist_id"] = therapist_id
         async with reading(self._engine) as conn:
-            found = (await conn.execute(query, values)).all()
-        return [_row(r) for r in found if r.id is not None], {r.key: from_iso(r.due_at) for r in found if r.id is None}
+            found = (await conn.execute(_session_due_query(window is not None, evaluating), values)).all()
+        return SessionDue(
+            [_row(r) for r in found if r.part == _REMINDER],
+            {r.key: from_iso(r.due_at) for r in found if r.part == _TICK},
+            [_row(r) for r in found if r.part == _PENDING],
+            {r.key: r.id for r in found if r.part == _NOTICE},
+        )
 
     async def last_heard(self, meeting: MeetingRef, up_to: datetime | None = None) -> datetime | None:
         """Return when the service last received an event of this meeting occurrence (one of its own time up to `up_to`)."""

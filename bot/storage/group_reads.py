@@ -71,7 +71,7 @@ class GroupReads:
                 session = rows[event.occurrence_id]
                 after_id, known = read_from[session]
                 if event.id > after_id:
-                    readable = None if event.key in known else _readable(self._store.at_rest, session.meeting, event)
+                    readable = None if event.key in known else _readable(self._store.at_rest, session.meeting, event.id, event.key, event.data)
                     found[session.id].append(StoredEvent(event.id, event.key, event.received_at, readable))
         return found
 

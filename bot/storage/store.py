@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Container, Sequence
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import and_, bindparam, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -47,6 +47,21 @@ _EVENTS_AFTER = (
     select(schema.events.c.id, schema.events.c.key, schema.events.c.data, schema.events.c.received_at)
     .where(schema.events.c.platform == bindparam("platform"), schema.events.c.occurrence_id == bindparam("occurrence_id"))
     .where(schema.events.c.id > bindparam("after_id"))
+    .order_by(schema.events.c.id)
+)
+_SESSION_AND_EVENTS_AFTER = (  # a judging's first read: the session's row, beside each of its events after `after_id` (if any)
+    select(*schema.sessions.c, schema.events.c.id.label("event_id"), schema.events.c.key, schema.events.c.data, schema.events.c.received_at)
+    .select_from(
+        schema.sessions.outerjoin(
+            schema.events,
+            and_(
+                schema.events.c.platform == schema.sessions.c.platform,
+                schema.events.c.occurrence_id == schema.sessions.c.occurrence_id,
+                schema.events.c.id > bindparam("after_id"),
+            ),
+        )
+    )
+    .where(schema.sessions.c.id == bindparam("session_id"))
     .order_by(schema.events.c.id)
 )
 
@@ -96,12 +111,12 @@ def _use_wal(cursor: Any, attempts: int = 100) -> None:
     raise RuntimeError("could not switch the SQLite database to WAL: it stayed locked")
 
 
-def _readable(at_rest: AtRest, meeting: MeetingRef, row: Any) -> MeetingEvent | None:
+def _readable(at_rest: AtRest, meeting: MeetingRef, row_id: int, key: str, data: str) -> MeetingEvent | None:
     """Return a stored event, or None (logged by key) for a row that cannot be read: it must not break the session."""
     try:
-        return at_rest.event_of(meeting, row.id, row.data)
+        return at_rest.event_of(meeting, row_id, data)
     except (ValueError, TypeError, KeyError, OverflowError):
-        _LOGGER.warning("stored event %s of %s meeting occurrence cannot be read: left out", row.key, meeting.platform)
+        _LOGGER.warning("stored event %s of %s meeting occurrence cannot be read: left out", key, meeting.platform)
         return None
 
 
@@ -311,7 +326,7 @@ class Store(NoticeRecords):
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        loaded = [(event, row.key) for row in rows if (event := _readable(self.at_rest, meeting, row)) is not None]
+        loaded = [(event, row.key) for row in rows if (event := _readable(self.at_rest, meeting, row.id, row.key, row.data)) is not None]
         loaded.sort(key=lambda pair: (pair[0].at, pair[0].rank, pair[1]))
         return [event for event, _ in loaded]
 
@@ -325,8 +340,26 @@ class Store(NoticeRecords):
         async with reading(self.engine) as conn:
             rows = (await conn.execute(_EVENTS_AFTER, values)).all()
         return [
-            StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row))
+            StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row.id, row.key, row.data))
             for row in rows
+        ]
+
+    async def session_and_events_after(
+        self, session_id: str, after_id: int, known: Container[str] = ()
+    ) -> tuple[SessionRow | None, list[StoredEvent]]:
+        """Return a session (None: not stored) and, read in the same statement, its occurrence's events after `after_id`
+        (as `events_after` returns them): one round trip for a judging's first read."""
+        async with reading(self.engine) as conn:
+            rows = (await conn.execute(_SESSION_AND_EVENTS_AFTER, {"session_id": session_id, "after_id": after_id})).all()
+        if not rows:
+            return None, []
+        first = rows[0]
+        session = SessionRow(first.id, first.platform, first.occurrence_id, first.meeting_id, first.host_id, first.therapist_id, first.created_at)
+        meeting = session.meeting
+        return session, [
+            StoredEvent(row.event_id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row.event_id, row.key, row.data))
+            for row in rows
+            if row.event_id is not None
         ]
 
     async def open_stream_occurrences(self, platform: str) -> list[str]:

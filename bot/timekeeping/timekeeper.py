@@ -26,7 +26,6 @@ from bot.core.session_notices import session_notices, settle_timers, settled
 from bot.core.timers import close_due, session_timers, watchdog_wakes
 from bot.storage.due_store import DueStore
 from bot.storage.judging_writes import JudgingWrites, Written
-from bot.tracking import warm_up
 from bot.tracking.tracker import SessionTracker, SessionView
 
 _LOGGER = logging.getLogger(__name__)
@@ -108,7 +107,7 @@ class Timekeeper:
             for change_id, due in view.prompts_waiting.items()
         ]
         keys = {w.key for w in wanted}
-        pending = {r.work.key: r for r in await warm_up.pending(self.due, row.id)}  # read ahead for a group, or now
+        pending = {r.work.key: r for r in view.pending_timers}  # read with the judging's other reads
         stale = [
             r for r in pending.values()
             if r.work.key not in keys and r.work.kind in (VIDEO_OFF_CHECK, WATCHDOG, NOTICE_SETTLE) and r.id not in self._firing

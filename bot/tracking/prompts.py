@@ -13,6 +13,8 @@ from bot.storage.due_store import DueStore
 from bot.storage.judging_writes import JudgingWrites
 from bot.storage.store import SessionRow, Store
 
+from .heard import HeardUpTo
+
 
 class NotePrompter:
     """Ask the therapist about each change: a framing change at once, a camera-off interval when it is over."""
@@ -27,10 +29,11 @@ class NotePrompter:
         return _asked(row, changes, await self._store.prompt_ids(row.therapist_id, row.id))
 
     async def raise_due(
-        self, row: SessionRow, changes: Sequence[Change], now: datetime, raised: Mapping[str, int], writes: JudgingWrites
+        self, row: SessionRow, changes: Sequence[Change], now: datetime, raised: Mapping[str, int], writes: JudgingWrites,
+        heard: HeardUpTo | None = None,
     ) -> dict[str, datetime]:
         """Add to `writes` the prompts the changes have earned by `now`, given the ids of the session's notices `raised` before,
-        by key; return when each waiting one is judged again, by change id."""
+        by key, and (if kept) when the rows of its events were received; return when each waiting one is judged again, by change id."""
         therapist = self._settings.therapist(row.therapist_id)
         zone = therapist.timezone if therapist else "UTC"
         asked = _asked(row, changes, raised)
@@ -42,9 +45,9 @@ class NotePrompter:
                 # An interval's bounds change only with events of its own time or earlier, and those can
                 # arrive late and in any order: the prompt waits until none has arrived for SETTLE, so it
                 # is worded once, the same whatever order the events came in.
-                heard = await self._heard.last_heard(row.meeting, up_to=change.until)
-                if heard is not None and now < heard + SETTLE:
-                    waiting[change.id] = heard + SETTLE
+                last = heard.up_to(change.until) if heard is not None else await self._heard.last_heard(row.meeting, up_to=change.until)
+                if last is not None and now < last + SETTLE:
+                    waiting[change.id] = last + SETTLE
                     continue
             prompt = note_prompt(row.id, change, zone)
             writes.raise_notice(NoticeSpec(row.therapist_id, row.id, NOTE_PROMPT, prompt.key, prompt.at, prompt.message), now)

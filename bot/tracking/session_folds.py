@@ -17,6 +17,7 @@ from bot.core.validity import EARLIEST, believable
 from bot.storage.store import SessionRow, Store, StoredEvent
 
 from . import warm_up
+from .heard import HeardUpTo
 
 # Sessions kept in memory, the least recently judged dropped first: room for every live stream one process
 # may follow ([zoom] rtms_max_streams defaults to 1000). A fold holds about 1 KB per event.
@@ -39,6 +40,7 @@ class _Kept:
     settled: tuple[int, datetime] | None = None  # (generation, instant): all before it judged and done with (see `settle`)
     summary: SummarySoFar | None = None  # what is built of the summary of one of the fold's generations
     received: str = ""  # the latest stamp of receipt among the rows read (its text sorts as its time does, as in SQL)
+    heard: HeardUpTo = field(default_factory=HeardUpTo)  # the stamps of receipt of the rows read, by their events' times
 
 
 class SessionFolds:
@@ -47,6 +49,8 @@ class SessionFolds:
     def __init__(self, store: Store) -> None:
         self._store = store
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        # Rows read with a session's row (`session`), for the `state` that follows: the row, the fold and the id read after.
+        self._read: dict[str, tuple[SessionRow, _Kept, int, list[StoredEvent]]] = {}
         self._ids_in_order = store.engine.dialect.name == "sqlite"
 
     def __contains__(self, session_id: str) -> bool:
@@ -78,9 +82,29 @@ class SessionFolds:
         kept = self._kept.get(session_id)
         return from_iso(kept.received) if kept is not None and kept.received else None
 
+    def heard(self, session_id: str) -> HeardUpTo | None:
+        """Return when the rows the session's fold has read were received, by their events' times (None: not kept)."""
+        kept = self._kept.get(session_id)
+        return kept.heard if kept is not None else None
+
     def forget(self, session_id: str) -> None:
         """Drop what is kept of a session (ended and summarised, purged or forgotten): a later look reads it all again."""
         self._kept.pop(session_id, None)
+        self._read.pop(session_id, None)
+
+    async def session(self, session_id: str) -> SessionRow | None:
+        """Return the session's row (None: not stored), reading in the same statement the rows stored since its fold's
+        last read: `state` folds them, unless the row or the fold has changed meanwhile (then it reads again)."""
+        kept = self._kept.get(session_id)
+        if kept is None:  # every row to read: alone, not each beside a copy of the session's
+            self._read.pop(session_id, None)
+            return await self._store.session(session_id)
+        row, stored = await self._store.session_and_events_after(session_id, kept.after_id, kept.fold.keys)
+        if row is None:
+            self._read.pop(session_id, None)
+        else:
+            self._read[session_id] = (row, kept, kept.after_id, stored)
+        return row
 
     def read_from(self, row: SessionRow) -> tuple[int, Container[str]]:
         """Return the id of the session's last stored row folded (0: none, or not kept) and the keys its fold holds."""
@@ -91,7 +115,7 @@ class SessionFolds:
 
     async def state(self, row: SessionRow, rules: RoleRules, now: datetime) -> tuple[MeetingState, int]:
         """Return the session's state with every event stored so far whose time is believable at `now`, and its fold's generation."""
-        kept = self._kept.get(row.id)
+        kept = before = self._kept.get(row.id)
         if kept is None or (kept.created_at, kept.fold.meeting) != (row.created_at, row.meeting):
             kept = self._kept[row.id] = _Kept(SessionFold(row.meeting, rules), row.created_at)
             while len(self._kept) > MAX_FOLDS:
@@ -99,9 +123,16 @@ class SessionFolds:
         self._kept.move_to_end(row.id)
         if kept.fold.rules != rules:
             kept.fold.judge_with(rules)
-        stored = await warm_up.events_after(self._store, row, kept.after_id, kept.fold.keys)  # read ahead for a group, or now
+        read = self._read.pop(row.id, None)
+        if read is not None and read[0] is row and read[1] is before is kept and read[2] == kept.after_id:
+            stored = read[3]  # read with the row, for this fold as it is
+        else:  # read ahead for a group, or now
+            stored = await warm_up.events_after(self._store, row, kept.after_id, kept.fold.keys)
         kept.after_id = self._settled(stored, now) or kept.after_id
         kept.received = max([kept.received, *(s.received_at for s in stored)])
+        for s in stored:
+            if s.event is not None:
+                kept.heard.note(s.key, s.event.at, s.received_at)
         kept.ahead.update((s.key, s.event) for s in stored if s.event is not None and s.event.at >= EARLIEST)
         if kept.ahead:  # a time before EARLIEST is never believable; one too far ahead waits until it is
             now_true = [(key, event) for key, event in kept.ahead.items() if believable(event.at, now)]

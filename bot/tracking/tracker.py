@@ -14,7 +14,7 @@ from bot.core.alerts import Alert, find_alerts
 from bot.core.changes import CAMERA, Change, session_changes
 from bot.core.checklist import Checklist
 from bot.core.clients import client_code, email_digests, name_digests, role_rules, therapist_for_meeting
-from bot.core.due_work import NoticeSpec
+from bot.core.due_work import DueRow, NoticeSpec
 from bot.core.events import (
     MeetingEvent,
     MeetingRef,
@@ -33,7 +33,7 @@ from bot.core.validity import accepted
 from bot.metrics import Metrics
 from bot.storage.appointments import AppointmentBook
 from bot.storage.client_profiles import ClientRecords
-from bot.storage.due_store import DueStore
+from bot.storage.due_store import DueStore, SessionDue
 from bot.storage.judging_writes import JudgingWriter, JudgingWrites, Written
 from bot.storage.session_clients import SessionClients
 from bot.storage.shared_reads import shared_reads
@@ -70,6 +70,7 @@ class SessionView:
     client_code: str | None = None  # the code of the client recognised in it (the summary's "client_code")
     last_heard: datetime | None = None  # when an event of its meeting was last received (None: never)
     notice_keys: frozenset[str] = frozenset()  # of the notices raised for it before this judging (read by `evaluate`; else none)
+    pending_timers: Sequence[DueRow] = ()  # its timers pending before this judging, soonest first (read by `evaluate`; else none)
 
 
 EvaluationHook = Callable[[SessionView, datetime, JudgingWrites], Awaitable[None]]  # adds its writes to the judging's
@@ -141,23 +142,26 @@ class SessionTracker:
 
     async def judge(self, row: SessionRow, now: datetime | None = None) -> SessionView:
         """Return the session as of `now` (default: the clock) for its alerts, prompts and timers: all but the summary (left empty)."""
-        return (await self._judge(row, now or self.clock(), unsettled=False))[0]
+        return (await self._judge(row, now or self.clock(), evaluating=False))[0]
 
-    async def _judge(self, row: SessionRow, now: datetime, unsettled: bool) -> tuple[SessionView, int]:
-        """Return the session judged as of `now` (with `unsettled`, only its alerts and changes from the instant
-        it is settled up to: see `evaluate`), and the generation of the fold judged."""
-        state, code, items, generation = await self._session(row, now)
-        since = self._folds.settled(row.id, generation) if unsettled else None
+    async def _judge(self, row: SessionRow, now: datetime, evaluating: bool) -> tuple[SessionView, int, SessionDue]:
+        """Return the session judged as of `now` (`evaluating`: only its alerts and changes from the instant it is settled up
+        to, with its notices and pending timers read: see `evaluate`), the generation of the fold judged, and what was read of it."""
+        state, code, items, generation, due = await self._session(row, now, evaluating)
+        since = self._folds.settled(row.id, generation) if evaluating else None
         judged = state if since is None else from_instant(state, since)
         judged_at = _judged_at(state, now)
         alerts = find_alerts(judged, self.settings.alerts, judged_at)
         changes = session_changes(judged, judged_at)
-        view = SessionView(row, state, alerts, {}, items, changes, client_code=code, last_heard=self._folds.last_heard(row.id))
-        return view, generation
+        view = SessionView(
+            row, state, alerts, {}, items, changes, client_code=code, last_heard=self._folds.last_heard(row.id),
+            notice_keys=frozenset(due.notice_ids), pending_timers=due.pending,
+        )
+        return view, generation, due
 
     async def view(self, row: SessionRow, now: datetime | None = None, names: bool = False) -> SessionView:
         """Return the session as of `now` (default: the clock) with its summary; with `names`, people's kept display names too (see build_summary)."""
-        state, code, items, generation = await self._session(row, now := now or self.clock())
+        state, code, items, generation, _ = await self._session(row, now := now or self.clock())
         judged_at = _judged_at(state, now)
         so_far = self._folds.summary_so_far(row.id, generation, self.settings.alerts)  # what is settled is built once
         judged = so_far.judged(state, judged_at)
@@ -167,12 +171,16 @@ class SessionTracker:
         summary = so_far.summary(record, state, judged, prompt_ids, judged_at, names)
         return SessionView(row, state, judged.alerts, summary, items, judged.changes, client_code=code)
 
-    async def _session(self, row: SessionRow, now: datetime) -> tuple[MeetingState, str | None, list[ChecklistItem], int]:
-        """Return the session's state as of `now`, its client's code, its checklist and the generation of the fold judged."""
+    async def _session(
+        self, row: SessionRow, now: datetime, evaluating: bool = False
+    ) -> tuple[MeetingState, str | None, list[ChecklistItem], int, SessionDue]:
+        """Return the session's state as of `now`, its client's code, its checklist, the generation of the fold judged,
+        and what was read with the checklist (`evaluating`: its notices and pending timers too)."""
         settings = await self.clients.settings()
         state, code, generation = await self._judge_client(row, settings, now)
         code = await self._kept_code(row, settings) or code
-        return state, code, await self.checklist(row, code, state.started_at), generation
+        items, due = await self._checklist(row, code, state.started_at, evaluating)
+        return state, code, items, generation, due
 
     def forget(self, session_ids: Iterable[str]) -> None:
         """Drop what memory holds of these sessions (purged or forgotten): their events stay the truth."""
@@ -248,12 +256,17 @@ class SessionTracker:
 
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
+        return (await self._checklist(row, code, started, evaluating=False))[0]
+
+    async def _checklist(self, row: SessionRow, code: str | None, started: datetime | None, evaluating: bool) -> tuple[list[ChecklistItem], SessionDue]:
+        """Return the session's checklist (as `checklist`) and what was read with it (`evaluating`: its notices and timers too)."""
         profile = await self.clients.profile(row.therapist_id, code) if code else None
-        appointment, ticks = await warm_up.appointment(self.appointments, row, started)
+        appointment, due = await warm_up.appointment(self.appointments, row, started, evaluating)
+        ticks = dict(due.ticks)
         if appointment is not None:
             for item_id, at in (await warm_up.ticks(self.ticks, appointment.id)).items():
                 ticks[item_id] = min(at, ticks.get(item_id, at))
-        return self.checklist_points.items(profile, ticks, row.platform)
+        return self.checklist_points.items(profile, ticks, row.platform), due
 
     async def evaluate(self, session_id: str) -> list[Alert]:
         """Raise, once each, the alerts the session has earned by now; return the new ones."""
@@ -267,17 +280,20 @@ class SessionTracker:
         transaction; return those judged without failing. One whose judging fails writes nothing (logged by id); if the
         shared write fails, each is written alone."""
         judged: dict[str, JudgingWrites] = {}
+        waiting = list(reversed(dict.fromkeys(session_ids)))
         async with warm_up.together(self.store, session_ids, self._folds.read_from):  # each kind of read once for them all
-            for session_id in dict.fromkeys(session_ids):
-                if stop():
-                    break
-                writes = JudgingWrites()
-                try:
-                    await self._judge_into(session_id, writes)
-                except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
-                    _LOGGER.exception("judging session %s failed", session_id)
-                else:
-                    judged[session_id] = writes
+            while waiting and not stop():
+                # Their reads (the group's, and any a judging makes of its own) share one connection: one that fails
+                # gives it back, in case it broke it, and the rest take another.
+                async with shared_reads(self.store.engine):
+                    while waiting and not stop():
+                        session_id, writes = waiting.pop(), JudgingWrites()
+                        try:
+                            await self._judge_into(session_id, writes)
+                        except Exception:  # its timers stay as they were: the next event, start or reconcile judges it again
+                            _LOGGER.exception("judging session %s failed", session_id)
+                            break
+                        judged[session_id] = writes
         try:
             await self.writer.write(functools.reduce(JudgingWrites.joined, judged.values(), JudgingWrites()))
         except Exception:
@@ -292,25 +308,26 @@ class SessionTracker:
 
     async def _judge_into(self, session_id: str, writes: JudgingWrites) -> list[Alert]:
         """Judge the session and add what it decided to `writes`; return the alerts it raises, filled in once they are committed."""
-        # Every read of a judging (the session, its new events, its ticks, its notices, when its meeting was last heard
-        # from, its pending timers) on one connection: on PostgreSQL each connection taken costs four round trips.
+        # Every read of a judging on one connection (on PostgreSQL each connection taken costs four round trips), and in
+        # two statements most times: the session with its new events; its ticks, appointment, notices and pending timers
+        # (none of its own in a group read together: see warm_up).
         async with shared_reads(self.store.engine):
-            row = await warm_up.session(self.store, session_id)
+            row = await warm_up.session(session_id, self._folds.session)  # read ahead for a group, or with its new events
             if row is None:
                 self._folds.forget(session_id)
                 return []
             now = self.clock()
             # Only what may still need raising is judged: the alerts and changes from the settled instant on.
-            view, generation = await self._judge(row, now, unsettled=True)
-            known = await warm_up.notice_ids(self.store, row)  # read once: the alerts, prompts and hooks skip these
+            view, generation, due = await self._judge(row, now, evaluating=True)
+            known = due.notice_ids  # the alerts, prompts and hooks skip these
             first = len(writes.notices)
             alerts = [
                 (alert, writes.raise_notice(NoticeSpec(row.therapist_id, row.id, alert.kind, key, alert.at, alert.message), now))
                 for alert in view.alerts
                 if (key := f"{row.id}:{alert.key}") not in known
             ]
-            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes)
-            view = dataclasses.replace(view, prompts_waiting=waiting, notice_keys=frozenset(known))
+            waiting = await self.prompter.raise_due(row, view.changes, now, known, writes, self._folds.heard(row.id))
+            view = dataclasses.replace(view, prompts_waiting=waiting)
             for hook in self.after_evaluation:
                 await hook(view, now, writes)
         summarised = f"{SUMMARY_READY}:{row.id}"

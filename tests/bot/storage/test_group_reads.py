@@ -41,11 +41,14 @@ async def test_a_groups_reads_equal_each_sessions_own_with_a_row_that_cannot_be_
         assert [e.event is None for e in events[judged]] == [True, False]
 
         assert await reads.notice_ids(rows) == {row.id: await h.store.notice_ids(row.therapist_id, row.id) for row in rows}
+        alone = {row.id: await h.due.session_due(CHECKLIST_REMINDER, row.therapist_id, None, row.id, evaluating=True) for row in rows}
+        assert await reads.notice_ids(rows) == {row.id: alone[row.id].notice_ids for row in rows}  # as a judging's own read too
         assert len((await reads.notice_ids(rows))[judged]) >= 2 and not (await reads.notice_ids(rows))[fresh]
 
         pending = await reads.pending([*ids, MISSING])
         assert pending == {i: await h.due.pending(session_id=i) for i in [*ids, MISSING]}
         assert pending[judged] and not pending[fresh]
+        assert {row.id: pending[row.id] for row in rows} == {row.id: alone[row.id].pending for row in rows}
 
 
 async def test_a_groups_reminders_and_ticks_find_each_sessions_appointment_and_ticks_as_its_own_read(make_settings, storage_url):
@@ -63,8 +66,8 @@ async def test_a_groups_reminders_and_ticks_find_each_sessions_appointment_and_t
         found, ticked = await reads.reminders(rows), await reads.ticks([*ids, *(appointment_id_for(r.work.key) for r in reminders)])
         for started in (T0, T0 + timedelta(days=3), None):
             for row in rows:
-                alone = await book.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
-                assert (book.nearest(found[row.id], row.platform, row.meeting_id, started) if started else None, ticked[row.id]) == alone
+                appointment, alone = await book.for_session(row.id, row.therapist_id, row.platform, row.meeting_id, started)
+                assert (book.nearest(found[row.id], row.platform, row.meeting_id, started) if started else None, ticked[row.id]) == (appointment, alone.ticks)
         assert [book.nearest(found[row.id], row.platform, row.meeting_id, T0) is not None for row in rows] == [True, True, True, False]
         for reminder in reminders:
             assert ticked[appointment_id_for(reminder.work.key)] == await ticks.ticks(appointment_id_for(reminder.work.key))

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -156,7 +157,14 @@ async def measure(count: int, args: argparse.Namespace, folder: Path) -> dict[st
     admin.cursor().execute(f'CREATE DATABASE "{database}"')
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
     ports = [free_port() for _ in range(count)]
-    processes = [start_service(folder, port, url) for port in ports]
+    processes = [start_service(folder, ports[0], url)]
+    settings = (folder / f"bench-{ports[0]}.toml").read_text(encoding="utf-8")
+    for port in ports[1:]:  # the same settings (and so the same keys) on another port
+        (folder / f"bench-{port}.toml").write_text(settings.replace(f"port = {ports[0]}\n", f"port = {port}\n"), encoding="utf-8")
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--config", str(folder / f"bench-{port}.toml")],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))
     try:
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         await asyncio.gather(*(ready(base) for base in bases))

@@ -141,6 +141,11 @@ class NoticeBoard:
         for queue in list(self._listeners):
             queue.put_nowait(item)
 
+    @property
+    def listened(self) -> bool:
+        """Return whether anything listens (an open notice stream): else what would only be told needs no reading."""
+        return bool(self._listeners)
+
     def listen(self) -> asyncio.Queue[Published]:
         """Return a queue that receives every new notice and delivery change until `unlisten`."""
         queue: asyncio.Queue[Published] = asyncio.Queue()

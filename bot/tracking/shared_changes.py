@@ -57,6 +57,8 @@ class SharedChanges:
             self._waiting.clear()
             out, self._out = list(self._out), {}
             heard, self._in = list(self._in), {}
+            if not self._board.listened:  # no stream open here: the changes heard would be told to no one
+                heard = []
             # The database away: these hints are lost, not the data (the live pages catch up at their next change).
             try:
                 for start in range(0, len(out), NOTE_ITEMS):

@@ -3,9 +3,12 @@ notifications arrive at commit only, and it is opened again, listening, once the
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import psycopg2
+import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.storage.cluster_link import MAX_PAYLOAD, ClusterLink, lock_key, notify
 from bot.storage.store import create_engine
@@ -50,6 +53,30 @@ def linked_log(link: ClusterLink) -> list[bool]:
     return told
 
 
+@dataclass
+class Listening:
+    """A started link listening on `companion_test` (what it heard, in order), and an engine to notify through."""
+
+    link: ClusterLink
+    heard: list[str]
+    engine: AsyncEngine
+
+
+@pytest.fixture
+async def listening(postgres_url):
+    heard: list[str] = []
+    link = ClusterLink(postgres_url, 0.2)
+    link.listen("companion_test", heard.append)
+    link.start()
+    engine = create_engine(postgres_url)
+    try:
+        await until(lambda: link.connected)
+        yield Listening(link, heard, engine)
+    finally:
+        await link.stop()
+        await engine.dispose()
+
+
 def test_a_lock_key_is_a_signed_64_bit_number_the_same_everywhere():
     assert lock_key("leader") == lock_key("leader") != lock_key("leader ")
     assert -(2**63) <= lock_key("leader") < 2**63
@@ -77,72 +104,42 @@ async def test_one_link_at_a_time_holds_the_lock_and_another_takes_it_once_the_h
         await second.stop()
 
 
-async def test_a_notification_arrives_at_commit_and_never_from_a_rollback(postgres_url):
-    link = ClusterLink(postgres_url, 0.2)
-    heard: list[str] = []
-    link.listen("companion_test", heard.append)
-    link.start()
-    engine = create_engine(postgres_url)
-    try:
-        await until(lambda: link.connected)
-        async with engine.connect() as connection:
-            async with connection.begin() as transaction:
-                await notify(connection, "companion_test", ["1", "2"])
-                await asyncio.sleep(0.2)
-                assert heard == []  # not before the commit
-                await transaction.rollback()
-            async with connection.begin():
-                await notify(connection, "companion_test", ["3", "4"])
-        await until(lambda: heard == ["3,4"])
-        await asyncio.sleep(0.2)
-        assert heard == ["3,4"]
-    finally:
-        await link.stop()
-        await engine.dispose()
+async def test_a_notification_arrives_at_commit_and_never_from_a_rollback(listening):
+    async with listening.engine.connect() as connection:
+        async with connection.begin() as transaction:
+            await notify(connection, "companion_test", ["1", "2"])
+            await asyncio.sleep(0.2)
+            assert listening.heard == []  # not before the commit
+            await transaction.rollback()
+        async with connection.begin():
+            await notify(connection, "companion_test", ["3", "4"])
+    await until(lambda: listening.heard == ["3,4"])
+    await asyncio.sleep(0.2)
+    assert listening.heard == ["3,4"]
 
 
-async def test_many_items_are_notified_in_parts_each_short_enough_for_postgresql(postgres_url):
-    link = ClusterLink(postgres_url, 0.2)
-    heard: list[str] = []
-    link.listen("companion_test", heard.append)
-    link.start()
-    engine = create_engine(postgres_url)
+async def test_many_items_are_notified_in_parts_each_short_enough_for_postgresql(listening):
     items = [str(10**9 + n) for n in range(3000)]  # 33,000 bytes joined
-    try:
-        await until(lambda: link.connected)
-        async with engine.begin() as connection:
-            await notify(connection, "companion_test", items)
-        await until(lambda: sum(len(p.split(",")) for p in heard) == len(items))
-        assert len(heard) > 1 and all(len(p) <= MAX_PAYLOAD for p in heard)
-        assert [i for p in heard for i in p.split(",")] == items
-    finally:
-        await link.stop()
-        await engine.dispose()
+    async with listening.engine.begin() as connection:
+        await notify(connection, "companion_test", items)
+    await until(lambda: sum(len(p.split(",")) for p in listening.heard) == len(items))
+    assert len(listening.heard) > 1 and all(len(p) <= MAX_PAYLOAD for p in listening.heard)
+    assert [i for p in listening.heard for i in p.split(",")] == items
 
 
-async def test_the_link_listens_again_once_the_server_cut_it(postgres_url):
-    link = ClusterLink(postgres_url, 0.2)
-    heard: list[str] = []
-    link.listen("companion_test", heard.append)
-    told = linked_log(link)
-    link.start()
-    engine = create_engine(postgres_url)
-    try:
-        await until(lambda: told == [True])
-        admin = psycopg2.connect(PG_ADMIN_DSN)
-        admin.autocommit = True
-        admin.cursor().execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (postgres_url.rsplit("/", 1)[1],),
-        )
-        admin.close()
-        await until(lambda: told == [True, False, True])
-        async with engine.begin() as connection:
-            await notify(connection, "companion_test", ["after"])
-        await until(lambda: heard == ["after"])
-    finally:
-        await link.stop()
-        await engine.dispose()
+async def test_the_link_listens_again_once_the_server_cut_it(listening, postgres_url):
+    told = linked_log(listening.link)  # from now: it is linked already
+    admin = psycopg2.connect(PG_ADMIN_DSN)
+    admin.autocommit = True
+    admin.cursor().execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (postgres_url.rsplit("/", 1)[1],),
+    )
+    admin.close()
+    await until(lambda: told == [False, True])
+    async with listening.engine.begin() as connection:
+        await notify(connection, "companion_test", ["after"])
+    await until(lambda: listening.heard == ["after"])
 
 
 async def test_notifying_on_sqlite_does_nothing(sqlite_url):

@@ -48,18 +48,54 @@ class StartingDoor:
 
     def __init__(self, sockets: list[socket.socket], limit: int) -> None:
         self._sockets = sockets
-        self._room = asyncio.Semaphore(limit)  # connections held or being looked at, as the app's cap would allow
-        self._accepting: list[asyncio.Task[None]] = []
+        self._room = limit  # connections that may still be held or looked at, as the app's cap would allow
+        self._full: list[socket.socket] = []  # listening sockets not read while there is no room
+        self._open = False
         self._looking: dict[asyncio.Task[None], socket.socket] = {}
         self._answering: set[asyncio.Task[None]] = set()
         self._held: list[socket.socket] = []
 
     def open(self) -> None:
         """Listen on every socket and take its connections."""
+        self._open = True
         for sock in self._sockets:
             sock.listen(BACKLOG)
             sock.setblocking(False)
-            self._accepting.append(asyncio.ensure_future(self._accept(sock)))
+            self._read(sock)
+
+    def _read(self, sock: socket.socket) -> None:
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._take, sock)
+
+    def _take(self, sock: socket.socket) -> None:
+        """Accept what waits, each connection looked at from the same step: stopping loses none (no accept is ever cut off)."""
+        loop = asyncio.get_running_loop()
+        while self._room > 0:
+            try:
+                conn, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as err:  # out of files, a connection reset before it was taken: listen again shortly
+                _LOGGER.warning("accepting a connection while starting failed (%s)", type(err).__name__)
+                loop.remove_reader(sock.fileno())
+                loop.call_later(0.1, self._resume, sock)
+                return
+            conn.setblocking(False)
+            self._room -= 1
+            task = asyncio.ensure_future(self._look(conn))
+            self._looking[task] = conn
+        loop.remove_reader(sock.fileno())  # no room: the rest wait in the backlog until some is freed
+        self._full.append(sock)
+
+    def _resume(self, sock: socket.socket) -> None:
+        if self._open:
+            self._read(sock)
+
+    def _freed(self) -> None:
+        self._room += 1
+        if self._open:
+            for sock in self._full:
+                self._read(sock)
+            self._full.clear()
 
     async def hand_over(self, protocol_factory: Callable[[], asyncio.Protocol]) -> None:
         """Stop taking connections (new ones wait in the backlog) and give the held ones, unread, to the app's server."""
@@ -78,32 +114,19 @@ class StartingDoor:
 
     async def _stop(self) -> list[socket.socket]:
         """Stop accepting and looking; return the connections still open, in the order they came."""
+        if self._open:  # once only: the app's server may have taken (and closed) the sockets since
+            self._open = False
+            for sock in self._sockets:
+                asyncio.get_running_loop().remove_reader(sock.fileno())
         looking = list(self._looking)
-        for task in self._accepting + looking:
+        for task in looking:
             task.cancel()
-        await asyncio.gather(*self._accepting, *looking, return_exceptions=True)
+        await asyncio.gather(*looking, return_exceptions=True)
         if self._answering:  # a few bytes each: they finish at once
             await asyncio.wait(self._answering, timeout=1.0)
         waiting, self._held = self._held + list(self._looking.values()), []
         self._looking.clear()
         return waiting
-
-    async def _accept(self, sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            await self._room.acquire()
-            try:
-                conn, _ = await loop.sock_accept(sock)
-            except asyncio.CancelledError:
-                raise
-            except OSError as err:  # out of files, a connection reset before it was taken: keep listening
-                self._room.release()
-                _LOGGER.warning("accepting a connection while starting failed (%s)", type(err).__name__)
-                await asyncio.sleep(0.1)
-                continue
-            conn.setblocking(False)
-            task = asyncio.ensure_future(self._look(conn))
-            self._looking[task] = conn
 
     async def _look(self, conn: socket.socket) -> None:
         """Read the request's path without taking it; answer a health check, hold anything else."""
@@ -113,7 +136,7 @@ class StartingDoor:
         if answer is None and path is not None:
             self._held.append(conn)
             return
-        self._room.release()
+        self._freed()
         if answer is None:  # closed before a request came
             conn.close()
             return

@@ -60,13 +60,13 @@ class CompanionProcess:
         Not `/healthz`: the port answers that while the service is still loading and starting (bot/web/starting.py).
         """
         process, deadline = self._launch(), time.monotonic() + START_SECONDS
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:  # a stuck answer is asked again
             while time.monotonic() < deadline and process.poll() is None:
                 try:
                     async with http.get(f"{self.base}/readyz") as answer:
                         if answer.status == 200:
                             return
-                except aiohttp.ClientError:
+                except (aiohttp.ClientError, asyncio.TimeoutError):
                     pass
                 await asyncio.sleep(0.05)
         raise self._failed()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import aiohttp
 from aiohttp import web
@@ -79,3 +80,41 @@ async def test_a_door_closed_after_a_failed_start_closes_what_it_held():
     finally:
         for sock in sockets:
             sock.close()
+
+
+
+async def test_a_connection_accepted_in_the_step_the_door_stops_reaches_the_app():
+    # The door sees a new connection in the very step it is told to stop. Accepting by a cancellable sock_accept
+    # lost it: the accept ran after its future was cancelled, and the accepted connection was dropped unanswered.
+    sockets = bind("127.0.0.1", 0)
+    door = StartingDoor(sockets, limit=100)
+    door.open()
+    runner = await started_app()
+    await asyncio.sleep(0)  # the door waits for a connection
+    client = socket.create_connection(sockets[0].getsockname())  # made at once on loopback: waiting to be accepted
+    client.settimeout(5)
+    try:
+        await asyncio.sleep(0)  # the next step sees it: the door's accept is queued behind this task's hand-over
+        assert runner.server is not None
+        await door.hand_over(runner.server)
+        for sock in sockets:
+            await web.SockSite(runner, sock).start()
+        client.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = await asyncio.to_thread(_read_all, client)
+        assert b'"by": "app"' in answer, answer
+    finally:
+        client.close()
+        await runner.cleanup()
+        await door.close()
+        for sock in sockets:
+            sock.close()
+
+
+def _read_all(client: socket.socket) -> bytes:
+    answer = b""
+    try:
+        while chunk := client.recv(4096):
+            answer += chunk
+    except OSError:  # reset: what came is the answer
+        pass
+    return answer

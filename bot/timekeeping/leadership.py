@@ -14,6 +14,7 @@ from .timekeeper import Timekeeper
 _LOGGER = logging.getLogger(__name__)
 LEADER_LOCK = lock_key("session-companion leader")
 Housekeeping = Callable[[], Awaitable[None]]
+TookOver = Callable[[], Awaitable[None]]
 
 
 class Leadership:
@@ -26,12 +27,14 @@ class Leadership:
 
     def __init__(
         self, timekeeper: Timekeeper, scheduler: DueWorkScheduler, cluster: ClusterLink | None,
-        failover_seconds: float, housekeeping: Housekeeping, instance: str,
+        failover_seconds: float, housekeeping: Housekeeping, instance: str, took_over: TookOver | None = None,
     ) -> None:
         self._timekeeper, self._scheduler, self._cluster = timekeeper, scheduler, cluster
         self._every = failover_seconds / 3
         self._housekeeping = housekeeping
         self._instance = instance
+        self._took_over = took_over  # run on taking the lead from another instance (not on leading from the start)
+        self._stood_by = False  # this instance tried for the lead and another held it, or it lost it
         self.leader = False  # the scheduler runs here
         self._taking = False  # planning the rows: leading, or about to
         self._term = 0  # links lost so far: a lead begun before a loss must not resume the scheduler after it
@@ -77,6 +80,8 @@ class Leadership:
                 try:
                     if await self._cluster.try_lock(LEADER_LOCK):
                         await self._lead(term)
+                    else:
+                        self._stood_by = True
                 except Exception:  # the database hiccupped while planning: stand by, and try again
                     _LOGGER.exception("taking the lead failed: trying again in %.1f s", self._every)
                     self._stand_by()
@@ -97,12 +102,15 @@ class Leadership:
         self.leader = True
         self._scheduler.resume()
         _LOGGER.info("instance %s leads: it runs the due work", self._instance)
+        if self._stood_by and self._took_over is not None:  # the last leader may have died between storing and judging
+            await self._took_over()
 
     async def _linked(self, linked: bool) -> None:
         if linked:
             self._try_now.set()
             return
         self._term += 1
+        self._stood_by = True
         if self.leader:
             _LOGGER.warning("instance %s lost its cluster link, and so the lead: standing by", self._instance)
         self._stand_by()

@@ -1,6 +1,7 @@
 """Build the web application: routes, and every resource it owns as a cleanup context."""
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import secrets
@@ -112,7 +113,10 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     if minutes := settings.reminders.sync_interval_minutes:
         scheduler.every(minutes, "reconcile-due-work", timekeeper.reconcile, now=False)  # done on taking the lead
     # Leading plans today's purge too: in the database before any request, it runs once resumed, unless done.
-    leadership = Leadership(timekeeper, scheduler, app[keys.CLUSTER], settings.cluster.failover_seconds, purge.plan, app[keys.INSTANCE])
+    leadership = Leadership(
+        timekeeper, scheduler, app[keys.CLUSTER], settings.cluster.failover_seconds, purge.plan, app[keys.INSTANCE],
+        took_over=functools.partial(_judge_recent, app),  # as at a start: what the last leader stored may not be judged
+    )
     app[keys.LEADERSHIP] = leadership
     app[keys.METRICS].leader.set_function(lambda: int(leadership.leader))
     await leadership.start()  # on SQLite it leads now; on PostgreSQL it tries once `_cluster` has linked
@@ -146,7 +150,7 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 async def _judge_recent(app: web.Application) -> None:
     # An event acknowledged just before a crash may not have been judged: judge recent sessions again. Asked
     # for once every part has started (on_startup runs after the cleanup contexts), so that the judging does
-    # not hold up the start.
+    # not hold up the start; and by an instance taking the lead from another (which may have died so).
     since = app[keys.CLOCK]() - RECENT
     app[keys.EVALUATION].ask(await app[keys.STORE].sessions_heard_since(since))  # one the overdue timers asked for: judged once
 

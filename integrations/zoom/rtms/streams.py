@@ -183,6 +183,8 @@ class StreamManager:
                 return
             self._runners[occurrence_id] = StreamRunner(self.parts, row, plan, lease, lambda: self.reconcile(occurrence_id))
             self._runners[occurrence_id].start(wait_first=False)
+            if lease.epoch > 1:  # taken over: its holder may have died with events stored and not yet judged
+                self.parts.evaluation.submit(row.id)
         elif plan.asked_at > runner.plan.asked_at:
             _LOGGER.info("RTMS stream %s of session %s asked to reconnect", plan.stream.stream_id, row.id)
             await runner.restart(plan)

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg2
 
+from bot.core import events as ev
 from bot.core.due_work import CHECKLIST_REMINDER, FIRED, DueRow
 from bot.storage.store import session_id_for
 from bot.timekeeping.leadership import LEADER_LOCK
@@ -164,3 +165,26 @@ async def test_once_the_leaders_link_is_lost_the_other_leads_within_failover_sec
     assert (await second.app[keys.TIMEKEEPER].due.get(row.id)).outcome == FIRED
     assert len(await reminders(second)) == 1
     assert await says_it_leads(second) and not await says_it_leads(first)
+
+
+async def test_an_instance_taking_the_lead_judges_what_the_last_leader_stored_and_never_judged(aiohttp_client, make_settings, postgres_url, monkeypatch):
+    first, second = await two_instances(aiohttp_client, make_settings, postgres_url)
+    assert first.app[keys.LEADERSHIP].leader
+    # The leader acknowledged a meeting's start and died before judging it: stored, with no timer planned.
+    meeting = ev.MeetingRef("zoom", "unjudged==", "85746065432", THERAPIST_A_HOST)
+    now = datetime.now(timezone.utc)
+    await first.app[keys.TRACKER].record(meeting, [("start", ev.MeetingStarted(meeting=meeting, at=now))])
+    session_id = session_id_for("zoom", "unjudged==")
+    assert await second.app[keys.TIMEKEEPER].due.pending(session_id=session_id) == []
+
+    async def refused() -> None:
+        raise OSError("the database is out of reach")
+
+    monkeypatch.setattr(first.app[keys.CLUSTER], "_open", refused)
+    admin("SELECT pg_terminate_backend(%s)", leader_backend(database_of(postgres_url)))
+    await until(lambda: second.app[keys.LEADERSHIP].leader, FAILOVER + 2)
+    for _ in range(100):  # judged as it took the lead: the session's watchdog is planned
+        if await second.app[keys.TIMEKEEPER].due.pending(session_id=session_id):
+            break
+        await asyncio.sleep(0.05)
+    assert await second.app[keys.TIMEKEEPER].due.pending(session_id=session_id)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.storage.stream_leases import StreamLeases
+from bot.web import keys
 from integrations.zoom.keys import RTMS
 from integrations.zoom.rtms import protocol as p
 from tests.fakes.metrics import scraped
@@ -132,3 +133,20 @@ async def test_the_holder_hears_of_webhooks_another_instance_stored_and_a_clean_
     await deliver(second, meeting)
     await stream.wait_for(lambda s: s.signaling is None and s.media is None)
     assert second.app[RTMS].runner(SESSION) is None and second.app[RTMS].owned_streams() == 0
+
+
+async def test_an_instance_taking_over_a_stream_judges_its_session_at_once(aiohttp_client, make_settings, postgres_url, rtms_server, monkeypatch):
+    # The dead holder may have stored the stream's last camera change and died before judging it: the new holder
+    # judges the session as it takes the stream, not only at the next event.
+    first, second = await two_instances(aiohttp_client, make_settings, postgres_url)
+    meeting = scripted_meeting(rtms_server)
+    await deliver(first, meeting)
+    stream = await following_the_client(rtms_server)
+    await camera(first, stream, False, 120)
+    asked: list[str] = []
+    evaluation = second.app[keys.EVALUATION]
+    monkeypatch.setattr(evaluation, "submit", lambda session_id: asked.append(session_id))
+    killed(first)
+    await stream.drop()
+    await stream.wait_for(lambda s: s.handshakes == 2 and s.ready, timeout=4 * FAILOVER_SECONDS)
+    await eventually(lambda: SESSION in asked)

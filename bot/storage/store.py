@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Container, Sequence
 
-from sqlalchemy import and_, bindparam, select, text, update
+from sqlalchemy import and_, bindparam, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -186,10 +186,13 @@ class Store(NoticeRecords):
         # Built once: each batch only binds its rows (SQLAlchemy caches the compiled form by the statement's shape).
         events, sessions = schema.events, schema.sessions
         self._insert_events = self._insert(events).on_conflict_do_nothing().returning(events.c.platform, events.c.key)
-        self._insert_sessions = self._insert(sessions).on_conflict_do_nothing()
-        self._fill_meeting_ids = (  # a session first seen without its meeting id gets it later
-            update(sessions).where(sessions.c.id == bindparam("session_id")).where(sessions.c.meeting_id == "")
-            .values(meeting_id=bindparam("new_meeting_id"))
+        # A session first seen without its meeting id gets it later, in the same statement (one round trip a batch, not two):
+        # its id is its occurrence's in every version (session_ids.py), so a conflict on either unique key is one on the id.
+        new_session = self._insert(sessions)
+        self._insert_sessions = new_session.on_conflict_do_update(
+            index_elements=[sessions.c.id],
+            set_={"meeting_id": new_session.excluded.meeting_id},
+            where=and_(sessions.c.meeting_id == "", new_session.excluded.meeting_id != ""),
         )
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
         self._notice_writes = GroupCommit(engine, self._write_notices)
@@ -305,8 +308,6 @@ class Store(NoticeRecords):
             stored_keys.append(keys)
         if sessions:
             await conn.execute(self._insert_sessions, list(sessions.values()))
-            if named := [{"session_id": v["id"], "new_meeting_id": v["meeting_id"]} for v in sessions.values() if v["meeting_id"]]:
-                await conn.execute(self._fill_meeting_ids, named)
         new_keys: set[tuple[str, str]] = set()
         if rows:
             new_keys = {(r.platform, r.key) for r in await conn.execute(self._insert_events, rows)}

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Iterable
 
 from .tracker import SessionTracker
 
 _LOGGER = logging.getLogger(__name__)
 
-# A pass starts this long after the first session touched while the queue was idle: a burst of one
-# meeting's deliveries (a join storm, a webhook's retries) is judged once, not once per delivery.
+# A pass starts this long after the first session touched for it, the queue idle or busy: a burst of one
+# meeting's deliveries (a join storm, a webhook's retries) is judged once, not once per delivery, and under
+# a stream of deliveries the passes stay large (each pass's reads and its commit serve more sessions).
 PASS_GATHER_SECONDS = 0.02
 # Sessions of a pass judged one after another and their writes committed in one transaction: one commit (one
 # fsync) for them all, and none of them waits long for its notices to go out.
@@ -30,6 +32,7 @@ class EvaluationQueue:
         self._tracker = tracker
         self._gather_seconds = gather_seconds
         self._waiting: dict[str, None] = {}  # touched since the last pass began, in order (a dict keeps it)
+        self._first_touched = 0.0  # when the first of them was touched (time.monotonic)
         self._unjudged: set[str] = set()  # sessions of the pass under way not judged yet
         self._told: dict[str, asyncio.Future[bool]] = {}  # sessions someone waits for: whether their next judging succeeded
         self._touched = asyncio.Event()
@@ -45,6 +48,8 @@ class EvaluationQueue:
 
     def submit(self, session_id: str) -> None:
         """Ask for the session to be judged soon (once, however often it is asked before its pass)."""
+        if not self._waiting:
+            self._first_touched = time.monotonic()
         self._waiting[session_id] = None
         self._idle.clear()
         self._touched.set()
@@ -100,11 +105,14 @@ class EvaluationQueue:
 
     async def _run(self) -> None:
         while not self._stopping:
-            if not self._waiting:  # idle: wait for a session, then a moment for the rest of its burst
+            if not self._waiting:  # idle: wait for a session
                 await self._touched.wait()
                 if self._stopping:
                     return
-                await asyncio.sleep(self._gather_seconds)
+            # A moment for the rest of its burst, counted from the first touch: sessions touched during a pass
+            # longer than that have waited it already.
+            if (gathering := self._first_touched + self._gather_seconds - time.monotonic()) > 0:
+                await asyncio.sleep(gathering)
                 if self._stopping:
                     return
             self._touched.clear()

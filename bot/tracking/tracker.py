@@ -131,7 +131,9 @@ class SessionTracker:
         else:
             new = await self.store.record_held_events(owner, meeting, keyed, now, lease)
         self.metrics.events_stored.inc(new)
-        _LOGGER.info(
+        # DEBUG: a line per webhook would cost as much as the rest of its logging; the access line (with the request id)
+        # already traces every delivery.
+        _LOGGER.debug(
             "stored %d new of %d event(s) for %s meeting %s", new, len(keyed), meeting.platform, meeting.meeting_id or "-"
         )
         return Recorded(True, session_id_for(meeting.platform, meeting.occurrence_id) if owner else None)

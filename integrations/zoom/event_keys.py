@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from json.encoder import encode_basestring_ascii
 
 from bot.core import events as ev
 from bot.core.timefmt import from_iso, to_stamp
@@ -40,5 +40,7 @@ def event_key(name: str, event: ev.MeetingEvent) -> str:
     elif isinstance(event, (ev.StreamStarted, ev.StreamStopped, ev.StreamInterrupted)):
         who = [event.stream_id]
     identity = [name, event.meeting.platform, event.meeting.occurrence_id, *who, _own_time(event)]
-    digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()  # ASCII escapes: a lone surrogate cannot fail it
-    return PREFIX + digest
+    # The text `json.dumps(identity)` makes (the keys stored already were made so), without its encoder's set-up per call;
+    # ASCII escapes: a lone surrogate cannot fail it.
+    text = "[" + ", ".join(map(encode_basestring_ascii, identity)) + "]"
+    return PREFIX + hashlib.sha256(text.encode()).hexdigest()

@@ -7,6 +7,7 @@ from bot.core.events import MeetingRef
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import CLIENT, MEETING, at, joined, started
 from tests.conftest import storage_keys
+from tests.statements import Statements
 
 
 async def test_a_duplicate_inside_one_batch_is_stored_and_counted_once(store):
@@ -43,3 +44,13 @@ async def test_a_session_first_stored_without_its_meeting_id_gets_it_later(store
     await store.record_events("t1", MEETING, [("k-join", joined(5, CLIENT))], at(5))
     row = await store.session(session_id_for("zoom", MEETING.occurrence_id))
     assert row is not None and row.meeting_id == MEETING.meeting_id
+
+
+async def test_a_batch_with_a_new_session_is_written_in_one_statement_a_table(store):
+    # A round trip each (on SQLite a trip to the connection's thread): the session's row, its meeting id filled in
+    # if it lacked one, in one statement; the events in another.
+    nameless = MeetingRef(MEETING.platform, MEETING.occurrence_id, "", MEETING.host_id)
+    await store.record_events("t1", nameless, [("k-start", started())], at(0))
+    with Statements(store.engine) as sent:
+        await store.record_events("t1", MEETING, [("k-join", joined(5, CLIENT))], at(5))
+    assert [s.replace('"', "") for s in sent] == ["INSERT INTO sessions", "INSERT INTO events"]

@@ -61,6 +61,37 @@ async def test_a_burst_of_one_sessions_deliveries_is_judged_once(harness):
         await queue.stop()
 
 
+async def test_sessions_touched_during_a_pass_wait_for_the_next_one_to_gather_too(harness):
+    sessions = [await record(harness, meeting, 0) for meeting in OTHERS]
+    passes: list[list[str]] = []
+    judge_many = harness.tracker.evaluate_many
+
+    async def evaluate_many(session_ids, stop=lambda: False):
+        passes.append(list(session_ids))
+        return await judge_many(session_ids, stop)
+
+    harness.tracker.evaluate_many = evaluate_many
+    queue = EvaluationQueue(harness.tracker, gather_seconds=0.5)
+    first_judged = asyncio.Event()
+
+    async def hook(view, now, writes):
+        if not first_judged.is_set():
+            queue.submit(sessions[1])  # a delivery during the first pass
+            first_judged.set()
+
+    harness.tracker.after_evaluation.append(hook)
+    queue.start()
+    try:
+        queue.submit(sessions[0])
+        await first_judged.wait()
+        await asyncio.sleep(0.05)
+        queue.submit(sessions[2])  # and one just after it: both judged in the next pass, not one pass each
+        await queue.drain()
+        assert passes == [[sessions[0]], [sessions[1], sessions[2]]]
+    finally:
+        await queue.stop()
+
+
 async def test_each_session_touched_is_judged_once_a_pass_in_the_order_first_touched(harness):
     judged = judged_sessions(harness)
     queue = EvaluationQueue(harness.tracker)

@@ -21,7 +21,7 @@ def started_webhook() -> bytes:
 
 async def test_json_logs_are_one_object_a_line_and_carry_the_request_id_and_no_query_string(tmp_path):
     port = free_port()
-    server = CompanionProcess(write_config(tmp_path, port, extra='[logging]\nformat = "json"\n'), port, tmp_path / "server.log")
+    server = CompanionProcess(write_config(tmp_path, port, extra='[logging]\nformat = "json"\nlevel = "DEBUG"\n'), port, tmp_path / "server.log")
     await server.start()
     try:
         async with aiohttp.ClientSession() as http:
@@ -42,7 +42,7 @@ async def test_json_logs_are_one_object_a_line_and_carry_the_request_id_and_no_q
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     (listed,) = [line for line in lines if line.get("request_id") == listed_id]
     assert listed["logger"] == "aiohttp.access" and '"GET /api/sessions" 200' in listed["message"] and listed["message"].endswith(listed_id)
-    # The service's own line about what it stored, written while serving the webhook, carries the webhook's id.
+    # The service's own line about what it stored (DEBUG), written while serving the webhook, carries the webhook's id.
     assert {line["logger"] for line in lines if line.get("request_id") == webhook_id} >= {"bot.tracking.tracker", "aiohttp.access"}
     access = [line["message"] for line in lines if line["logger"] == "aiohttp.access"]
     assert len(access) >= 4 and not any("?" in message for message in access)

@@ -18,6 +18,9 @@ Linked = Callable[[bool], Awaitable[None]]  # told True once (re)connected and l
 MAX_PAYLOAD = 7900
 # A connection that gave no answer in this long is taken for lost (its locks may already be another's).
 ANSWER_SECONDS = 5.0
+# Each link names its instance to the server (application_name): the links alive are the instances alive.
+MEMBER_PREFIX = "companion:"
+MAX_NAME = 63  # PostgreSQL keeps this many bytes of an application_name
 
 
 def lock_key(name: str) -> int:
@@ -48,8 +51,9 @@ class ClusterLink:
     listening again (notifications sent in between are gone: a listener reads what it missed from the rows).
     """
 
-    def __init__(self, url: str, check_seconds: float) -> None:
+    def __init__(self, url: str, check_seconds: float, instance: str = "") -> None:
         self._args = _connect_args(url)
+        self._args["server_settings"] = {"application_name": (MEMBER_PREFIX + instance)[:MAX_NAME]}
         self._check_seconds = check_seconds
         self._channels: dict[str, list[Heard]] = {}
         self._linked: list[Linked] = []
@@ -83,6 +87,12 @@ class ClusterLink:
     async def try_lock(self, key: int) -> bool:
         """Take session-level advisory lock `key` on the link if no other connection holds it; True if the link holds it now."""
         return bool(await self._ask("SELECT pg_try_advisory_lock($1)", key))
+
+    async def members(self) -> set[str] | None:
+        """Return the instances whose links are open on this database now (this one's too), or None if not linked."""
+        alive = "SELECT array_agg(application_name) FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1"
+        names = await self._ask(alive, MEMBER_PREFIX + "%")  # never none while linked: this link is one
+        return None if names is None else {name[len(MEMBER_PREFIX):] for name in names}
 
     async def _ask(self, query: str, *args: Any) -> Any:
         """Return the query's one value on the link, or None if it is not linked (then, or now: found lost)."""

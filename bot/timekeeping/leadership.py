@@ -14,7 +14,7 @@ from .timekeeper import Timekeeper
 _LOGGER = logging.getLogger(__name__)
 LEADER_LOCK = lock_key("session-companion leader")
 Housekeeping = Callable[[], Awaitable[None]]
-TookOver = Callable[[], Awaitable[None]]
+Recover = Callable[[], Awaitable[None]]
 
 
 class Leadership:
@@ -27,14 +27,17 @@ class Leadership:
 
     def __init__(
         self, timekeeper: Timekeeper, scheduler: DueWorkScheduler, cluster: ClusterLink | None,
-        failover_seconds: float, housekeeping: Housekeeping, instance: str, took_over: TookOver | None = None,
+        failover_seconds: float, housekeeping: Housekeeping, instance: str, recover: Recover | None = None,
     ) -> None:
         self._timekeeper, self._scheduler, self._cluster = timekeeper, scheduler, cluster
         self._every = failover_seconds / 3
         self._housekeeping = housekeeping
         self._instance = instance
-        self._took_over = took_over  # run on taking the lead from another instance (not on leading from the start)
+        # Judges what a dead instance may have stored and not judged: run on taking the lead from another, and when
+        # the leader sees an instance's link gone (not on leading from the start: the start judges recent sessions).
+        self._recover = recover
         self._stood_by = False  # this instance tried for the lead and another held it, or it lost it
+        self._members: set[str] = set()  # the instances linked when the leader last looked
         self.leader = False  # the scheduler runs here
         self._taking = False  # planning the rows: leading, or about to
         self._term = 0  # links lost so far: a lead begun before a loss must not resume the scheduler after it
@@ -46,6 +49,11 @@ class Leadership:
         if cluster is not None:
             cluster.listen(DUE_CHANNEL, self._heard_rows)
             cluster.when_linked(self._linked)
+
+    @property
+    def instances_seen(self) -> frozenset[str]:
+        """Return the instances the leader saw linked when it last looked (empty on a follower)."""
+        return frozenset(self._members)
 
     async def start(self) -> None:
         """Lead now on SQLite; on PostgreSQL stand by, and try for the lead once linked and every few seconds after."""
@@ -75,7 +83,9 @@ class Leadership:
         assert self._cluster is not None
         while True:
             self._try_now.clear()
-            if not self._taking and self._cluster.connected:
+            if self.leader:
+                await self._watch_members()
+            elif not self._taking and self._cluster.connected:
                 term = self._term
                 try:
                     if await self._cluster.try_lock(LEADER_LOCK):
@@ -102,8 +112,24 @@ class Leadership:
         self.leader = True
         self._scheduler.resume()
         _LOGGER.info("instance %s leads: it runs the due work", self._instance)
-        if self._stood_by and self._took_over is not None:  # the last leader may have died between storing and judging
-            await self._took_over()
+        if self._cluster is not None:
+            self._members = await self._cluster.members() or set()
+        if self._stood_by and self._recover is not None:  # the last leader may have died between storing and judging
+            await self._recover()
+
+    async def _watch_members(self) -> None:
+        """Judge what may be left unjudged when an instance's link is gone (it died, or lost the database)."""
+        assert self._cluster is not None
+        members = await self._cluster.members()
+        if members is None:
+            return
+        gone, self._members = self._members - members, members
+        if gone and self._recover is not None:
+            _LOGGER.warning("%d instance(s) gone (%s): judging the recent sessions they may have left unjudged", len(gone), ", ".join(sorted(gone)))
+            try:
+                await self._recover()
+            except Exception:  # the next event of each session judges it
+                _LOGGER.exception("judging what a gone instance left failed")
 
     async def _linked(self, linked: bool) -> None:
         if linked:
@@ -119,6 +145,7 @@ class Leadership:
         """Wake nothing from now on (rows left pending, repeating jobs held), at once."""
         self.leader = self._taking = False
         self._heard.clear()
+        self._members = set()
         self._scheduler.pause()
 
     def _heard_rows(self, payload: str) -> None:

@@ -67,7 +67,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         raise
     app[keys.STORE] = store
     # Several instances on one PostgreSQL database: each its own link, started by `_cluster` once every part listens.
-    app[keys.CLUSTER] = ClusterLink(settings.storage.url, max(1.0, settings.cluster.failover_seconds / 5)) if engine.dialect.name == "postgresql" else None
+    link_check = max(1.0, settings.cluster.failover_seconds / 5)
+    app[keys.CLUSTER] = ClusterLink(settings.storage.url, link_check, app[keys.INSTANCE]) if engine.dialect.name == "postgresql" else None
     app[keys.SERVICES].cluster = app[keys.CLUSTER]
     app[keys.BOARD] = NoticeBoard(store, instruments)
     app[keys.SIGN_INS] = SignInRecords(engine)
@@ -115,7 +116,7 @@ async def _timers(app: web.Application) -> AsyncIterator[None]:
     # Leading plans today's purge too: in the database before any request, it runs once resumed, unless done.
     leadership = Leadership(
         timekeeper, scheduler, app[keys.CLUSTER], settings.cluster.failover_seconds, purge.plan, app[keys.INSTANCE],
-        took_over=functools.partial(_judge_recent, app),  # as at a start: what the last leader stored may not be judged
+        recover=functools.partial(_judge_recent, app),  # as at a start: what a dead instance stored may not be judged
     )
     app[keys.LEADERSHIP] = leadership
     app[keys.METRICS].leader.set_function(lambda: int(leadership.leader))
@@ -150,7 +151,7 @@ async def _evaluation(app: web.Application) -> AsyncIterator[None]:
 async def _judge_recent(app: web.Application) -> None:
     # An event acknowledged just before a crash may not have been judged: judge recent sessions again. Asked
     # for once every part has started (on_startup runs after the cleanup contexts), so that the judging does
-    # not hold up the start; and by an instance taking the lead from another (which may have died so).
+    # not hold up the start; and by the leader when another instance is gone, or it took the lead from it.
     since = app[keys.CLOCK]() - RECENT
     app[keys.EVALUATION].ask(await app[keys.STORE].sessions_heard_since(since))  # one the overdue timers asked for: judged once
 

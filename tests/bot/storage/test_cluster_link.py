@@ -161,3 +161,18 @@ async def test_a_link_to_no_server_keeps_trying_and_holds_nothing():
         assert await link.try_lock(KEY) is False
     finally:
         await link.stop()
+
+
+async def test_the_links_open_are_the_instances_alive(postgres_url):
+    first, second = ClusterLink(postgres_url, 0.2, "host-1-aa"), ClusterLink(postgres_url, 0.2, "host-2-bb")
+    first.start()
+    second.start()
+    try:
+        await until(lambda: first.connected and second.connected)
+        assert await first.members() == {"host-1-aa", "host-2-bb"}
+        await second.stop()  # as its instance ending would
+        assert await first.members() == {"host-1-aa"}
+    finally:
+        await first.stop()
+        await second.stop()
+    assert await first.members() is None  # not linked: it cannot tell

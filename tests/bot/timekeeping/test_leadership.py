@@ -188,3 +188,30 @@ async def test_an_instance_taking_the_lead_judges_what_the_last_leader_stored_an
             break
         await asyncio.sleep(0.05)
     assert await second.app[keys.TIMEKEEPER].due.pending(session_id=session_id)
+
+
+async def test_the_leader_judges_what_a_gone_instance_stored_and_never_judged(aiohttp_client, make_settings, postgres_url, monkeypatch):
+    first, second = await two_instances(aiohttp_client, make_settings, postgres_url)
+    assert first.app[keys.LEADERSHIP].leader and not second.app[keys.LEADERSHIP].leader
+    # The follower acknowledged a meeting's start and died before judging it: stored, with no timer planned.
+    meeting = ev.MeetingRef("zoom", "left-unjudged==", "85746065432", THERAPIST_A_HOST)
+    await second.app[keys.TRACKER].record(meeting, [("start", ev.MeetingStarted(meeting=meeting, at=datetime.now(timezone.utc)))])
+    session_id = session_id_for("zoom", "left-unjudged==")
+    assert await first.app[keys.TIMEKEEPER].due.pending(session_id=session_id) == []
+
+    async def refused() -> None:
+        raise OSError("the database is out of reach")
+
+    await until(lambda: second.app[keys.INSTANCE] in first.app[keys.LEADERSHIP].instances_seen, FAILOVER)
+    monkeypatch.setattr(second.app[keys.CLUSTER], "_open", refused)
+    (pid,) = [row[0] for row in admin(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+        database_of(postgres_url), f"companion:{second.app[keys.INSTANCE]}",
+    )]
+    admin("SELECT pg_terminate_backend(%s)", pid)
+    for _ in range(100):  # within failover_seconds / 3 the leader sees the link gone, and judges the recent sessions
+        if await first.app[keys.TIMEKEEPER].due.pending(session_id=session_id):
+            break
+        await asyncio.sleep(0.05)
+    assert await first.app[keys.TIMEKEEPER].due.pending(session_id=session_id)
+    assert first.app[keys.LEADERSHIP].leader

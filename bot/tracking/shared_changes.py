@@ -72,7 +72,7 @@ class SharedChanges:
 
     async def _tell(self, items: list[str]) -> None:
         """Tell the board the changes heard, as they are now."""
-        deliveries = [int(i[len(DELIVERY):]) for i in items if i.startswith(DELIVERY) and i[len(DELIVERY):].isascii() and i[len(DELIVERY):].isdigit()]
+        deliveries = [int(n) for i in items if i.startswith(DELIVERY) and (n := i.removeprefix(DELIVERY)).isascii() and n.isdigit()]
         sessions = [i for i in items if not i.startswith(DELIVERY)]
         if sessions:
             therapists = await self._notes.therapists(sessions)

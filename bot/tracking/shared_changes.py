@@ -34,6 +34,7 @@ class SharedChanges:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="shared-changes")
 
     async def stop(self) -> None:
+        """Stop sending and hearing (changes not sent yet are hints lost, not data)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)

@@ -50,8 +50,7 @@ def session_changes(state: MeetingState, now: datetime) -> list[Change]:
     seen: dict[str, int] = {}
     for n, change in enumerate(changes):
         count = seen[change.id] = seen.get(change.id, 0) + 1
-        if count > 1:
-            changes[n] = repeated(change, count)
+        changes[n] = repeated(change, count)
     return changes
 
 

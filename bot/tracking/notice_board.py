@@ -102,6 +102,7 @@ class NoticeBoard:
         self._following = asyncio.get_running_loop().create_task(self._keep_up(), name="notice-board")
 
     async def stop_following(self) -> None:
+        """Stop telling listeners the other instances' notices (shutting down)."""
         if self._following is not None:
             self._following.cancel()
             await asyncio.gather(self._following, return_exceptions=True)

@@ -77,6 +77,7 @@ class SessionFolds:
         if kept is not None and kept.fold.generation == generation:
             kept.summary = so_far
         return so_far
+
     def last_heard(self, session_id: str) -> datetime | None:
         """Return when the latest of the session's stored rows read so far was received (None: none read, or not kept)."""
         kept = self._kept.get(session_id)

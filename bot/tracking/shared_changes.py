@@ -34,6 +34,7 @@ class SharedChanges:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="shared-changes")
 
     async def stop(self) -> None:
+        """Stop sending and hearing (changes not sent yet are hints lost, not data)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -72,7 +73,7 @@ class SharedChanges:
 
     async def _tell(self, items: list[str]) -> None:
         """Tell the board the changes heard, as they are now."""
-        deliveries = [int(i[len(DELIVERY):]) for i in items if i.startswith(DELIVERY) and i[len(DELIVERY):].isascii() and i[len(DELIVERY):].isdigit()]
+        deliveries = [int(n) for i in items if i.startswith(DELIVERY) and (n := i.removeprefix(DELIVERY)).isascii() and n.isdigit()]
         sessions = [i for i in items if not i.startswith(DELIVERY)]
         if sessions:
             therapists = await self._notes.therapists(sessions)

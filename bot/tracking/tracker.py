@@ -58,7 +58,7 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class SessionView:
-    """A session judged at one instant: its state, the alerts earned, and the summary (empty if judged without it: `judge`)."""
+    """A session judged at one instant: its state, the alerts earned, and the summary (empty if judged without it: `evaluate`)."""
 
     row: SessionRow
     state: MeetingState
@@ -142,15 +142,11 @@ class SessionTracker:
         """Return the session's state as of `now` (default: the clock), and nothing else: what a stream follows the client by."""
         return (await self._judge_client(row, await self.clients.settings(), now or self.clock()))[0]
 
-    async def judge(self, row: SessionRow, now: datetime | None = None) -> SessionView:
-        """Return the session as of `now` (default: the clock) for its alerts, prompts and timers: all but the summary (left empty)."""
-        return (await self._judge(row, now or self.clock(), evaluating=False))[0]
-
-    async def _judge(self, row: SessionRow, now: datetime, evaluating: bool) -> tuple[SessionView, int, SessionDue]:
-        """Return the session judged as of `now` (`evaluating`: only its alerts and changes from the instant it is settled up
-        to, with its notices and pending timers read: see `evaluate`), the generation of the fold judged, and what was read of it."""
-        state, code, items, generation, due = await self._session(row, now, evaluating)
-        since = self._folds.settled(row.id, generation) if evaluating else None
+    async def _judge(self, row: SessionRow, now: datetime) -> tuple[SessionView, int, SessionDue]:
+        """Return the session judged as of `now` for `evaluate` (only its alerts and changes from the instant it is settled up
+        to, with its notices and pending timers read), the generation of the fold judged, and what was read of it."""
+        state, code, items, generation, due = await self._session(row, now, evaluating=True)
+        since = self._folds.settled(row.id, generation)
         judged = state if since is None else from_instant(state, since)
         judged_at = _judged_at(state, now)
         alerts = find_alerts(judged, self.settings.alerts, judged_at)
@@ -253,15 +249,12 @@ class SessionTracker:
         await self.session_clients.keep(therapist_id, named)
         _LOGGER.info("kept the client code of %d session(s) before a profile change", len(named))
 
-    async def checklist(self, row: SessionRow, code: str | None, started: datetime | None = None) -> list[ChecklistItem]:
-        """Return the session's checklist, tailored to the client with profile `code`, with its ticks.
+    async def _checklist(self, row: SessionRow, code: str | None, started: datetime | None, evaluating: bool) -> tuple[list[ChecklistItem], SessionDue]:
+        """Return the session's checklist, tailored to the client with profile `code`, with its ticks, and what was read with it
+        (`evaluating`: its notices and timers too).
 
         Points ticked before the call, on the appointment this session fulfils, count as confirmed.
         """
-        return (await self._checklist(row, code, started, evaluating=False))[0]
-
-    async def _checklist(self, row: SessionRow, code: str | None, started: datetime | None, evaluating: bool) -> tuple[list[ChecklistItem], SessionDue]:
-        """Return the session's checklist (as `checklist`) and what was read with it (`evaluating`: its notices and timers too)."""
         profile = await self.clients.profile(row.therapist_id, code) if code else None
         appointment, due = await warm_up.appointment(self.appointments, row, started, evaluating)
         ticks = dict(due.ticks)
@@ -320,7 +313,7 @@ class SessionTracker:
                 return []
             now = self.clock()
             # Only what may still need raising is judged: the alerts and changes from the settled instant on.
-            view, generation, due = await self._judge(row, now, evaluating=True)
+            view, generation, due = await self._judge(row, now)
             known = due.notice_ids  # the alerts, prompts and hooks skip these
             first = len(writes.notices)
             alerts = [

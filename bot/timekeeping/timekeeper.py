@@ -51,7 +51,8 @@ class Timekeeper:
         self.settings = tracker.settings
         self.due = due
         self.schedule = schedule
-        self._judge = judge or self._judge_each
+        # Without an evaluation queue, judged here, their writes together; one that fails keeps its rows pending.
+        self._judge = judge or tracker.evaluate_many
         self._firing: set[int] = set()  # rows being carried out: the evaluation they cause must not cancel them
         self._handlers: dict[str, Callable[[DueRow], Awaitable[None]]] = {
             CHECKLIST_REMINDER: self._remind,
@@ -233,10 +234,6 @@ class Timekeeper:
         await self.due.finish_many([(r.id, FIRED, None) for r in rows if r.id not in moved], self.tracker.clock())
         _LOGGER.info("caught up %d overdue session checks, judging %d sessions", len(rows) - len(moved), len(judged))
         return later
-
-    async def _judge_each(self, session_ids: list[str]) -> set[str]:
-        """Judge sessions here (without an evaluation queue), their writes together; return those judged without failing."""
-        return await self.tracker.evaluate_many(session_ids)  # one that failed keeps its rows pending: judged again later
 
     async def _finish(self, row: DueRow, outcome: str, notice: NoticeSpec | None = None) -> None:
         _, new = await self.due.finish(row.id, outcome, self.tracker.clock(), notice)

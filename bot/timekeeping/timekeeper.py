@@ -31,6 +31,7 @@ from bot.tracking.tracker import SessionTracker, SessionView
 _LOGGER = logging.getLogger(__name__)
 Judge = Callable[[list[str]], Awaitable[set[str]]]  # judges sessions, returns those judged without failing
 JUDGED = (VIDEO_OFF_CHECK, NOTICE_SETTLE)  # due work that is judging its session (and settle rows may move)
+TOGETHER = (CHECKLIST_REMINDER, *JUDGED)  # overdue work caught up in a few writes; any other kind is fired alone
 
 
 class Schedule(Protocol):
@@ -198,9 +199,9 @@ class Timekeeper:
         """
         wanted = set(row_ids)
         rows = [r for r in await self.due.pending() if r.id in wanted and r.id not in self._firing]
-        together = [r for r in rows if r.work.kind == CHECKLIST_REMINDER or r.work.kind in JUDGED]
+        together = [r for r in rows if r.work.kind in TOGETHER]
         for row in rows:
-            if row.work.kind != CHECKLIST_REMINDER and row.work.kind not in JUDGED:  # a watchdog, a purge, a platform's own: first
+            if row.work.kind not in TOGETHER:  # a watchdog, a purge, a platform's own: few, one at a time, first
                 await self.fire(row.id)
         self._firing.update(r.id for r in together)
         try:

@@ -31,6 +31,7 @@ from bot.tracking.tracker import SessionTracker, SessionView
 _LOGGER = logging.getLogger(__name__)
 Judge = Callable[[list[str]], Awaitable[set[str]]]  # judges sessions, returns those judged without failing
 JUDGED = (VIDEO_OFF_CHECK, NOTICE_SETTLE)  # due work that is judging its session (and settle rows may move)
+TOGETHER = (CHECKLIST_REMINDER, *JUDGED)  # overdue work caught up in a few writes; any other kind is fired alone
 
 
 class Schedule(Protocol):
@@ -51,7 +52,8 @@ class Timekeeper:
         self.settings = tracker.settings
         self.due = due
         self.schedule = schedule
-        self._judge = judge or self._judge_each
+        # Without an evaluation queue, judged here, their writes together; one that fails keeps its rows pending.
+        self._judge = judge or tracker.evaluate_many
         self._firing: set[int] = set()  # rows being carried out: the evaluation they cause must not cancel them
         self._handlers: dict[str, Callable[[DueRow], Awaitable[None]]] = {
             CHECKLIST_REMINDER: self._remind,
@@ -197,9 +199,9 @@ class Timekeeper:
         """
         wanted = set(row_ids)
         rows = [r for r in await self.due.pending() if r.id in wanted and r.id not in self._firing]
-        together = [r for r in rows if r.work.kind == CHECKLIST_REMINDER or r.work.kind in JUDGED]
+        together = [r for r in rows if r.work.kind in TOGETHER]
         for row in rows:
-            if row.work.kind != CHECKLIST_REMINDER and row.work.kind not in JUDGED:  # a watchdog, a purge, a platform's own: first
+            if row.work.kind not in TOGETHER:  # a watchdog, a purge, a platform's own: few, one at a time, first
                 await self.fire(row.id)
         self._firing.update(r.id for r in together)
         try:
@@ -233,10 +235,6 @@ class Timekeeper:
         await self.due.finish_many([(r.id, FIRED, None) for r in rows if r.id not in moved], self.tracker.clock())
         _LOGGER.info("caught up %d overdue session checks, judging %d sessions", len(rows) - len(moved), len(judged))
         return later
-
-    async def _judge_each(self, session_ids: list[str]) -> set[str]:
-        """Judge sessions here (without an evaluation queue), their writes together; return those judged without failing."""
-        return await self.tracker.evaluate_many(session_ids)  # one that failed keeps its rows pending: judged again later
 
     async def _finish(self, row: DueRow, outcome: str, notice: NoticeSpec | None = None) -> None:
         _, new = await self.due.finish(row.id, outcome, self.tracker.clock(), notice)

@@ -48,7 +48,5 @@ STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])
 OPEN_STREAMS = web.AppKey("open_streams", Counter[str])  # per therapist id
 METRICS = web.AppKey("metrics", Metrics)
-INSTANCE = web.AppKey("instance", str)  # this instance's id among those sharing the database
-CLUSTER = web.AppKey[ClusterLink | None]("cluster")  # the instance's own PostgreSQL link (None: SQLite, one instance)
 # The request as a trusted proxy says the client made it, kept on the request as it arrived (bot/web/proxies.py).
 FORWARDED = web.RequestKey("forwarded", web.BaseRequest)

@@ -31,25 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.process_cpu import cpu_seconds, settled_cpu_seconds  # noqa: E402
-from bench.webhook_ingest import HOST_ID, Acks, bodies, free_port, headers, promised_events, start_service, stored_events  # noqa: E402
+from bench.webhook_ingest import HOST_ID, Acks, bodies, free_port, headers, promised_events, ready, start_service, stored_events  # noqa: E402
 from bot.storage.session_ids import session_id_for  # noqa: E402
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson  # noqa: E402
 
 TOKEN = "bench-token-of-the-therapist-Hc4Tz9Lp2Ws7"  # bench/webhook_ingest.py's therapist "b"
 CONCURRENCY = 32
-
-
-async def ready(base: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            try:
-                async with http.get(f"{base}/readyz") as answer:
-                    if answer.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError(f"{base} did not become ready")
 
 
 async def ingest(bases: list[str], payloads: list[bytes], seconds: float, acks: Acks) -> float:

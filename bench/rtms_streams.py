@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+from bench.webhook_ingest import ready  # noqa: E402
 from bot.config.starter import new_key  # noqa: E402
 from bot.storage.store import session_id_for  # noqa: E402
 from integrations.zoom.rtms import protocol as p  # noqa: E402
@@ -91,19 +92,6 @@ async def post_all(base: str, per_meeting: list[list[bytes]], concurrency: int =
         await asyncio.gather(*(sender() for _ in range(concurrency)))
 
 
-async def wait_up(base: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            try:
-                async with http.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the service did not come up")
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -166,7 +154,7 @@ async def run(args: argparse.Namespace) -> None:
             cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(code)},
         )
         try:
-            await wait_up(base)
+            await ready(base, "/healthz")  # what `--code` checkouts from before `/readyz` answer
             await post_all(base, meetings(server, args.streams))
             streams = list(server.streams.values())
             deadline = time.perf_counter() + args.connect_seconds

@@ -235,6 +235,21 @@ async def burst_backlog(url: str, pid: int, payloads: list[bytes], first: int, c
     return rps, time.perf_counter() - last_answer, "gauge"
 
 
+async def ready(base: str, path: str = "/readyz", seconds: float = 60.0) -> None:
+    """Return once `companion serve` at `base` answers `path` with 200 (`/healthz` for checkouts from before `/readyz`)."""
+    deadline = time.monotonic() + seconds
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:  # a stuck answer is asked again
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(f"{base}{path}") as answer:
+                    if answer.status == 200:
+                        return
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{base} did not become ready")
+
+
 def start_service(folder: Path, port: int, storage_url: str, code: Path = ROOT) -> subprocess.Popen:
     config = folder / f"bench-{port}.toml"
     config.write_text(

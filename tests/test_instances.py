@@ -18,7 +18,7 @@ from integrations.zoom.scripted.rtms_server import RtmsScriptServer, ScriptedStr
 from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 from tests.conftest import THERAPIST_A_HOST
 from tests.fakes.instances import FAILOVER_SECONDS, Instances, NoticeReader
-from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, jpeg
+from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, followed_session, jpeg
 
 ALERT_SECONDS = 3  # [alerts] video_off_alert_seconds
 SETTINGS = (
@@ -90,17 +90,7 @@ async def run_scenario(instances: Instances, database: str, victims: Callable[[i
 
         # The session: started a minute ago, therapist and client in, RTMS following the client.
         meeting = ScriptedMeeting(datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1), MEETING_ID, UUID, THERAPIST_A_HOST)
-        meeting.started(0)
-        meeting.joined(5, THERAPIST)
-        meeting.rtms_started(6, STREAM_ID, rtms_server.open_stream(UUID, STREAM_ID))
-        meeting.joined(10, CLIENT)
-        for _, body in meeting.steps:
-            await instances.post(body)
-        stream = rtms_server.streams[STREAM_ID]
-        await stream.wait_for(lambda s: s.ready, timeout=20)
-        await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(THERAPIST.user_id), THERAPIST.name)
-        await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(CLIENT.user_id), CLIENT.name)
-        await stream.wait_for(lambda s: s.following == int(CLIENT.user_id), timeout=20)
+        stream = await followed_session(rtms_server, meeting, STREAM_ID, THERAPIST, CLIENT, instances.post, timeout=20)
         owners = await eventually(instances.stream_owners, 10, "an instance says it owns the stream", instances)
         assert len(owners) == 1, f"one owner for one stream, not {owners}"
 

@@ -24,7 +24,7 @@ from tests.browser.conftest import (
     sign_in,
 )
 from tests.conftest import THERAPIST_A_HOST, TOKEN_A
-from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET
+from tests.fakes.rtms_server import RTMS_CLIENT_ID, RTMS_SECRET, followed_session
 
 MEETING_ID = "85746065432"  # client C-17's meeting in the config
 UUID = "br0wserL1veSess10n000A=="
@@ -61,17 +61,7 @@ async def test_a_scripted_session_updates_the_live_page_and_the_note_reaches_the
         # The meeting started a minute ago; the therapist and the client are in it, and RTMS follows the client.
         start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
         meeting = ScriptedMeeting(start, MEETING_ID, UUID, THERAPIST_A_HOST, topic="Weekly session")
-        meeting.started(0)
-        meeting.joined(5, THERAPIST)
-        meeting.rtms_started(6, STREAM_ID, server.open_stream(UUID, STREAM_ID))
-        meeting.joined(10, CLIENT)
-        for _, body in meeting.steps:
-            await service.webhook(body)
-        stream = server.streams[STREAM_ID]
-        await stream.wait_for(lambda s: s.ready, timeout=10)
-        await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(THERAPIST.user_id), THERAPIST.name)
-        await stream.send_event(rtms.PARTICIPANT_JOIN, now_ms(), int(CLIENT.user_id), CLIENT.name)
-        await stream.wait_for(lambda s: s.following == int(CLIENT.user_id), timeout=10)
+        stream = await followed_session(server, meeting, STREAM_ID, THERAPIST, CLIENT, service.webhook, timeout=10)
 
         # Each connection to the notice stream: with a ticket of its own, never a token.
         streams: list[str] = []

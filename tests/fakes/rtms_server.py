@@ -1,16 +1,18 @@
-"""The fake Zoom RTMS server for tests: the shipped scripted server on loopback, plus real JPEGs and a broken client."""
+"""The fake Zoom RTMS server for tests: the shipped scripted server on loopback, plus real JPEGs, a live session and a broken client."""
 from __future__ import annotations
 
 import asyncio
 import io
-from typing import AsyncIterator, Awaitable, Callable
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 from PIL import Image
 
 from integrations.zoom.rtms import protocol as p
-from integrations.zoom.scripted.rtms_server import RtmsScriptServer
+from integrations.zoom.scripted.rtms_server import RtmsScriptServer, ScriptedStream
+from integrations.zoom.scripted.webhooks import ScriptedMeeting, ScriptedPerson
 
 RTMS_CLIENT_ID = "rtms-app-Q7c2"
 RTMS_SECRET = "rtms-secret-x9Lm4-Wq2Zc7Hk5Nf3Dy8"
@@ -41,6 +43,30 @@ async def eventually(check: Callable[[], Awaitable[bool] | bool], timeout: float
             if await result if asyncio.iscoroutine(result) else result:
                 return
             await asyncio.sleep(0.01)
+
+
+async def followed_session(
+    server: RtmsScriptServer,
+    meeting: ScriptedMeeting,
+    stream_id: str,
+    therapist: ScriptedPerson,
+    client: ScriptedPerson,
+    post: Callable[[dict[str, Any]], Awaitable[object]],
+    timeout: float,
+) -> ScriptedStream:
+    """Start `meeting` through `post` (started, therapist in, RTMS started, client in); return its stream once it follows the client."""
+    meeting.started(0)
+    meeting.joined(5, therapist)
+    meeting.rtms_started(6, stream_id, server.open_stream(meeting.uuid, stream_id))
+    meeting.joined(10, client)
+    for _, body in meeting.steps:
+        await post(body)
+    stream = server.streams[stream_id]
+    await stream.wait_for(lambda s: s.ready, timeout=timeout)
+    for person in (therapist, client):
+        await stream.send_event(p.PARTICIPANT_JOIN, int(time.time() * 1000), int(person.user_id), person.name)
+    await stream.wait_for(lambda s: s.following == int(client.user_id), timeout=timeout)
+    return stream
 
 
 async def broken_client(url: str, meeting_uuid: str, stream_id: str, seconds: float) -> bool:

@@ -128,7 +128,7 @@ class StreamManager:
 
     def owned_streams(self) -> int:
         """Return how many streams this instance holds the lease of."""
-        return sum(runner.state != "lost" for runner in self._runners.values())
+        return len(self._leases_held())
 
     def active_streams(self) -> int:
         """Return how many streams are connected or trying to connect: what rtms_max_streams counts."""
@@ -204,7 +204,7 @@ class StreamManager:
     async def _sweep(self) -> None:
         """Take the open streams whose lease lapsed (their holder died) or that no instance took."""
         occurrences = {session_id_for(PLATFORM, o): o for o in await self.parts.tracker.store.open_stream_occurrences(PLATFORM)}
-        mine = {runner.row.id for runner in self._runners.values() if runner.state != "lost"}
+        mine = {lease.session_id for lease in self._leases_held()}
         for session_id in await self.holding.leases.unheld([s for s in occurrences if s not in mine]):
             self.reconcile(occurrences[session_id])
 

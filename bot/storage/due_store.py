@@ -161,12 +161,6 @@ class DueStore:
             row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.id == row_id))).first()
         return _row(row) if row else None
 
-    async def by_key(self, key: str) -> DueRow | None:
-        """Return the row planned under `key`, pending or done."""
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.key == key))).first()
-        return _row(row) if row else None
-
     async def pending(
         self, kind: str | None = None, session_id: str | None = None, therapist_id: str | None = None
     ) -> list[DueRow]:

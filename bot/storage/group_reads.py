@@ -14,7 +14,7 @@ from . import schema
 from .due_store import _row as _due_row
 from .session_clients import SessionClients
 from .shared_reads import reading
-from .store import SessionRow, Store, StoredEvent, _readable
+from .store import SessionRow, Store, StoredEvent
 
 _EVENTS = (
     select(*(schema.events.c[name] for name in ("id", "key", "data", "received_at", "occurrence_id")))
@@ -60,8 +60,7 @@ class GroupReads:
                 session = rows[event.occurrence_id]
                 after_id, known = read_from[session]
                 if event.id > after_id:
-                    readable = None if event.key in known else _readable(self._store.at_rest, session.meeting, event.id, event.key, event.data)
-                    found[session.id].append(StoredEvent(event.id, event.key, event.received_at, readable))
+                    found[session.id].append(self._store.stored_event(session.meeting, known, event.id, event.key, event.data, event.received_at))
         return found
 
     async def notice_ids(self, sessions: Collection[SessionRow]) -> dict[str, dict[str, int]]:

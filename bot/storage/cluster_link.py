@@ -21,6 +21,7 @@ ANSWER_SECONDS = 5.0
 # Each link names its instance to the server (application_name): the links alive are the instances alive.
 MEMBER_PREFIX = "companion:"
 MAX_NAME = 63  # PostgreSQL keeps this many bytes of an application_name
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 
 
 def lock_key(name: str) -> int:
@@ -33,14 +34,16 @@ async def notify(connection: AsyncConnection, channel: str, items: Iterable[str]
     commit, and never if it rolls back. Nothing on SQLite, where one instance hears its own changes in memory."""
     if connection.dialect.name != "postgresql":
         return
-    part: list[str] = []
+    parts: list[list[str]] = [[]]
+    size = 0  # of the last part, joined
     for item in items:
-        if part and sum(len(i) + 1 for i in part) + len(item) > MAX_PAYLOAD:
-            await connection.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": ",".join(part)})
-            part = []
-        part.append(item)
-    if part:
-        await connection.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": ",".join(part)})
+        if parts[-1] and size + 1 + len(item) > MAX_PAYLOAD:
+            parts.append([])
+        size = len(item) if not parts[-1] else size + 1 + len(item)
+        parts[-1].append(item)
+    for part in parts:
+        if part:
+            await connection.execute(_NOTIFY, {"channel": channel, "payload": ",".join(part)})
 
 
 class ClusterLink:

@@ -74,17 +74,24 @@ def _values(group: list[DeliveryChange], room: int) -> dict[str, Any]:
     """Return the statement's values for a group of changes, the places left over bound to no row."""
     values: dict[str, Any] = {}
     for i in range(room):
-        change = group[i] if i < len(group) else None
-        if change is None:
-            values.update({f"change{i}_id": NO_ROW, f"change{i}_claim": "", f"change{i}_state": None, f"change{i}_last_error": None, f"change{i}_updated_at": None})
-            values.update({f"change{i}_retried": NO_ROW, f"change{i}_next_attempt_at": None})
-            continue
-        values.update({
-            f"change{i}_id": change.delivery_id, f"change{i}_claim": change.claim, f"change{i}_state": change.state,
-            f"change{i}_last_error": change.last_error, f"change{i}_updated_at": change.updated_at,
-            f"change{i}_retried": NO_ROW if change.next_attempt_at is None else change.delivery_id, f"change{i}_next_attempt_at": change.next_attempt_at,
-        })
+        place = _NO_CHANGE if i >= len(group) else _place(group[i])
+        values.update({f"change{i}_{name}": value for name, value in place.items()})
     return values
+
+
+def _place(change: DeliveryChange) -> dict[str, Any]:
+    """Return a change's values in its place, by their names there."""
+    return {
+        "id": change.delivery_id, "claim": change.claim, "state": change.state, "last_error": change.last_error,
+        "updated_at": change.updated_at, "next_attempt_at": change.next_attempt_at,
+        "retried": NO_ROW if change.next_attempt_at is None else change.delivery_id,
+    }
+
+
+# A place left over: bound to no row.
+_NO_CHANGE: dict[str, Any] = {
+    "id": NO_ROW, "claim": "", "state": None, "last_error": None, "updated_at": None, "next_attempt_at": None, "retried": NO_ROW
+}
 
 
 async def apply_changes(conn: AsyncConnection, changes: list[DeliveryChange]) -> list[bool]:

@@ -40,19 +40,6 @@ def _row(row: Row) -> DueRow:
 _ROW_COLUMNS = [schema.due_work.c[name] for name in ("id", "key", "kind", "due_at", "therapist_id", "session_id", "data", "done_at", "outcome")]
 
 
-def _rows_query(kind: str, therapist_id: str, due_from: datetime | None, due_to: datetime | None, key_prefix: str = "") -> Select:
-    """Return the query of a therapist's rows of one kind, optionally due within a window and keyed from `key_prefix`."""
-    t = schema.due_work
-    query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id)
-    if key_prefix:
-        query = query.where(t.c.key.startswith(key_prefix, autoescape=True))
-    if due_from is not None:
-        query = query.where(t.c.due_at >= to_stamp(due_from))
-    if due_to is not None:
-        query = query.where(t.c.due_at <= to_stamp(due_to))
-    return query
-
-
 @dataclass(frozen=True)
 class SessionDue:
     """What a session's judging reads of it in one statement (or a group's reads for it: see bot/tracking/warm_up.py): its
@@ -174,12 +161,6 @@ class DueStore:
             row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.id == row_id))).first()
         return _row(row) if row else None
 
-    async def by_key(self, key: str) -> DueRow | None:
-        """Return the row planned under `key`, pending or done."""
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(select(schema.due_work).where(schema.due_work.c.key == key))).first()
-        return _row(row) if row else None
-
     async def pending(
         self, kind: str | None = None, session_id: str | None = None, therapist_id: str | None = None
     ) -> list[DueRow]:
@@ -190,7 +171,12 @@ class DueStore:
 
     async def rows(self, kind: str, therapist_id: str, due_from: datetime | None = None, due_to: datetime | None = None) -> list[DueRow]:
         """Return a therapist's rows of one kind, pending or done, optionally due within a window."""
-        query = _rows_query(kind, therapist_id, due_from, due_to).order_by(schema.due_work.c.due_at, schema.due_work.c.id)
+        t = schema.due_work
+        query = select(t).where(t.c.kind == kind, t.c.therapist_id == therapist_id).order_by(t.c.due_at, t.c.id)
+        if due_from is not None:
+            query = query.where(t.c.due_at >= to_stamp(due_from))
+        if due_to is not None:
+            query = query.where(t.c.due_at <= to_stamp(due_to))
         async with self._engine.connect() as conn:
             return [_row(row) for row in (await conn.execute(query)).all()]
 

@@ -12,14 +12,10 @@ from bot.core.timefmt import from_iso
 
 from . import schema
 from .due_store import _row as _due_row
+from .session_clients import SessionClients
 from .shared_reads import reading
-from .store import SessionRow, Store, StoredEvent, _readable
+from .store import SessionRow, Store, StoredEvent
 
-_SESSIONS = (
-    select(schema.sessions, schema.session_clients.c.code)
-    .outerjoin(schema.session_clients, schema.session_clients.c.session_id == schema.sessions.c.id)
-    .where(schema.sessions.c.id.in_(bindparam("session_ids", expanding=True)))
-)
 _EVENTS = (
     select(*(schema.events.c[name] for name in ("id", "key", "data", "received_at", "occurrence_id")))
     .where(schema.events.c.platform == bindparam("platform"))
@@ -49,14 +45,7 @@ class GroupReads:
 
     async def sessions(self, session_ids: Collection[str]) -> dict[str, tuple[SessionRow, str | None]]:
         """Return each of these sessions that exists, with the client code kept for it (None: none kept)."""
-        async with reading(self._store.engine) as conn:
-            rows = (await conn.execute(_SESSIONS, {"session_ids": list(session_ids)})).all()
-        found = {}
-        for row in rows:
-            values = dict(row._mapping)
-            code = values.pop("code")
-            found[row.id] = (SessionRow(**values), code)
-        return found
+        return await SessionClients(self._store.engine).with_sessions(session_ids)
 
     async def events_after(self, read_from: Mapping[SessionRow, tuple[int, Container[str]]]) -> dict[str, list[StoredEvent]]:
         """Return, by session, its meeting's events stored in rows after its id, in row order; a row keyed in its
@@ -71,8 +60,7 @@ class GroupReads:
                 session = rows[event.occurrence_id]
                 after_id, known = read_from[session]
                 if event.id > after_id:
-                    readable = None if event.key in known else _readable(self._store.at_rest, session.meeting, event.id, event.key, event.data)
-                    found[session.id].append(StoredEvent(event.id, event.key, event.received_at, readable))
+                    found[session.id].append(self._store.stored_event(session.meeting, known, event.id, event.key, event.data, event.received_at))
         return found
 
     async def notice_ids(self, sessions: Collection[SessionRow]) -> dict[str, dict[str, int]]:

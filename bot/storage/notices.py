@@ -138,13 +138,6 @@ class NoticeRecords:
         await notify(conn, NOTICES_CHANNEL, [str(row.id) for row in rows if row is not None])
         return rows
 
-    async def notice_keys(self, therapist_id: str, session_id: str) -> set[str]:
-        """Return the keys of the notices already raised for a session."""
-        t = schema.notices
-        query = select(t.c.key).where(t.c.therapist_id == therapist_id).where(t.c.session_id == session_id)
-        async with self.engine.connect() as conn:
-            return set((await conn.execute(query)).scalars())
-
     async def prompt_ids(self, therapist_id: str, session_id: str) -> dict[str, int]:
         """Return the ids of a session's note prompts by their keys (a prompt's id is what a note answers)."""
         return await self.notice_ids(therapist_id, session_id, "note_prompt")

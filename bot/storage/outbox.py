@@ -174,12 +174,8 @@ class Outbox:
             burst.setdefault((row.channel, row.session_id, row.kind), []).append(row)
         return {d.id for d in alike if any(_carries(row, d, raised[d.id], window) for row in burst.get((d.channel, str(d.notice.session_id), d.notice.kind), ()))}
 
-    async def mark_delivered(self, notice_id: int, channel: str, now: datetime) -> bool:
-        """Mark a notice delivered on a channel that needs no worker (the dashboard stream)."""
-        return await self.mark_all_delivered([notice_id], channel, now) == 1
-
     async def mark_all_delivered(self, notice_ids: Iterable[int], channel: str, now: datetime) -> int:
-        """Mark notices delivered on a channel that needs no worker, in one statement; return how many were not yet."""
+        """Mark notices delivered on a channel that needs no worker (the dashboard stream), in one statement; return how many were not yet."""
         query = (
             update(D)
             .where(D.c.notice_id.in_(list(notice_ids)), D.c.channel == channel, D.c.state == "pending")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Collection, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -11,6 +11,12 @@ from . import schema
 from .shared_reads import reading
 from .store import SessionRow
 
+# Built once with bind parameters, as each group of judgings reads it (see bot/storage/store.py).
+_WITH_SESSIONS = (
+    select(schema.sessions, schema.session_clients.c.code)
+    .outerjoin(schema.session_clients, schema.session_clients.c.session_id == schema.sessions.c.id)
+    .where(schema.sessions.c.id.in_(bindparam("session_ids", expanding=True)))
+)
 
 class SessionClients:
     """A session's client code, kept once: the first kept stays."""
@@ -35,10 +41,9 @@ class SessionClients:
 
     async def with_sessions(self, session_ids: Collection[str]) -> dict[str, tuple[SessionRow, str | None]]:
         """Return each of these sessions that exists, with the client code kept for it (None: none kept), in one query."""
-        s, t = schema.sessions, schema.session_clients
-        query = select(s, t.c.code).outerjoin(t, t.c.session_id == s.c.id).where(s.c.id.in_(list(session_ids)))
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        s = schema.sessions
+        async with reading(self._engine) as conn:  # a group's judging's too: on the connection its reads share
+            rows = (await conn.execute(_WITH_SESSIONS, {"session_ids": list(session_ids)})).all()
         return {row.id: (SessionRow(**{c.name: row._mapping[c] for c in s.columns}), row.code) for row in rows}
 
     async def kept(self, therapist_id: str) -> set[str]:

@@ -340,10 +340,7 @@ class Store(NoticeRecords):
         values = {"platform": meeting.platform, "occurrence_id": meeting.occurrence_id, "after_id": after_id}
         async with reading(self.engine) as conn:
             rows = (await conn.execute(_EVENTS_AFTER, values)).all()
-        return [
-            StoredEvent(row.id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row.id, row.key, row.data))
-            for row in rows
-        ]
+        return [self.stored_event(meeting, known, row.id, row.key, row.data, row.received_at) for row in rows]
 
     async def session_and_events_after(
         self, session_id: str, after_id: int, known: Container[str] = ()
@@ -358,10 +355,14 @@ class Store(NoticeRecords):
         session = SessionRow(first.id, first.platform, first.occurrence_id, first.meeting_id, first.host_id, first.therapist_id, first.created_at)
         meeting = session.meeting
         return session, [
-            StoredEvent(row.event_id, row.key, row.received_at, None if row.key in known else _readable(self.at_rest, meeting, row.event_id, row.key, row.data))
+            self.stored_event(meeting, known, row.event_id, row.key, row.data, row.received_at)
             for row in rows
             if row.event_id is not None
         ]
+
+    def stored_event(self, meeting: MeetingRef, known: Container[str], row_id: int, key: str, data: str, received_at: str) -> StoredEvent:
+        """Return an event's row as read: with no event if keyed in `known` (the caller holds it) or unreadable (logged by key)."""
+        return StoredEvent(row_id, key, received_at, None if key in known else _readable(self.at_rest, meeting, row_id, key, data))
 
     async def open_stream_occurrences(self, platform: str) -> list[str]:
         """Return the meeting occurrences that have a stream started and no end stored."""

@@ -89,8 +89,8 @@ async def test_a_retry_waits_for_its_time_and_holds_back_the_sessions_later_noti
 async def test_the_dashboard_is_marked_delivered_once(store):
     row = await notice(store, 1)
     outbox = Outbox(store.engine)
-    assert await outbox.mark_delivered(row.id, "dashboard", NOW)
-    assert not await outbox.mark_delivered(row.id, "dashboard", NOW)
+    assert await outbox.mark_all_delivered([row.id], "dashboard", NOW) == 1
+    assert await outbox.mark_all_delivered([row.id], "dashboard", NOW) == 0
     assert (await outbox.states([row.id]))[row.id]["dashboard"] == "sent"
 
 

@@ -35,6 +35,7 @@ PROMPT_NOTE = "Went to answer the door; came back calm."
 FREE_NOTE = "Client mentioned a new job interview."
 OFFLINE_NOTE = "Written while the connection was down."
 SETTLE_SECONDS = 60  # bot/core/session_notices.py SETTLE: a camera-off prompt waits this long for late events
+ENDED_TEXT = "The call has ended. Notes you add are still saved; the summary holds the record."
 TIMER = re.compile(r"^Off for (?:(\d+) min )?(\d+) s \(since \d\d:\d\d\)$")
 
 
@@ -187,6 +188,16 @@ async def test_a_scripted_session_updates_the_live_page_and_the_note_reaches_the
         meeting.ended(ended_at)
         for _, body in meeting.steps:
             await service.webhook(body)
+        # The page still open says so without a reload: no longer live, nobody present, no camera to watch.
+        await expect(page.locator("#connection")).to_have_text(ENDED_TEXT, timeout=10_000)
+        await expect(page.locator("#status")).to_have_text("Ended")
+        await expect(page.locator("#camera")).to_have_text("Call ended")
+        await expect(page.locator("#present li")).to_have_text(["Nobody: the call has ended"])
+        await expect(page.locator("#camera-count")).to_have_text("Off once in the call")
+        await browser.shot("live-ended")
+        await page.reload()  # and so does the page loaded afresh
+        await expect(page.locator("#connection")).to_have_text(ENDED_TEXT)
+        await expect(page.locator("#camera")).to_have_text("Call ended")
     finally:
         await server.stop()
 

@@ -61,11 +61,12 @@ async def live_page(request: web.Request) -> web.Response:
     prompts = [{"id": n.id, "at": clock(n.at), "message": n.message, "answered": str(n.id) in answered} for n in notices if n.kind == NOTE_PROMPT]
     alerts = [{"kind": n.kind, "at": clock(n.at), "message": n.message} for n in notices if n.kind != NOTE_PROMPT and n.kind not in REMINDERS]
     state = live_state(summary)
-    camera_text = "Off" if state["camera_off_since"] else ("On" if summary["started_at"] else "Not started")
-    status_text = "In progress" if summary["status"] == "in_progress" else "Ended"
+    ended = summary["status"] == "ended"
+    camera_text = "Call ended" if ended else "Off" if state["camera_off_since"] else ("On" if summary["started_at"] else "Not started")
+    status_text = "Ended" if ended else "In progress"
     return await page(
         request, "live.html", therapist,
-        session_id=summary["session_id"], zone=therapist.timezone, client=client_label(summary), status_text=status_text,
+        session_id=summary["session_id"], zone=therapist.timezone, client=client_label(summary), status_text=status_text, ended=ended,
         last_notice_id=max((n.id for n in notices), default=0), camera_off_since=state["camera_off_since"],
         camera_text=camera_text, off_count=state["off_count"], present=state["present"], prompts=prompts, alerts=alerts,
         notes=[{"at": clock(n["at"]), "text": n["text"]} for n in reversed(summary["notes"])],

@@ -8,6 +8,9 @@
   var camera = document.getElementById("camera");
   var lastId = root.dataset.lastNotice || "0";
   var source = null;
+  var ended = root.dataset.ended === "yes";  // the call is over: nothing here changes but notes and late notices
+  var LIVE = "Live: updates arrive as they happen.";
+  var ENDED = "The call has ended. Notes you add are still saved; the summary holds the record.";
 
   var zone = root.dataset.zone || undefined;  // the therapist's, as the server writes times
 
@@ -16,7 +19,8 @@
   }
 
   function timesOff(count) {
-    return count === 0 ? "Not off so far" : count === 1 ? "Off once so far" : "Off " + count + " times so far";
+    var span = ended ? " in the call" : " so far";
+    return (count === 0 ? "Not off" : count === 1 ? "Off once" : "Off " + count + " times") + span;
   }
 
   function duration(seconds) {
@@ -25,6 +29,11 @@
   }
 
   function showCamera() {
+    if (ended) {
+      camera.className = "camera ended";
+      camera.textContent = "Call ended";
+      return;
+    }
     var since = camera.dataset.offSince;
     if (!since) {
       camera.className = "camera on";
@@ -52,11 +61,16 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (state) {
         if (!state) { return; }
+        if (state.status === "ended" && !ended) {
+          ended = true;
+          document.getElementById("status").textContent = "Ended";
+          connection.textContent = ENDED;
+        }
         camera.dataset.offSince = state.camera_off_since || "";
         document.getElementById("camera-count").textContent = timesOff(state.off_count);
         var present = document.getElementById("present");
         present.textContent = "";
-        (state.present.length ? state.present : ["Nobody yet"]).forEach(function (label) {
+        (state.present.length ? state.present : [ended ? "Nobody: the call has ended" : "Nobody yet"]).forEach(function (label) {
           var li = document.createElement("li");
           li.textContent = label;
           present.appendChild(li);
@@ -179,7 +193,7 @@
     // Replays what was raised after the last notice this page has: on the first connection from the
     // page's own newest, after that from the last one the stream brought.
     source = new EventSource("/api/notices/stream?ticket=" + encodeURIComponent(ticket) + "&last_event_id=" + encodeURIComponent(lastId));
-    source.addEventListener("open", function () { connection.textContent = "Live: updates arrive as they happen."; });
+    source.addEventListener("open", function () { connection.textContent = ended ? ENDED : LIVE; });
     source.addEventListener("notice", onNotice);
     source.addEventListener("session", function (event) {
       if (JSON.parse(event.data).session_id === sessionId) { refresh(); }

@@ -93,6 +93,21 @@ async def test_a_live_session_is_on_the_start_page_and_an_ended_one_under_recent
     assert f'href="/sessions/{SESSION}/summary"' in page and f'href="/sessions/{SESSION}"' not in page
 
 
+async def test_the_live_page_of_an_ended_call_says_it_has_ended_not_live(aiohttp_client, settings):
+    client, clock = await signed_in_live(aiohttp_client, settings)
+    shown = text_of(await (await client.get(f"/sessions/{SESSION}")).text())
+    assert "Connecting to live updates" in shown and "has ended" not in shown and "Call ended" not in shown
+    await happen(client, clock, 3000, ev.MeetingEnded(meeting=MEETING, at=at(3000)))
+    page = await (await client.get(f"/sessions/{SESSION}")).text()
+    shown = text_of(page)
+    assert 'data-ended="yes"' in page and "Ended ·" in shown
+    assert "The call has ended. Notes you add are still saved" in shown and "Connecting to live updates" not in shown
+    assert "Call ended" in shown and "Nobody: the call has ended" in shown and "Nobody yet" not in shown
+    assert "Not off in the call" in shown and "so far" not in shown
+    state = await (await client.get(f"/sessions/{SESSION}/live.json")).json()
+    assert state["status"] == "ended" and state["present"] == [] and state["camera_off_since"] is None
+
+
 async def test_the_summary_page_draws_the_timeline_and_its_downloads_carry_the_note(aiohttp_client, settings):
     import io
 

@@ -9,7 +9,8 @@ a transaction is open: a connection with none is returned without a trip.
 from __future__ import annotations
 
 import collections
-from typing import Any
+import sqlite3
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -17,7 +18,10 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     AsyncAdapt_aiosqlite_ss_cursor,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import await_
+
+Result = TypeVar("Result")
 
 
 class _Outcome:
@@ -89,6 +93,21 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         adapted.in_transaction = outcome.in_transaction
         self._cursor = outcome
         self._rows = collections.deque(outcome.rows)
+
+
+async def on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], Result]) -> Result:
+    """Run `work` with the driver's own connection, in one trip to its thread, inside `conn`'s transaction (if one is open)."""
+    adapted = (await conn.get_raw_connection()).dbapi_connection
+    assert isinstance(adapted, OneTripConnection)
+    driver = adapted._connection
+
+    def run(sqlite: sqlite3.Connection) -> tuple[Result, bool]:
+        return work(sqlite), sqlite.in_transaction
+
+    async with adapted._execute_mutex:
+        adapted.in_transaction = True  # unknown while it runs, and after a failure: the next rollback makes its trip
+        result, adapted.in_transaction = await driver._execute(run, driver._conn)
+    return result
 
 
 class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):

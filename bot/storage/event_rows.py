@@ -1,0 +1,61 @@
+"""Insert a batch of deliveries' session and event rows with the driver's own statements, the same text every batch.
+
+SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch size; these are
+fixed texts the drivers prepare once. On SQLite the batch is one trip to the connection's thread (each
+row's own insert tells whether it was new); on PostgreSQL one statement a table over arrays (unnest).
+Either way inside the caller's transaction, so nothing is acknowledged before its commit.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .sqlite_trips import on_thread
+
+SessionValues = tuple[str, str, str, str, str, str, str]  # id, platform, occurrence_id, meeting_id, host_id, therapist_id, created_at
+EventValues = tuple[str, str, str, str, str, str, str]  # platform, occurrence_id, key, at, kind, data, received_at
+
+_SESSION_COLUMNS = "id, platform, occurrence_id, meeting_id, host_id, therapist_id, created_at"
+_EVENT_COLUMNS = "platform, occurrence_id, key, at, kind, data, received_at"
+# A session first seen without its meeting id gets it later; its id is its occurrence's (session_ids.py), so a
+# conflict on either unique key is one on the id.
+_FILL_MEETING_ID = " ON CONFLICT (id) DO UPDATE SET meeting_id = excluded.meeting_id WHERE sessions.meeting_id = '' AND excluded.meeting_id <> ''"
+
+_SQLITE_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)" + _FILL_MEETING_ID
+_SQLITE_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_ARRAYS = "SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[])"
+_POSTGRES_SESSIONS = f"INSERT INTO sessions ({_SESSION_COLUMNS}) " + _ARRAYS + _FILL_MEETING_ID
+_POSTGRES_EVENTS = f"INSERT INTO events ({_EVENT_COLUMNS}) " + _ARRAYS.replace("$6::varchar[]", "$6::text[]") + " ON CONFLICT DO NOTHING RETURNING platform, key"
+
+
+async def insert_rows(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+    """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order;
+    return whether each event's row is new (an event twice in the batch is new once, the first time)."""
+    if conn.dialect.name == "sqlite":
+        return await on_thread(conn, lambda sqlite: _insert_on_thread(sqlite, sessions, events))
+    if sessions:
+        await conn.exec_driver_sql(_POSTGRES_SESSIONS, tuple(list(column) for column in zip(*sessions, strict=True)))
+    if not events:
+        return []
+    result = await conn.exec_driver_sql(_POSTGRES_EVENTS, tuple(list(column) for column in zip(*events, strict=True)))
+    new = {(row.platform, row.key) for row in result}
+    flags = []
+    for platform, _, key, *_ in events:
+        flags.append((platform, key) in new)
+        new.discard((platform, key))
+    return flags
+
+
+def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+    cursor = sqlite.cursor()
+    try:
+        cursor.executemany(_SQLITE_SESSION, sessions)
+        flags = []
+        for values in events:
+            cursor.execute(_SQLITE_EVENT, values)
+            flags.append(cursor.rowcount == 1)
+        return flags
+    finally:
+        cursor.close()

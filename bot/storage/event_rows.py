@@ -1,9 +1,9 @@
 """Insert a batch of deliveries' session and event rows with the driver's own statements, the same text every batch.
 
 SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch size; these are
-fixed texts the drivers prepare once. On SQLite the batch is one trip to the connection's thread (each
-row's own insert tells whether it was new); on PostgreSQL one statement a table over arrays (unnest).
-Either way inside the caller's transaction, so nothing is acknowledged before its commit.
+fixed texts the drivers prepare once. On SQLite the batch and its commit are one trip to the connection's
+thread (each row's own insert tells whether it was new); on PostgreSQL one statement a table over arrays
+(unnest), then the commit. Either way nothing is acknowledged before its commit.
 """
 from __future__ import annotations
 
@@ -30,11 +30,17 @@ _POSTGRES_SESSIONS = f"INSERT INTO sessions ({_SESSION_COLUMNS}) " + _ARRAYS + _
 _POSTGRES_EVENTS = f"INSERT INTO events ({_EVENT_COLUMNS}) " + _ARRAYS.replace("$6::varchar[]", "$6::text[]") + " ON CONFLICT DO NOTHING RETURNING platform, key"
 
 
-async def insert_rows(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
-    """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order;
-    return whether each event's row is new (an event twice in the batch is new once, the first time)."""
+async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+    """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order, and
+    commit `conn`'s transaction; return whether each event's row is new (an event twice in the batch is new once, the first)."""
     if conn.dialect.name == "sqlite":
-        return await on_thread(conn, lambda sqlite: _insert_on_thread(sqlite, sessions, events))
+        return await on_thread(conn, lambda sqlite: _insert_on_thread(sqlite, sessions, events), commit=True)
+    flags = await _insert_over_arrays(conn, sessions, events)
+    await conn.commit()
+    return flags
+
+
+async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
     if sessions:
         await conn.exec_driver_sql(_POSTGRES_SESSIONS, tuple(list(column) for column in zip(*sessions, strict=True)))
     if not events:

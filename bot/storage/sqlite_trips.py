@@ -1,10 +1,10 @@
-"""Run each SQLite statement in one trip to aiosqlite's thread (SQLAlchemy's adapter makes four), and skip empty rollbacks.
+"""Run each SQLite statement in one trip to aiosqlite's thread (SQLAlchemy's adapter makes four); skip empty rollbacks and commits.
 
 Every trip is a hand-over to the connection's thread and a wake-up of the event loop: SQLAlchemy's
 aiosqlite adapter opens a cursor, executes, fetches and closes the cursor in four of them, and rolls
 back every connection it returns to the pool, in a transaction or not. Here the statement runs,
 its rows are fetched and its cursor closed in one function on the thread, which also notes whether
-a transaction is open: a connection with none is returned without a trip.
+a transaction is open: a connection with none is returned, or committed, without a trip.
 """
 from __future__ import annotations
 
@@ -95,14 +95,18 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(outcome.rows)
 
 
-async def on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], Result]) -> Result:
-    """Run `work` with the driver's own connection, in one trip to its thread, inside `conn`'s transaction (if one is open)."""
+async def on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], Result], commit: bool = False) -> Result:
+    """Run `work` with the driver's own connection in one trip to its thread, inside `conn`'s transaction (if one is open);
+    with `commit`, commit that transaction in the same trip (the connection's own commit then makes none)."""
     adapted = (await conn.get_raw_connection()).dbapi_connection
     assert isinstance(adapted, OneTripConnection)
     driver = adapted._connection
 
     def run(sqlite: sqlite3.Connection) -> tuple[Result, bool]:
-        return work(sqlite), sqlite.in_transaction
+        result = work(sqlite)
+        if commit:
+            sqlite.commit()
+        return result, sqlite.in_transaction
 
     async with adapted._execute_mutex:
         adapted.in_transaction = True  # unknown while it runs, and after a failure: the next rollback makes its trip
@@ -122,7 +126,7 @@ class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """An aiosqlite connection whose cursors make one trip, and whose rollback without a transaction makes none."""
+    """An aiosqlite connection whose cursors make one trip, and whose rollback or commit without a transaction makes none."""
 
     __slots__ = ("in_transaction",)
     _cursor_cls = OneTripCursor
@@ -138,8 +142,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.in_transaction = False
 
     def commit(self) -> None:
-        super().commit()
-        self.in_transaction = False
+        if self.in_transaction:
+            super().commit()
+            self.in_transaction = False
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):

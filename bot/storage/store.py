@@ -20,7 +20,7 @@ from bot.core.timefmt import to_stamp
 
 from . import schema
 from .at_rest import AtRest
-from .event_rows import EventValues, SessionValues, insert_rows
+from .event_rows import EventValues, SessionValues, insert_and_commit
 from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
@@ -275,7 +275,8 @@ class Store(NoticeRecords):
     async def _write_events(
         self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]
     ) -> list[int]:
-        """Write a batch of deliveries with one statement per table (bot/storage/event_rows.py); return each delivery's new events."""
+        """Write a batch of deliveries with one statement per table and commit them (bot/storage/event_rows.py); return each
+        delivery's new events."""
         sessions: dict[str, SessionValues] = {}
         rows: list[EventValues] = []
         for therapist_id, meeting, keyed, now in batch:
@@ -290,7 +291,7 @@ class Store(NoticeRecords):
                     meeting.platform, meeting.occurrence_id, self.at_rest.event_key(key, event),
                     to_stamp(event.at), event.kind, self.at_rest.event_data(event), stamp,
                 ))
-        new = iter(await insert_rows(conn, list(sessions.values()), rows))
+        new = iter(await insert_and_commit(conn, list(sessions.values()), rows))
         return [sum(next(new) for _ in keyed) for _, _, keyed, _ in batch]  # in order: each delivery's rows, one after the other
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:

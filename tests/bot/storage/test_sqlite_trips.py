@@ -96,3 +96,15 @@ async def test_work_on_the_thread_is_one_trip_inside_the_transaction_and_goes_wi
         await on_thread(conn, insert([("e",)]))
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["e"]
+
+
+async def test_work_committed_on_the_thread_is_one_trip_and_the_commit_after_makes_none(engine, trips):
+    trips[0] = 0
+    async with engine.begin() as conn:
+        await on_thread(conn, lambda sqlite: sqlite.execute("INSERT INTO t (v) VALUES ('kept')"), commit=True)
+    assert trips[0] == 1  # SQLAlchemy's commit (and the connection's return) found no transaction open
+    async with engine.begin():
+        pass
+    assert trips[0] == 1  # nor does an empty transaction's commit
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["kept"]

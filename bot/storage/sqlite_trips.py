@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     AsyncAdapt_aiosqlite_ss_cursor,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import await_
 
@@ -110,7 +111,10 @@ async def on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], 
 
     async with adapted._execute_mutex:
         adapted.in_transaction = True  # unknown while it runs, and after a failure: the next rollback makes its trip
-        result, adapted.in_transaction = await driver._execute(run, driver._conn)
+        try:
+            result, adapted.in_transaction = await driver._execute(run, driver._conn)
+        except sqlite3.Error as err:  # as a statement's: SQLAlchemy's error of its kind (IntegrityError, OperationalError, ...)
+            raise DBAPIError.instance(None, None, err, sqlite3.Error, hide_parameters=True) from err
     return result
 
 

@@ -1,8 +1,6 @@
 """One trip to aiosqlite's thread per statement (bot/storage/sqlite_trips.py): fewer trips, the same answers and errors."""
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -88,7 +86,7 @@ async def test_work_on_the_thread_is_one_trip_inside_the_transaction_and_goes_wi
         assert await on_thread(conn, insert([("a",), ("b",)])) == 2
         assert trips[0] == 1
     assert trips[0] == 2  # the work opened a transaction: the connection's return rolls it back, in a trip
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):  # as a statement's error is
         async with engine.begin() as conn:
             await on_thread(conn, insert([("c",)]))
             await on_thread(conn, insert([("d",), ("d",)]))  # not unique: the whole transaction goes, "c" with it

@@ -2,8 +2,8 @@
 
 SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch size; these are
 fixed texts the drivers prepare once. On SQLite the batch and its commit are one trip to the connection's
-thread (each row's own insert tells whether it was new); on PostgreSQL one statement a table over arrays
-(unnest), then the commit. Either way nothing is acknowledged before its commit.
+thread (each row's own insert tells whether it was new); on PostgreSQL one statement over arrays (unnest),
+then the commit. Either way nothing is acknowledged before its commit.
 """
 from __future__ import annotations
 
@@ -25,10 +25,14 @@ _FILL_MEETING_ID = " ON CONFLICT (id) DO UPDATE SET meeting_id = excluded.meetin
 
 _SQLITE_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)" + _FILL_MEETING_ID
 _SQLITE_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-_ARRAYS = "SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[])"
-_POSTGRES_SESSIONS = f"INSERT INTO sessions ({_SESSION_COLUMNS}) " + _ARRAYS + _FILL_MEETING_ID
-_POSTGRES_EVENTS = f"INSERT INTO events ({_EVENT_COLUMNS}) " + _ARRAYS.replace("$6::varchar[]", "$6::text[]") + " ON CONFLICT DO NOTHING RETURNING platform, key"
-
+# One statement, one round trip: the sessions' insert runs (once) as a data-modifying WITH beside the events'.
+_POSTGRES_ROWS = (
+    f"WITH sessions_written AS (INSERT INTO sessions ({_SESSION_COLUMNS})"
+    " SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[])"
+    f"{_FILL_MEETING_ID}) INSERT INTO events ({_EVENT_COLUMNS})"
+    " SELECT * FROM unnest($8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::varchar[], $13::text[], $14::varchar[])"
+    " ON CONFLICT DO NOTHING RETURNING platform, key"
+)
 
 async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
     """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order, and
@@ -41,12 +45,9 @@ async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionVal
 
 
 async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
-    if sessions:
-        await conn.exec_driver_sql(_POSTGRES_SESSIONS, tuple(list(column) for column in zip(*sessions, strict=True)))
-    if not events:
-        return []
-    result = await conn.exec_driver_sql(_POSTGRES_EVENTS, tuple(list(column) for column in zip(*events, strict=True)))
-    new = {(row.platform, row.key) for row in result}
+    columns = [list(column) for column in zip(*sessions, strict=True)] or [[]] * 7
+    columns += [list(column) for column in zip(*events, strict=True)] or [[]] * 7
+    new = {(row.platform, row.key) for row in await conn.exec_driver_sql(_POSTGRES_ROWS, tuple(columns))}
     flags = []
     for platform, _, key, *_ in events:
         flags.append((platform, key) in new)

@@ -34,6 +34,7 @@ _POSTGRES_ROWS = (
     " ON CONFLICT DO NOTHING RETURNING platform, key"
 )
 
+
 async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
     """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order, and
     commit `conn`'s transaction; return whether each event's row is new (an event twice in the batch is new once, the first)."""

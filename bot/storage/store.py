@@ -275,8 +275,7 @@ class Store(NoticeRecords):
     async def _write_events(
         self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]
     ) -> list[int]:
-        """Write a batch of deliveries with one statement per table and commit them (bot/storage/event_rows.py); return each
-        delivery's new events."""
+        """Write a batch of deliveries and commit it (bot/storage/event_rows.py); return each delivery's new events."""
         sessions: dict[str, SessionValues] = {}
         rows: list[EventValues] = []
         for therapist_id, meeting, keyed, now in batch:

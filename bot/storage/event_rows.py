@@ -37,7 +37,8 @@ _POSTGRES_ROWS = (
 
 async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
     """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order, and
-    commit `conn`'s transaction; return whether each event's row is new (an event twice in the batch is new once, the first)."""
+    commit `conn`'s transaction (on PostgreSQL one statement: under autocommit, its own); return whether each event's
+    row is new (an event twice in the batch is new once, the first)."""
     if conn.dialect.name == "sqlite":
         return await on_thread(conn, lambda sqlite: _insert_on_thread(sqlite, sessions, events), commit=True)
     flags = await _insert_over_arrays(conn, sessions, events)

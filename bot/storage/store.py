@@ -184,7 +184,8 @@ class Store(NoticeRecords):
         self.at_rest = at_rest
         self._channels_for = channels_for  # where a therapist's notices of a kind go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
+        # PostgreSQL writes a batch of deliveries in one statement, committed as it runs (bot/storage/event_rows.py).
+        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events, autocommit=engine.dialect.name == "postgresql")
         self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
 

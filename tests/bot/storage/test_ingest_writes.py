@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg.transaction
+
 from bot.core.events import MeetingRef
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import CLIENT, MEETING, at, joined, started
@@ -46,9 +48,17 @@ async def test_a_session_first_stored_without_its_meeting_id_gets_it_later(store
     assert row is not None and row.meeting_id == MEETING.meeting_id
 
 
-async def test_a_batch_with_a_new_session_is_written_in_one_statement(store, trips):
+async def test_a_batch_with_a_new_session_is_written_in_one_statement(store, trips, monkeypatch):
     # One round trip for the session's row (its meeting id filled in if it lacked one) and the events: on PostgreSQL one
-    # statement; on SQLite one trip to the connection's thread, with the commit (bot/storage/event_rows.py).
+    # statement, committed as it runs (no BEGIN, no COMMIT); on SQLite one trip to the connection's thread, with the commit.
+    begun = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counted(transaction):
+        begun.append(transaction)
+        await start(transaction)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
     nameless = MeetingRef(MEETING.platform, MEETING.occurrence_id, "", MEETING.host_id)
     await store.record_events("t1", nameless, [("k-start", started())], at(0))
     trips[0] = 0
@@ -57,4 +67,4 @@ async def test_a_batch_with_a_new_session_is_written_in_one_statement(store, tri
     if store.engine.dialect.name == "sqlite":
         assert sent == [] and trips[0] == 1
     else:
-        assert sent == ["WITH sessions_written AS"]
+        assert sent == ["WITH sessions_written AS"] and begun == []

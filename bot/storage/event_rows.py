@@ -7,6 +7,7 @@ then the commit. Either way nothing is acknowledged before its commit.
 """
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Sequence
 
@@ -24,7 +25,7 @@ _EVENT_COLUMNS = "platform, occurrence_id, key, at, kind, data, received_at"
 _FILL_MEETING_ID = " ON CONFLICT (id) DO UPDATE SET meeting_id = excluded.meeting_id WHERE sessions.meeting_id = '' AND excluded.meeting_id <> ''"
 
 _SQLITE_SESSION = f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)" + _FILL_MEETING_ID
-_SQLITE_EVENT = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_SQLITE_ROWS = 1000  # rows a statement at most: 7,000 variables, under SQLite's limit (32,766)
 # One statement, one round trip: the sessions' insert runs (once) as a data-modifying WITH beside the events'.
 _POSTGRES_ROWS = (
     f"WITH sessions_written AS (INSERT INTO sessions ({_SESSION_COLUMNS})"
@@ -49,22 +50,33 @@ async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionVal
 async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
     columns = [list(column) for column in zip(*sessions, strict=True)] or [[]] * 7
     columns += [list(column) for column in zip(*events, strict=True)] or [[]] * 7
-    new = {(row.platform, row.key) for row in await conn.exec_driver_sql(_POSTGRES_ROWS, tuple(columns))}
+    return _firsts(events, {(row.platform, row.key) for row in await conn.exec_driver_sql(_POSTGRES_ROWS, tuple(columns))})
+
+
+def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+    # A statement of many rows does all its work in its first step: the thread gives up Python's lock once for it, not once a row.
+    cursor = sqlite.cursor()
+    try:
+        cursor.executemany(_SQLITE_SESSION, sessions)
+        new: set[tuple[str, str]] = set()
+        for first in range(0, len(events), _SQLITE_ROWS):
+            rows = events[first:first + _SQLITE_ROWS]
+            new.update(cursor.execute(_sqlite_events(len(rows)), [value for row in rows for value in row]).fetchall())
+        return _firsts(events, new)
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_events(rows: int) -> str:
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING platform, key"
+
+
+def _firsts(events: Sequence[EventValues], new: set[tuple[str, str]]) -> list[bool]:
+    """Return whether each event's row is new: one that was, once, for its first event in the batch."""
     flags = []
     for platform, _, key, *_ in events:
         flags.append((platform, key) in new)
         new.discard((platform, key))
     return flags
-
-
-def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
-    cursor = sqlite.cursor()
-    try:
-        cursor.executemany(_SQLITE_SESSION, sessions)
-        flags = []
-        for values in events:
-            cursor.execute(_SQLITE_EVENT, values)
-            flags.append(cursor.rowcount == 1)
-        return flags
-    finally:
-        cursor.close()

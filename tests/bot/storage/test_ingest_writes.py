@@ -23,6 +23,16 @@ async def test_a_duplicate_inside_one_batch_is_stored_and_counted_once(store):
     assert len(await store.session_events(MEETING)) == 2
 
 
+async def test_more_rows_than_one_sqlite_statement_takes_are_all_stored_and_counted(store):
+    keyed = [(f"k{n}", joined(n, CLIENT)) for n in range(2500)]  # three statements' worth on SQLite (event_rows.py)
+    first, again = await asyncio.gather(
+        store.record_events("t1", MEETING, keyed + keyed[:3], at(10)),  # three of them twice, in the same delivery
+        store.record_events("t1", MEETING, keyed[-5:], at(10)),
+    )
+    assert (first, again) == (2500, 0)
+    assert len(await store.session_events(MEETING)) == 2500
+
+
 async def test_two_instances_storing_the_same_deliveries_store_each_event_once(storage_url):
     engines = [create_engine(storage_url) for _ in range(2)]
     stores = [Store(engine, storage_keys()) for engine in engines]

@@ -1,9 +1,9 @@
-"""Insert a batch of deliveries' session and event rows with the driver's own statements, the same text every batch.
+"""Insert a batch of deliveries' session and event rows with the drivers' own statements, made once, not per batch.
 
-SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch size; these are
-fixed texts the drivers prepare once. On SQLite the batch and its commit are one trip to the connection's
-thread (each row's own insert tells whether it was new); on PostgreSQL one statement over arrays (unnest),
-then the commit. Either way nothing is acknowledged before its commit.
+SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch and size. Here, on
+SQLite, a batch's rows (a multi-row insert a table, its text kept a size) and its commit are one trip
+to the connection's thread; on PostgreSQL one statement over arrays (unnest), the same text every batch.
+The rows it returns are the new ones. Either way nothing is acknowledged before its commit.
 """
 from __future__ import annotations
 

@@ -54,7 +54,7 @@ async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionV
 
 
 def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
-    # A statement of many rows does all its work in its first step: the thread gives up Python's lock once for it, not once a row.
+    # One statement for many rows, not one a row: it inserts them all in its first step (what it returns is read from memory after).
     cursor = sqlite.cursor()
     try:
         cursor.executemany(_SQLITE_SESSION, sessions)

@@ -58,21 +58,23 @@ class MeetingEvent:
     def to_record(self, seal: Seal) -> dict[str, Any]:
         """Return the JSON-able fields worth storing (never the raw payload): SEALED text through `seal`, NOT_KEPT left out."""
         record: dict[str, Any] = {"kind": self.kind, "at": to_stamp(self.at)}
-        record.update(_kept(self, seal, skip=("meeting", "at", "raw")))
+        record.update(_kept(self, seal))
         return record
 
 
-def _kept(obj: Any, seal: Seal, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def _kept(obj: Any, seal: Seal) -> dict[str, Any]:
     """Return a dataclass's fields as they are stored: an empty SEALED field is left out, a filled one sealed."""
     kept: dict[str, Any] = {}
     kind: type = type(obj)  # typed so: mypy takes type[Any] for unhashable
-    for name, how in _at_rest(kind):
+    for name, how in _stored(kind):
         value = getattr(obj, name)
-        if name in skip or how == "not_kept" or (how == "sealed" and not value):
-            continue
         if how == "sealed":
+            if not value:
+                continue
             value = seal(value)
-        kept[name] = _kept(value, seal) if dataclasses.is_dataclass(value) else value
+        elif hasattr(value, "__dataclass_fields__"):  # dataclasses.is_dataclass, without its look at `type`
+            value = _kept(value, seal)
+        kept[name] = value
     return kept
 
 
@@ -87,6 +89,13 @@ def _opened(cls: type, record: Mapping[str, Any], unseal: Seal) -> dict[str, Any
             value = unseal(value)
         values[name] = value
     return values
+
+
+@functools.cache
+def _stored(cls: type) -> tuple[tuple[str, str | None], ...]:
+    """Return the fields of a dataclass that `_kept` stores: an event's meeting, time and raw payload go elsewhere or nowhere."""
+    beside = ("meeting", "at", "raw") if issubclass(cls, MeetingEvent) else ()
+    return tuple((name, how) for name, how in _at_rest(cls) if how != "not_kept" and name not in beside)
 
 
 @functools.cache

@@ -16,9 +16,12 @@ MAX_BATCH = 256
 class GroupCommit(Generic[Item]):
     """Apply submitted items in shared transactions; each caller resumes only after its commit."""
 
-    def __init__(self, engine: AsyncEngine, apply: Apply) -> None:
+    def __init__(self, engine: AsyncEngine, apply: Apply, autocommit: bool = False) -> None:
+        """With `autocommit`, the writer opens no transaction: `apply` writes a batch in one statement, which the
+        database commits as it runs it (no BEGIN and COMMIT round trips)."""
         self._engine = engine
         self._apply = apply
+        self._autocommit = autocommit
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future[Any]] | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -89,7 +92,9 @@ class GroupCommit(Generic[Item]):
         try:
             if self._conn is None:
                 self._conn = await self._engine.connect()
-            async with self._conn.begin():
+                if self._autocommit:
+                    await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with self._conn.begin():  # under autocommit, SQLAlchemy's alone: the database sees no BEGIN
                 results = await self._apply(self._conn, [item for item, _ in pending])
         except Exception as err:
             await self._drop_connection()

@@ -1,15 +1,16 @@
-"""Run each SQLite statement in one trip to aiosqlite's thread (SQLAlchemy's adapter makes four), and skip empty rollbacks.
+"""Run each SQLite statement in one trip to aiosqlite's thread (SQLAlchemy's adapter makes four); skip empty rollbacks and commits.
 
 Every trip is a hand-over to the connection's thread and a wake-up of the event loop: SQLAlchemy's
 aiosqlite adapter opens a cursor, executes, fetches and closes the cursor in four of them, and rolls
 back every connection it returns to the pool, in a transaction or not. Here the statement runs,
 its rows are fetched and its cursor closed in one function on the thread, which also notes whether
-a transaction is open: a connection with none is returned without a trip.
+a transaction is open: a connection with none is returned, or committed, without a trip.
 """
 from __future__ import annotations
 
 import collections
-from typing import Any
+import sqlite3
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -17,7 +18,11 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
     AsyncAdapt_aiosqlite_ss_cursor,
 )
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util.concurrency import await_
+
+Result = TypeVar("Result")
 
 
 class _Outcome:
@@ -91,6 +96,28 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows = collections.deque(outcome.rows)
 
 
+async def on_thread(conn: AsyncConnection, work: Callable[[sqlite3.Connection], Result], commit: bool = False) -> Result:
+    """Run `work` with the driver's own connection in one trip to its thread, inside `conn`'s transaction (if one is open);
+    with `commit`, commit that transaction in the same trip (the connection's own commit then makes none)."""
+    adapted = (await conn.get_raw_connection()).dbapi_connection
+    assert isinstance(adapted, OneTripConnection)
+    driver = adapted._connection
+
+    def run(sqlite: sqlite3.Connection) -> tuple[Result, bool]:
+        result = work(sqlite)
+        if commit:
+            sqlite.commit()
+        return result, sqlite.in_transaction
+
+    async with adapted._execute_mutex:
+        adapted.in_transaction = True  # unknown while it runs, and after a failure: the next rollback makes its trip
+        try:
+            result, adapted.in_transaction = await driver._execute(run, driver._conn)
+        except sqlite3.Error as err:  # as a statement's: SQLAlchemy's error of its kind (IntegrityError, OperationalError, ...)
+            raise DBAPIError.instance(None, None, err, sqlite3.Error, hide_parameters=True) from err
+    return result
+
+
 class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
     """SQLAlchemy's server-side cursor (rows fetched as read), which leaves the transaction's state unknown."""
 
@@ -103,7 +130,7 @@ class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """An aiosqlite connection whose cursors make one trip, and whose rollback without a transaction makes none."""
+    """An aiosqlite connection whose cursors make one trip, and whose rollback or commit without a transaction makes none."""
 
     __slots__ = ("in_transaction",)
     _cursor_cls = OneTripCursor
@@ -119,8 +146,9 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
             self.in_transaction = False
 
     def commit(self) -> None:
-        super().commit()
-        self.in_transaction = False
+        if self.in_transaction:
+            super().commit()
+            self.in_transaction = False
 
 
 class OneTripDbapi(AsyncAdapt_aiosqlite_dbapi):

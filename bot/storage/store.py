@@ -20,6 +20,7 @@ from bot.core.timefmt import to_stamp
 
 from . import schema
 from .at_rest import AtRest
+from .event_rows import EventValues, SessionValues, insert_and_commit
 from .files import private_file
 from .group_commit import GroupCommit
 from .key_checks import check_keys
@@ -183,18 +184,8 @@ class Store(NoticeRecords):
         self.at_rest = at_rest
         self._channels_for = channels_for  # where a therapist's notices of a kind go: a delivery row for each
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        # Built once: each batch only binds its rows (SQLAlchemy caches the compiled form by the statement's shape).
-        events, sessions = schema.events, schema.sessions
-        self._insert_events = self._insert(events).on_conflict_do_nothing().returning(events.c.platform, events.c.key)
-        # A session first seen without its meeting id gets it later, in the same statement (one round trip a batch, not two):
-        # its id is its occurrence's in every version (session_ids.py), so a conflict on either unique key is one on the id.
-        new_session = self._insert(sessions)
-        self._insert_sessions = new_session.on_conflict_do_update(
-            index_elements=[sessions.c.id],
-            set_={"meeting_id": new_session.excluded.meeting_id},
-            where=and_(sessions.c.meeting_id == "", new_session.excluded.meeting_id != ""),
-        )
-        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events)
+        # PostgreSQL writes a batch of deliveries in one statement, committed as it runs (bot/storage/event_rows.py).
+        self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events, autocommit=engine.dialect.name == "postgresql")
         self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
 
@@ -285,37 +276,23 @@ class Store(NoticeRecords):
     async def _write_events(
         self, conn: AsyncConnection, batch: list[tuple[str | None, MeetingRef, Sequence[tuple[str, MeetingEvent]], datetime]]
     ) -> list[int]:
-        """Write a batch of deliveries with one statement per table; return each delivery's new events."""
-        sessions: dict[str, dict[str, Any]] = {}
-        rows: list[dict[str, Any]] = []
-        stored_keys: list[list[tuple[str, str]]] = []  # each delivery's events, as their rows are keyed
+        """Write a batch of deliveries and commit it (bot/storage/event_rows.py); return each delivery's new events."""
+        sessions: dict[str, SessionValues] = {}
+        rows: list[EventValues] = []
         for therapist_id, meeting, keyed, now in batch:
             stamp = to_stamp(now)
             session_id = session_id_for(meeting.platform, meeting.occurrence_id)
-            if therapist_id is not None and session_id not in self._known_sessions:
-                sessions.setdefault(session_id, dict(
-                    id=session_id, platform=meeting.platform, occurrence_id=meeting.occurrence_id,
-                    meeting_id=meeting.meeting_id, host_id=meeting.host_id, therapist_id=therapist_id, created_at=stamp,
-                ))
-            keys = []
+            if therapist_id is not None and session_id not in self._known_sessions and session_id not in sessions:
+                sessions[session_id] = (
+                    session_id, meeting.platform, meeting.occurrence_id, meeting.meeting_id, meeting.host_id, therapist_id, stamp
+                )
             for key, event in keyed:
-                stored_key = self.at_rest.event_key(key, event)
-                keys.append((meeting.platform, stored_key))
-                rows.append(dict(
-                    platform=meeting.platform, occurrence_id=meeting.occurrence_id, key=stored_key,
-                    at=to_stamp(event.at), kind=event.kind, data=self.at_rest.event_data(event), received_at=stamp,
+                rows.append((
+                    meeting.platform, meeting.occurrence_id, self.at_rest.event_key(key, event),
+                    to_stamp(event.at), event.kind, self.at_rest.event_data(event), stamp,
                 ))
-            stored_keys.append(keys)
-        if sessions:
-            await conn.execute(self._insert_sessions, list(sessions.values()))
-        new_keys: set[tuple[str, str]] = set()
-        if rows:
-            new_keys = {(r.platform, r.key) for r in await conn.execute(self._insert_events, rows)}
-        counts = []
-        for keys in stored_keys:  # a row new in this batch counts once: for the first delivery that carried it
-            counts.append(len(new_keys.intersection(keys)))
-            new_keys.difference_update(keys)
-        return counts
+        new = iter(await insert_and_commit(conn, list(sessions.values()), rows))
+        return [sum(next(new) for _ in keyed) for _, _, keyed, _ in batch]  # in order: each delivery's rows, one after the other
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""

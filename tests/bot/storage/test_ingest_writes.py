@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg.transaction
+
 from bot.core.events import MeetingRef
 from bot.storage.store import Store, create_engine, session_id_for
 from tests.bot.core.builders import CLIENT, MEETING, at, joined, started
@@ -19,6 +21,16 @@ async def test_a_duplicate_inside_one_batch_is_stored_and_counted_once(store):
     ]
     assert await asyncio.gather(*writes) == [2, 0, 0]
     assert len(await store.session_events(MEETING)) == 2
+
+
+async def test_more_rows_than_one_sqlite_statement_takes_are_all_stored_and_counted(store):
+    keyed = [(f"k{n}", joined(n, CLIENT)) for n in range(2500)]  # three statements' worth on SQLite (event_rows.py)
+    first, again = await asyncio.gather(
+        store.record_events("t1", MEETING, keyed + keyed[:3], at(10)),  # three of them twice, in the same delivery
+        store.record_events("t1", MEETING, keyed[-5:], at(10)),
+    )
+    assert (first, again) == (2500, 0)
+    assert len(await store.session_events(MEETING)) == 2500
 
 
 async def test_two_instances_storing_the_same_deliveries_store_each_event_once(storage_url):
@@ -46,11 +58,23 @@ async def test_a_session_first_stored_without_its_meeting_id_gets_it_later(store
     assert row is not None and row.meeting_id == MEETING.meeting_id
 
 
-async def test_a_batch_with_a_new_session_is_written_in_one_statement_a_table(store):
-    # A round trip each (on SQLite a trip to the connection's thread): the session's row, its meeting id filled in
-    # if it lacked one, in one statement; the events in another.
+async def test_a_batch_with_a_new_session_is_written_in_one_statement(store, trips, monkeypatch):
+    # One round trip for the session's row (its meeting id filled in if it lacked one) and the events: on PostgreSQL one
+    # statement, committed as it runs (no BEGIN, no COMMIT); on SQLite one trip to the connection's thread, with the commit.
+    begun = []
+    start = asyncpg.transaction.Transaction.start
+
+    async def counted(transaction):
+        begun.append(transaction)
+        await start(transaction)
+
+    monkeypatch.setattr(asyncpg.transaction.Transaction, "start", counted)
     nameless = MeetingRef(MEETING.platform, MEETING.occurrence_id, "", MEETING.host_id)
     await store.record_events("t1", nameless, [("k-start", started())], at(0))
+    trips[0] = 0
     with Statements(store.engine) as sent:
         await store.record_events("t1", MEETING, [("k-join", joined(5, CLIENT))], at(5))
-    assert [s.replace('"', "") for s in sent] == ["INSERT INTO sessions", "INSERT INTO events"]
+    if store.engine.dialect.name == "sqlite":
+        assert sent == [] and trips[0] == 1
+    else:
+        assert sent == ["WITH sessions_written AS"] and begun == []

@@ -1,11 +1,11 @@
 """One trip to aiosqlite's thread per statement (bot/storage/sqlite_trips.py): fewer trips, the same answers and errors."""
 from __future__ import annotations
 
-import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot.storage.sqlite_trips import on_thread
 from bot.storage.store import create_engine
 
 
@@ -16,20 +16,6 @@ async def engine(sqlite_url):
         await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT UNIQUE)"))
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture
-def trips(monkeypatch):
-    """Count the functions handed to aiosqlite's connection threads."""
-    count = [0]
-    execute = aiosqlite.Connection._execute
-
-    async def counted(self, fn, *args, **kwargs):
-        count[0] += 1
-        return await execute(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return count
 
 
 async def test_a_read_is_one_trip_and_its_connection_goes_back_without_one(engine, trips):
@@ -89,3 +75,34 @@ async def test_rows_streamed_from_a_server_side_cursor_and_a_rollback_after(engi
         await conn.execute(text("DELETE FROM t"))
         await conn.rollback()
         assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 3
+
+
+async def test_work_on_the_thread_is_one_trip_inside_the_transaction_and_goes_with_its_rollback(engine, trips):
+    def insert(values):
+        return lambda sqlite: sqlite.executemany("INSERT INTO t (v) VALUES (?)", values).rowcount
+
+    async with engine.connect() as conn:
+        trips[0] = 0
+        assert await on_thread(conn, insert([("a",), ("b",)])) == 2
+        assert trips[0] == 1
+    assert trips[0] == 2  # the work opened a transaction: the connection's return rolls it back, in a trip
+    with pytest.raises(IntegrityError):  # as a statement's error is
+        async with engine.begin() as conn:
+            await on_thread(conn, insert([("c",)]))
+            await on_thread(conn, insert([("d",), ("d",)]))  # not unique: the whole transaction goes, "c" with it
+    async with engine.begin() as conn:
+        await on_thread(conn, insert([("e",)]))
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["e"]
+
+
+async def test_work_committed_on_the_thread_is_one_trip_and_the_commit_after_makes_none(engine, trips):
+    trips[0] = 0
+    async with engine.begin() as conn:
+        await on_thread(conn, lambda sqlite: sqlite.execute("INSERT INTO t (v) VALUES ('kept')"), commit=True)
+    assert trips[0] == 1  # SQLAlchemy's commit (and the connection's return) found no transaction open
+    async with engine.begin():
+        pass
+    assert trips[0] == 1  # nor does an empty transaction's commit
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT v FROM t"))).scalars().all() == ["kept"]

@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from .errors import check_storable, failure, refuse
-from .metrics import WEBHOOKS, count_webhook
+from .metrics import count_webhook
+from .webhook_lines import WEBHOOKS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -11,7 +11,6 @@ from . import keys
 from .errors import refuse
 from .health import delivery_wait
 
-WEBHOOKS = "/webhooks/"
 routes = web.RouteTableDef()
 
 

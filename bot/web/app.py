@@ -44,7 +44,7 @@ from . import api, checklist_api, clients_api, health, keys, metrics, notes_api,
 from .headers import answer_headers
 from .limits import request_limits
 from .logs import quiet_server_logs
-from .pages.errors import page_errors
+from .pages.errors import as_page
 from .platforms import setup_platforms
 from .proxies import trusted_proxies
 from .request_ids import request_ids
@@ -212,11 +212,11 @@ async def _quiet_logs(app: web.Application) -> None:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
-    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
+    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH}, as_page)
     sign_ins = sign_in_middleware(settings)
     proxies = trusted_proxies(settings.server.trusted_proxies)  # early: every later part sees the client's address
     middlewares: list[Middleware] = [
-        request_ids(), *([proxies] if proxies else []), limits, page_errors, *([sign_ins] if sign_ins else []),
+        request_ids(), *([proxies] if proxies else []), limits, *([sign_ins] if sign_ins else []),
     ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(answer_headers(settings.server))

@@ -14,20 +14,22 @@ from .metrics import count_webhook
 from .webhook_lines import WEBHOOKS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Refusals = Callable[[web.Request, web.HTTPException], web.StreamResponse | None]  # a refusal answered otherwise, or None
 
 
-def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collection[str]) -> Middleware:
-    """Return the middleware that wraps every request, outermost first, in what used to be four:
+def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collection[str], refusals: Refusals | None = None) -> Middleware:
+    """Return the middleware that wraps every request, outermost first, in what used to be five:
 
     - a webhook is counted by platform and outcome, and its answer timed (bot/web/metrics.py);
     - a body over `max_bytes` is refused at once, a request slower than `timeout_seconds` cut off: the
       body is read first, so a request cut off while its body trickles in is a 408 and nothing of the
       service's work is cancelled; a handler still busy at the deadline is a 503. Routes in
       `untimed_paths` (the notice stream) are meant to stay open and get no deadline;
-    - a failure no handler foresaw is a 500 with a reason, logged without values (bot/web/errors.py);
+    - a failure no handler foresaw is a 500 with a reason, logged without values (bot/web/errors.py), and a
+      refusal a handler raised is answered by `refusals` if it says how (a page's, as a page: bot/web/pages/errors.py);
     - a path or query string no database can hold is a 400 before any handler sees it.
 
-    One middleware, not four: each is a coroutine and a call on every request, and webhooks come by the thousand.
+    One middleware, not five: each is a coroutine and a call on every request, and webhooks come by the thousand.
     """
     untimed = frozenset(untimed_paths)
 
@@ -39,7 +41,7 @@ def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collec
         platform = path.split("/")[2] if path.startswith(WEBHOOKS) else None
         started = time.perf_counter()
         try:
-            response = await _bounded(request, handler, max_bytes, None if path in untimed else timeout_seconds)
+            response = await _bounded(request, handler, max_bytes, None if path in untimed else timeout_seconds, refusals)
         except web.HTTPException as err:
             if platform is not None:
                 count_webhook(request.app, platform, err.status, started)
@@ -51,7 +53,9 @@ def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collec
     return guard
 
 
-async def _bounded(request: web.Request, handler: Handler, max_bytes: int, timeout_seconds: float | None) -> web.StreamResponse:
+async def _bounded(
+    request: web.Request, handler: Handler, max_bytes: int, timeout_seconds: float | None, refusals: Refusals | None
+) -> web.StreamResponse:
     length = request.content_length
     if length is not None and length > max_bytes:
         # Answered before reading: waiting for a body that is announced but never sent holds the connection.
@@ -66,7 +70,9 @@ async def _bounded(request: web.Request, handler: Handler, max_bytes: int, timeo
             check_storable(request)
             try:
                 return await handler(request)
-            except web.HTTPException:
+            except web.HTTPException as err:
+                if refusals is not None and (answer := refusals(request, err)) is not None:
+                    return answer
                 raise
             except Exception as err:
                 raise failure(request, err) from None

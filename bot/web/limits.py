@@ -25,8 +25,7 @@ def request_limits(max_bytes: int, timeout_seconds: float, untimed_paths: Collec
     - a body over `max_bytes` is refused at once, a request slower than `timeout_seconds` cut off (within a
       second more: bot/web/deadlines.py): the body is read first, so a request cut off while its body
       trickles in is a 408 and nothing of the service's work is cancelled; a handler still busy at the
-      deadline is a 503. Routes in
-      `untimed_paths` (the notice stream) are meant to stay open and get no deadline;
+      deadline is a 503. Routes in `untimed_paths` (the notice stream) are meant to stay open and get no deadline;
     - a failure no handler foresaw is a 500 with a reason, logged without values (bot/web/errors.py), and a
       refusal a handler raised is answered by `refusals` if it says how (a page's, as a page: bot/web/pages/errors.py);
     - a path or query string no database can hold is a 400 before any handler sees it.

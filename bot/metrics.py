@@ -80,6 +80,18 @@ class Metrics:
         )
         registry.register(self.frames_analysed)
         registry.register(self.frames_dropped)
+        self._webhook_children: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+    def webhook_answered(self, platform: str, outcome: str) -> tuple[Counter, Histogram]:
+        """Return the webhook counter's child for this platform and outcome, and the timer's for the platform.
+
+        Looked up once each: `labels()` costs more than the count itself, and a child stays its labels' until
+        removed (nothing here removes one).
+        """
+        children = self._webhook_children.get((platform, outcome))
+        if children is None:
+            children = self._webhook_children[(platform, outcome)] = (self.webhooks.labels(platform, outcome), self.webhook_seconds.labels(platform))
+        return children
 
     def scrape(self) -> bytes:
         """Return every metric in Prometheus' text format."""

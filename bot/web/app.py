@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import AsyncIterator
 
 from aiohttp import web
+from aiohttp.log import access_logger
 from aiohttp.typedefs import Middleware
 
 from bot.config.log_levels import quiet_libraries
@@ -43,11 +44,12 @@ from . import api, checklist_api, clients_api, health, keys, metrics, notes_api,
 from .headers import answer_headers
 from .limits import request_limits
 from .logs import quiet_server_logs
-from .pages.errors import page_errors
+from .pages.errors import as_page
 from .platforms import setup_platforms
 from .proxies import trusted_proxies
 from .request_ids import request_ids
 from .signed_in import sign_in_middleware
+from .webhook_lines import WebhookLines
 
 MAX_REQUEST_BYTES = 1024 * 1024  # no route takes a larger body; a platform's webhook may bound its own lower
 RECENT = timedelta(hours=24)
@@ -194,6 +196,13 @@ async def _deliveries(app: web.Application) -> AsyncIterator[None]:
     await outbox.close()
 
 
+async def _webhook_lines(app: web.Application) -> AsyncIterator[None]:
+    """Sum the access lines of webhooks answered 2xx (bot/web/logs.py), and say the last sums at shutdown."""
+    app[keys.WEBHOOK_LINES] = lines = WebhookLines(access_logger)
+    yield
+    lines.write()  # every connection is closed by now: no answer is added after
+
+
 async def _quiet_logs(app: web.Application) -> None:
     # Whichever runner serves the app (companion serve, a test's), its logs quote nothing: aiohttp's are
     # filtered, and the libraries that would quote data stay at WARNING unless the operator said otherwise.
@@ -203,11 +212,11 @@ async def _quiet_logs(app: web.Application) -> None:
 
 def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     """Return the service's application; nothing connects until it starts."""
-    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH})
+    limits = request_limits(MAX_REQUEST_BYTES, settings.server.request_timeout_seconds, {stream.STREAM_PATH}, as_page)
     sign_ins = sign_in_middleware(settings)
     proxies = trusted_proxies(settings.server.trusted_proxies)  # early: every later part sees the client's address
     middlewares: list[Middleware] = [
-        request_ids(), *([proxies] if proxies else []), limits, page_errors, *([sign_ins] if sign_ins else []),
+        request_ids(), *([proxies] if proxies else []), limits, *([sign_ins] if sign_ins else []),
     ]  # outermost first
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=middlewares)
     app.on_response_prepare.append(answer_headers(settings.server))
@@ -219,7 +228,7 @@ def create_app(settings: Settings, clock: Clock = utc_now) -> web.Application:
     app[keys.INSTANCE] = services.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
     # In this order at start (and the reverse at shutdown): the platforms start once the service's
     # parts exist, and the outbox once the platforms have offered their channels.
-    app.cleanup_ctx.extend([_storage, _notices_everywhere, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
+    app.cleanup_ctx.extend([_webhook_lines, _storage, _notices_everywhere, _evaluation, _timers, _frames])  # the timers' catch-up judges through the queue
     setup_platforms(app, services)
     app.cleanup_ctx.append(_deliveries)
     app.cleanup_ctx.append(_cluster)  # last: the cluster link starts once every part (the platforms' too) listens on it

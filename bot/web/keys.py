@@ -25,6 +25,8 @@ from bot.tracking.notice_board import NoticeBoard
 from bot.tracking.stored_events import StoredEvents
 from bot.tracking.tracker import Clock, SessionTracker
 
+from .webhook_lines import WebhookLines
+
 SETTINGS = web.AppKey("settings", Settings)
 INSTANCE = web.AppKey("instance", str)  # this instance's id among several on one database: host, process, a random part
 CLOCK = web.AppKey[Clock]("clock")  # a callable type, not a class: given as the type argument
@@ -48,5 +50,6 @@ STREAM_HEARTBEAT_SECONDS = web.AppKey("stream_heartbeat_seconds", float)
 STREAMS = web.AppKey("streams", set[asyncio.Task[None]])
 OPEN_STREAMS = web.AppKey("open_streams", Counter[str])  # per therapist id
 METRICS = web.AppKey("metrics", Metrics)
+WEBHOOK_LINES = web.AppKey("webhook_lines", WebhookLines)  # the access log's sums of webhooks answered 2xx
 # The request as a trusted proxy says the client made it, kept on the request as it arrived (bot/web/proxies.py).
 FORWARDED = web.RequestKey("forwarded", web.BaseRequest)

@@ -13,7 +13,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config.log_format import REQUEST_ID, frames_only
 
+from . import keys
 from .proxies import as_made
+from .webhook_lines import WEBHOOKS
 
 # Accept failures asyncio retries every second, each logged with a traceback (megabytes a day).
 ACCEPT_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
@@ -51,11 +53,19 @@ def redact(text: str) -> str:
 
 
 class PathAccessLogger(AbstractAccessLogger):
-    """Log a request as address, method, path, status, size, time and request id: never its query, headers or body."""
+    """Log a request as address, method, path, status, size, time and request id: never its query, headers or body.
+
+    A webhook answered 2xx is summed instead, on one line a second per route and status (bot/web/webhook_lines.py).
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
             return
+        if 200 <= response.status < 300 and isinstance(request, web.Request) and (resource := request.match_info.route.resource) is not None:
+            route = resource.canonical  # the route's own path: a closed set, never what was sent
+            if route.startswith(WEBHOOKS) and (lines := request.app.get(keys.WEBHOOK_LINES)) is not None:
+                lines.add(request.method, route, response.status, response.body_length, time)
+                return
         # The raw path, cut at the query: a decoded path could carry a line break into the log.
         path = _printable(request.raw_path.partition("?")[0].partition("#")[0])[:200]
         method = _printable(request.method)[:16]

@@ -11,7 +11,6 @@ from . import keys
 from .errors import refuse
 from .health import delivery_wait
 
-WEBHOOKS = "/webhooks/"
 routes = web.RouteTableDef()
 
 
@@ -26,9 +25,9 @@ def outcome(status: int) -> str:
 
 def count_webhook(app: web.Application, platform: str, status: int, started: float) -> None:
     """Count a webhook answered with `status` by platform and outcome, and time its answer from `started` (bot/web/limits.py asks)."""
-    metrics = app[keys.METRICS]
-    metrics.webhooks.labels(platform, outcome(status)).inc()
-    metrics.webhook_seconds.labels(platform).observe(time.perf_counter() - started)
+    counted, timed = app[keys.METRICS].webhook_answered(platform, outcome(status))
+    counted.inc()
+    timed.observe(time.perf_counter() - started)
 
 
 def _token_given(request: web.Request, token: str) -> bool:

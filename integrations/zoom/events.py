@@ -36,16 +36,21 @@ def _text(value: Any) -> str:
 
 def _id(obj: Mapping[str, Any], *names: str, limit: int) -> str:
     """Return the first of `names` that is set, as text; refuse one longer than any Zoom sends."""
-    value = _text(next((obj.get(n) for n in names if obj.get(n)), None))
+    for name in names:
+        if found := obj.get(name):
+            break
+    else:
+        found = None
+    value = _text(found)
     if len(value) > limit:
         raise WebhookFormatError(f"{names[0]} is longer than {limit} characters")
     return value
 
 
 def _when(text: Any, fallback: datetime | None, field: str) -> datetime:
-    if _text(text):
+    if stamp := _text(text):
         try:
-            return from_iso(_text(text))
+            return from_iso(stamp)
         except ValueError:
             raise WebhookFormatError(f"{field} is not an ISO 8601 time") from None
     if fallback is None:

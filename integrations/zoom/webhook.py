@@ -27,11 +27,12 @@ def _shown(name: str) -> str:
 
 
 def _acknowledged(status: str) -> web.Response:
-    # The answers' JSON made once: a webhook's answer is one of these few.
-    return web.Response(text=_ANSWERS[status], content_type="application/json")
+    # The answers' bytes and header made once (not encoded, nor the type's header composed, each time): a webhook's answer is one of these few.
+    return web.Response(body=_ANSWERS[status], headers=_JSON)
 
 
-_ANSWERS = {status: json.dumps({"status": status}) for status in ("stored", "ignored", "planned")}
+_ANSWERS = {status: json.dumps({"status": status}).encode() for status in ("stored", "ignored", "planned")}
+_JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def _bad_request(reason: str) -> web.Response:

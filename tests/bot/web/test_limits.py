@@ -91,8 +91,9 @@ async def test_every_answer_names_the_service_and_no_version(aiohttp_client, set
 
 async def test_a_webhook_passes_one_guard_that_counts_it_bounds_it_and_refuses_an_unstorable_url(aiohttp_client, settings):
     app = create_app(settings)
-    # Request ids, the guard, the pages' refusals and the sign-in cookie (no proxies); one hook sets every answer's headers.
-    assert len(app.middlewares) == 4 and len(app.on_response_prepare) == 1
+    # Request ids, the guard (which answers a page's refusals as pages too) and the sign-in cookie (no proxies); one hook
+    # sets every answer's headers.
+    assert len(app.middlewares) == 3 and len(app.on_response_prepare) == 1
     client = await aiohttp_client(app)
     refused = await client.post("/webhooks/zoom?x=%00", data=b"{}")
     assert refused.status == 400 and "NUL" in (await refused.json())["reason"]

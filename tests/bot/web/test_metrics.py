@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 
 from bot.core.settings import CHANNELS
+from bot.metrics import Metrics
 from bot.storage import schema
 from bot.tracking.frames import DEFAULT_QUEUE_FRAMES, Frame
 from bot.web import keys
@@ -92,3 +93,12 @@ async def test_frames_a_full_queue_dropped_are_counted_when_scraped(aiohttp_clie
     for _ in range(DEFAULT_QUEUE_FRAMES + 5):  # put at once, never waiting: the sinks' tasks take none meanwhile
         client.app[keys.FRAMES].put(frame)
     assert (await scraped(client))[("companion_frames_dropped_total", (("stage", "queue"),))] == 5
+
+
+def test_a_webhooks_counter_and_timer_are_the_labels_own_children_looked_up_once():
+    metrics = Metrics()
+    counted, timed = metrics.webhook_answered("zoom", "accepted")
+    assert metrics.webhook_answered("zoom", "accepted") == (counted, timed)
+    assert counted is metrics.webhooks.labels("zoom", "accepted") and timed is metrics.webhook_seconds.labels("zoom")
+    refused, timed_too = metrics.webhook_answered("zoom", "refused")
+    assert refused is not counted and timed_too is timed

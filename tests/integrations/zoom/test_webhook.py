@@ -239,6 +239,7 @@ async def test_a_stream_start_that_comes_before_its_meeting_is_stored_for_it(aio
     }
     response = await post(client, rtms)  # no host in an RTMS payload, and no session yet: kept, and said so
     assert (await response.json())["status"] == "stored"
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8" and response.content_length == len(b'{"status": "stored"}')
     await replay(client, meeting_deliveries)
     store = client.app[keys.STORE]
     (session,) = await store.sessions("t1")

@@ -31,6 +31,7 @@ class DueWorkScheduler:
     def __init__(self) -> None:
         self._running: set[asyncio.Task[Any]] = set()
         self._planned: dict[int, datetime] = {}  # row id -> the due time it wakes at
+        self._armed: dict[int, tuple[datetime, str]] = {}  # row id -> when its APScheduler job runs (not after its due time), its kind
         self._held: list[int] = []  # overdue rows planned while paused: carried out once resumed
         self._standing_by = False  # paused by `pause`: rows planned meanwhile are another instance's to wake
         self._slots = asyncio.Semaphore(AT_ONCE)
@@ -132,31 +133,48 @@ class DueWorkScheduler:
             _LOGGER.exception("due work %s failed", row_id)
 
     async def _woken(self, row_id: int) -> None:
-        """Carry out a row whose time has come, once a slot is free, unless it was dropped or moved meanwhile."""
+        """Carry out a row whose time has come, once a slot is free, unless it was dropped or moved meanwhile (moved
+        later: wake up again then)."""
+        _, kind = self._armed.pop(row_id, (None, ""))  # its job has run: planning the row from here on arms another
         async with self._slots:
             due = self._planned.get(row_id)
-            if due is None or due > datetime.now(timezone.utc):  # dropped, or moved later, while it waited
+            if due is None:  # dropped while it waited
+                return
+            if due > datetime.now(timezone.utc):  # moved later since its job was armed (or while it waited)
+                if row_id not in self._armed:
+                    self._arm(row_id, due, kind)
                 return
             del self._planned[row_id]  # carried out: planning it again (still pending after) wakes it again
             await self.run(row_id)
 
     def add(self, row: DueRow) -> None:
         """Wake up for `row` at its due time (at once if that has passed); a row planned for that time already, or any
-        while paused by `pause`, is left alone."""
+        while paused by `pause`, is left alone.
+
+        A row moved later keeps its job: the job wakes at the earlier time and arms another for the row's time then.
+        A session's watchdog and settle timers move later at every delivery, and re-arming a job each time was a
+        fifth of judging one (measured); a job wakes early at most once for each time it is armed.
+        """
         due = row.work.due_at
         if self._standing_by or self._planned.get(row.id) == due:
             return
         self._planned[row.id] = due
-        if due > datetime.now(timezone.utc):
-            self._scheduler.add_job(
-                self._wake, "date", run_date=due, args=[row.id], id=f"{JOB_PREFIX}{row.id}", name=row.work.kind, replace_existing=True
-            )
+        now = datetime.now(timezone.utc)
+        if due > now:
+            if not now < self._armed.get(row.id, (due, ""))[0] < due:  # none armed, or armed later than the row's time now
+                self._arm(row.id, due, row.work.kind)
             return
         self._drop_job(row.id)
         if self._scheduler.state == STATE_RUNNING:
             self._spawn(row.id)
         else:  # paused (at start): held until resumed
             self._held.append(row.id)
+
+    def _arm(self, row_id: int, due: datetime, kind: str) -> None:
+        self._armed[row_id] = (due, kind)
+        self._scheduler.add_job(
+            self._wake, "date", run_date=due, args=[row_id], id=f"{JOB_PREFIX}{row_id}", name=kind, replace_existing=True
+        )
 
     def _spawn(self, row_id: int) -> None:
         self._start(self._wake(row_id))
@@ -172,6 +190,7 @@ class DueWorkScheduler:
         self._drop_job(row_id)
 
     def _drop_job(self, row_id: int) -> None:
+        self._armed.pop(row_id, None)
         try:
             self._scheduler.remove_job(f"{JOB_PREFIX}{row_id}")
         except JobLookupError:

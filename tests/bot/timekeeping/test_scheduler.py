@@ -59,9 +59,35 @@ async def test_replanning_a_row_whose_time_did_not_move_leaves_the_scheduler_alo
     for _ in range(3):  # every evaluation plans the session's timers again
         scheduler.add(DueRow(row.id, row.work))
     assert changes == [EVENT_JOB_ADDED]
-    moved = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
-    scheduler.add(moved)
-    assert len(changes) == 2 and scheduler.planned() == {5: moved.work.due_at}
+    later = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
+    scheduler.add(later)  # moved later (a watchdog at every delivery): its job wakes first and is armed again then
+    assert changes == [EVENT_JOB_ADDED] and scheduler.planned() == {5: later.work.due_at}
+    sooner = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at - timedelta(minutes=5), "t1"))
+    scheduler.add(sooner)  # moved sooner than its job wakes: armed again at once
+    assert len(changes) == 2 and scheduler.planned() == {5: sooner.work.due_at}
+    await scheduler.shutdown()
+
+
+async def test_a_row_moved_later_again_and_again_wakes_once_at_its_last_time_not_before():
+    woken: list[tuple[int, datetime]] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append((row_id, datetime.now(timezone.utc)))
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    scheduler.add(due_in(7, 0.2))
+    for n in range(1, 4):  # moved later while its first job waits, and after that job has woken
+        scheduler.add(last := due_in(7, 0.2 + 0.15 * n))
+        await asyncio.sleep(0.1 if n < 3 else 0)
+    await wait_for(lambda: woken)
+    await asyncio.sleep(0.3)
+    assert [row_id for row_id, _ in woken] == [7] and woken[0][1] >= last.work.due_at
+    assert scheduler.planned() == {}
+    scheduler.add(again := due_in(7, 0.1))  # still pending after: planned again, it wakes again
+    await wait_for(lambda: len(woken) == 2)
+    assert woken[1][1] >= again.work.due_at
     await scheduler.shutdown()
 
 

@@ -1,4 +1,4 @@
-"""The APScheduler wiring: rows wake at their time, overdue ones at once and a few at a time, and re-planning a row that did not move changes nothing."""
+"""The APScheduler wiring: rows wake at their time (one job at the soonest), overdue ones at once and a few at a time, and re-planning a row that did not move changes nothing."""
 from __future__ import annotations
 
 import asyncio
@@ -188,4 +188,26 @@ async def test_paused_and_resumed_again_and_again_it_wakes_only_while_running_an
         await wait_for(lambda turn=turn: woken == [turn + 1] and housekeeping == [1])  # the job ran once, at the first resume
         assert scheduler.planned() == {later.id: later.work.due_at}
         woken.clear()
+    await scheduler.shutdown()
+
+
+async def test_many_rows_wake_each_at_its_time_through_one_job_and_the_dropped_ones_never():
+    woken: list[tuple[int, datetime]] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append((row_id, datetime.now(timezone.utc)))
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    rows = {n: due_in(n, 0.1 + 0.03 * (n % 10)) for n in range(1, 201)}
+    for row in rows.values():
+        scheduler.add(row)
+    assert len(scheduler._scheduler.get_jobs()) == 1  # one wake-up for them all, at the soonest row's time
+    for n in range(1, 201, 2):  # half dropped: their wake-ups are passed over (and the queue kept small)
+        scheduler.remove(n)
+    await wait_for(lambda: len(woken) == 100)
+    await asyncio.sleep(0.2)
+    assert sorted(row_id for row_id, _ in woken) == list(range(2, 201, 2))
+    assert all(at >= rows[row_id].work.due_at for row_id, at in woken) and scheduler.planned() == {}
     await scheduler.shutdown()

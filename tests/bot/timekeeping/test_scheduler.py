@@ -21,6 +21,19 @@ async def wait_for(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
+def running() -> tuple[DueWorkScheduler, list[tuple[int, datetime]]]:
+    """Return a scheduler started and resumed, and the rows it wakes with when, as they come."""
+    woken: list[tuple[int, datetime]] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append((row_id, datetime.now(timezone.utc)))
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    return scheduler, woken
+
+
 async def test_rows_wake_at_their_time_once_and_a_removed_one_never():
     woken: list[tuple[int, datetime]] = []
 
@@ -60,25 +73,18 @@ async def test_replanning_a_row_whose_time_did_not_move_leaves_the_scheduler_alo
         scheduler.add(DueRow(row.id, row.work))
     assert changes == [EVENT_JOB_ADDED]
     later = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
-    scheduler.add(later)  # moved later (a watchdog at every delivery): its job wakes first and is armed again then
+    scheduler.add(later)  # moved later (a watchdog at every delivery): its wake-up comes first and queues it again then
     assert changes == [EVENT_JOB_ADDED] and scheduler.planned() == {5: later.work.due_at}
     sooner = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at - timedelta(minutes=5), "t1"))
-    scheduler.add(sooner)  # moved sooner than its job wakes: armed again at once
+    scheduler.add(sooner)  # moved sooner than the job wakes: the job armed again at once
     assert len(changes) == 2 and scheduler.planned() == {5: sooner.work.due_at}
     await scheduler.shutdown()
 
 
 async def test_a_row_moved_later_again_and_again_wakes_once_at_its_last_time_not_before():
-    woken: list[tuple[int, datetime]] = []
-
-    async def fire(row_id: int) -> None:
-        woken.append((row_id, datetime.now(timezone.utc)))
-
-    scheduler = DueWorkScheduler()
-    scheduler.start(fire)
-    scheduler.resume()
+    scheduler, woken = running()
     scheduler.add(due_in(7, 0.2))
-    for n in range(1, 4):  # moved later while its first job waits, and after that job has woken
+    for n in range(1, 4):  # moved later while its first wake-up waits, and after it has come
         scheduler.add(last := due_in(7, 0.2 + 0.15 * n))
         await asyncio.sleep(0.1 if n < 3 else 0)
     await wait_for(lambda: woken)
@@ -192,14 +198,7 @@ async def test_paused_and_resumed_again_and_again_it_wakes_only_while_running_an
 
 
 async def test_many_rows_wake_each_at_its_time_through_one_job_and_the_dropped_ones_never():
-    woken: list[tuple[int, datetime]] = []
-
-    async def fire(row_id: int) -> None:
-        woken.append((row_id, datetime.now(timezone.utc)))
-
-    scheduler = DueWorkScheduler()
-    scheduler.start(fire)
-    scheduler.resume()
+    scheduler, woken = running()
     rows = {n: due_in(n, 0.1 + 0.03 * (n % 10)) for n in range(1, 201)}
     for row in rows.values():
         scheduler.add(row)

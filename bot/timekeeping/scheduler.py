@@ -188,7 +188,12 @@ class DueWorkScheduler:
 
     def _arm(self, at: datetime) -> None:
         self._wakes_at = at
-        self._scheduler.add_job(self._wake_soonest, "date", run_date=at, id=SOONEST_JOB, name="due rows", replace_existing=True)
+        # A run re-arms the job before APScheduler counts that run done: with one instance allowed, a next run due by
+        # then (a busy loop) would be skipped, and every row after it with it. A run waits for nothing, so runs never
+        # interleave: any number may be under way.
+        self._scheduler.add_job(
+            self._wake_soonest, "date", run_date=at, id=SOONEST_JOB, name="due rows", replace_existing=True, max_instances=1_000
+        )
 
     async def _soonest(self) -> None:
         """Wake up for each row whose time has come (carried out once a slot is free), then arm for the next."""

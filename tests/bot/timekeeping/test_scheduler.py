@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_ADDED, EVENT_JOB_MODIFIED, EVENT_JOB_REMOVED
@@ -209,4 +210,21 @@ async def test_many_rows_wake_each_at_its_time_through_one_job_and_the_dropped_o
     await asyncio.sleep(0.2)
     assert sorted(row_id for row_id, _ in woken) == list(range(2, 201, 2))
     assert all(at >= rows[row_id].work.due_at for row_id, at in woken) and scheduler.planned() == {}
+    await scheduler.shutdown()
+
+
+async def test_rows_keep_waking_when_the_loop_is_late_for_each_wake_up():
+    woken: list[int] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append(row_id)
+        time.sleep(0.05)  # a busy loop: the next row's time passes before its wake-up is armed
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    for n in range(1, 11):
+        scheduler.add(due_in(n, 0.1 + 0.02 * n))
+    await wait_for(lambda: len(woken) == 10)
+    assert sorted(woken) == list(range(1, 11)) and scheduler.planned() == {}
     await scheduler.shutdown()

@@ -1,7 +1,7 @@
 """The pre-call checklist: points with conditions on the client's mode and flags, tailored per client."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -33,11 +33,17 @@ class Checklist:
     """Every point the operator wrote, in order."""
 
     points: tuple[ChecklistPoint, ...]
+    # The points for each kind of client (modes, flags, platform), picked once: every judging of a session asks.
+    _picked: dict[tuple[frozenset[str], frozenset[str], str | None], tuple[ChecklistPoint, ...]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
 
     def for_client(self, profile: ClientProfile | None, platform: str | None = None) -> list[ChecklistPoint]:
         """Return the points for this client met on `platform` (no profile: an online client with no flags)."""
-        modes, flags = client_modes(profile), frozenset(profile.flags if profile else ())
-        return [p for p in self.points if p.applies_to(modes, flags, platform)]
+        kind = (client_modes(profile), frozenset(profile.flags if profile else ()), platform)
+        if (picked := self._picked.get(kind)) is None:
+            picked = self._picked[kind] = tuple(p for p in self.points if p.applies_to(*kind))
+        return list(picked)
 
     def items(self, profile: ClientProfile | None, ticks: Mapping[str, datetime], platform: str | None = None) -> list[ChecklistItem]:
         """Return this client's points on `platform`, each with when it was first confirmed (None: not yet)."""

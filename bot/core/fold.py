@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Iterable
 
 from . import events as ev
-from .participants import RoleRules
+from .participants import CLIENT, THERAPIST, RoleRules
 from .session import MeetingState, fold_state, judge_event, note_presence
 
 SortKey = tuple[datetime, int, str]  # the event's own time, its rank at that instant, then its stored key (as the store orders them)
@@ -32,6 +32,7 @@ class SessionFold:
         self.rules = rules
         self._events: list[tuple[SortKey, ev.MeetingEvent]] = []  # in the store's order
         self._keys: set[str] = set()
+        self._reported: set[ev.ParticipantRef] = set()  # who the camera reports name: looked up, never placed on the roster
         self._state, self._video = fold_state(meeting, (), rules)
         self.refolds = 0  # how many times every event was folded again (tests and benchmarks read it)
         # Changes with every fold from scratch: what was judged of one generation's state stays true of it.
@@ -57,6 +58,8 @@ class SessionFold:
             if key in self._keys:
                 continue
             self._keys.add(key)
+            if isinstance(event, ev.VideoStateChanged):
+                self._reported.add(event.participant)
             entry = ((event.at, event.rank, key), event)
             if not stale and self._applies_in_place(entry[0], event):
                 self._events.append(entry)
@@ -103,11 +106,24 @@ class SessionFold:
             return False
         if isinstance(event, ev.ParticipantEvent) and not isinstance(event, ev.VideoStateChanged):
             person = self._state.roster.find(event.participant)
-            if person is None or event.participant not in person.refs:
-                return False  # someone new, or a new way of naming someone: whoever a reference points at may change
+            if person is None:
+                return False  # someone new
             if isinstance(event, ev.ParticipantJoined) and person.first_joined is None:
                 return False  # a first arrival can make someone the client, or the session's start
+            if event.participant not in person.refs and not self._named_anew(person.role, event):
+                return False  # a new way of naming someone that may change whom other references point at, or a role
         return True
+
+    def _named_anew(self, role: str, event: ev.ParticipantEvent) -> bool:
+        """Return whether a new ref of a known person (Zoom gives each reconnect its own user id), with that person's `role`,
+        changes nothing of what came before it: at an instant of its own, neither the therapist's nor the client's ref
+        unless theirs already, and taking over no other reference."""
+        ref = event.participant
+        if event.at <= self._events[-1][0][0]:  # the order at a shared instant looks at the instant's joins
+            return False
+        if (self.rules.is_therapist(ref) and role != THERAPIST) or (self.rules.looks_like_client(ref) and role != CLIENT):
+            return False
+        return self._state.roster.takes_alone(ref, self._reported)
 
     def _refold(self) -> None:
         self._state, self._video = fold_state(self.meeting, [event for _, event in self._events], self.rules)

@@ -163,6 +163,15 @@ class Roster:
         self._answers[ref] = found
         return found
 
+    def takes_alone(self, ref: ParticipantRef, looked_up: Iterable[ParticipantRef]) -> bool:
+        """Return whether placing `ref`, a new ref of the person it points at, changes whom no other ref points at: nobody
+        else holds any of its ids, and each of `looked_up` (refs only looked up, never placed) that it names points at
+        that person or at someone before them already."""
+        position = self._position(ref)
+        if position is None or any(not self._holders.get(known_id, set()) <= {position} for known_id in _ids(ref)):
+            return False
+        return all((found := self._position(other)) is not None and found <= position for other in looked_up if _same_person(other, ref))
+
     def person(self, ref: ParticipantRef) -> Person:
         """Return the person `ref` points at, adding a new one if needed."""
         position = self._position(ref)

@@ -37,6 +37,11 @@ def _row(row: Row) -> DueRow:
     return DueRow(row.id, work, from_iso(row.done_at) if row.done_at else None, row.outcome)
 
 
+def key_pattern(prefix: str) -> str:
+    """Return the LIKE pattern (escaped with "/", as startswith's autoescape) of the keys that start with `prefix`."""
+    return "".join("/" + c if c in "/%_" else c for c in prefix) + "%"
+
+
 _ROW_COLUMNS = [schema.due_work.c[name] for name in ("id", "key", "kind", "due_at", "therapist_id", "session_id", "data", "done_at", "outcome")]
 
 
@@ -189,7 +194,7 @@ class DueStore:
         values: dict[str, str] = {"session_id": session_id}
         if window is not None:
             values.update(kind=kind, therapist_id=therapist_id, due_from=to_stamp(window[0]), due_to=to_stamp(window[1]))
-            values["key_pattern"] = "".join("/" + c if c in "/%_" else c for c in key_prefix) + "%"  # as startswith's autoescape
+            values["key_pattern"] = key_pattern(key_prefix)
         if evaluating:
             values["notice_therapist_id"] = therapist_id
         async with reading(self._engine) as conn:

@@ -1,10 +1,11 @@
 """Read what judging a group of sessions needs in one statement a kind, not one a session: rows and codes, new events, notices, timers."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Collection, Container, Mapping
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from bot.core.due_work import CHECKLIST_REMINDER, DueRow
 from bot.core.reminders import reminder_key_prefix
@@ -12,6 +13,7 @@ from bot.core.timefmt import from_iso
 
 from . import schema
 from .due_store import _row as _due_row
+from .due_store import key_pattern
 from .session_clients import SessionClients
 from .shared_reads import reading
 from .store import SessionRow, Store, StoredEvent
@@ -35,6 +37,19 @@ _PENDING = (
     .where(schema.due_work.c.done_at.is_(None), schema.due_work.c.session_id.in_(bindparam("session_ids", expanding=True)))
     .order_by(schema.due_work.c.due_at, schema.due_work.c.id)
 )
+
+
+@functools.cache
+def _reminders_query(patterns: int) -> Select:
+    """Return the query of checklist reminders of a few therapists keyed to match any of `patterns` LIKE patterns
+    (`pattern_0`...): built once a count, not at each group's read (building it cost as much as running it)."""
+    t = schema.due_work
+    return (
+        select(t)
+        .where(t.c.kind == CHECKLIST_REMINDER, t.c.therapist_id.in_(bindparam("therapist_ids", expanding=True)))
+        .where(or_(*(t.c.key.like(bindparam(f"pattern_{n}"), escape="/") for n in range(patterns))))
+        .order_by(t.c.due_at, t.c.id)
+    )
 
 
 class GroupReads:
@@ -89,15 +104,10 @@ class GroupReads:
         found: dict[str, list[DueRow]] = {session_id: [] for session_id in prefixes}
         if not prefixes:
             return found
-        t = schema.due_work
-        query = (
-            select(t)
-            .where(t.c.kind == CHECKLIST_REMINDER, t.c.therapist_id.in_(sorted({owner for owner, _ in prefixes.values()})))
-            .where(or_(*(t.c.key.startswith(prefix, autoescape=True) for prefix in sorted({p for _, p in prefixes.values()}))))
-            .order_by(t.c.due_at, t.c.id)
-        )
+        patterns = {f"pattern_{n}": key_pattern(p) for n, p in enumerate(sorted({p for _, p in prefixes.values()}))}
+        values = {"therapist_ids": sorted({owner for owner, _ in prefixes.values()}), **patterns}
         async with reading(self._store.engine) as conn:
-            rows = [_due_row(row) for row in (await conn.execute(query)).all()]
+            rows = [_due_row(row) for row in (await conn.execute(_reminders_query(len(patterns)), values)).all()]
         for session_id, (owner, prefix) in prefixes.items():
             found[session_id] = [r for r in rows if r.work.therapist_id == owner and r.work.key.startswith(prefix)]
         return found

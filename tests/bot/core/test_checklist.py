@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config.checklist_file import load_checklist
-from bot.core.checklist import parse_checklist
+from bot.core.checklist import Checklist, parse_checklist
 from bot.core.settings import ClientProfile, SettingsError
 
 ONLINE_BASE = {
@@ -39,6 +39,17 @@ def test_each_flag_and_mode_tailors_the_checklist(mode, flags, extra):
     profile = ClientProfile(code="C-1", therapist="t1", mode=mode, flags=flags)
     base = ONLINE_BASE if mode == "online" else FACE_TO_FACE_BASE
     assert {p.id for p in load_checklist().for_client(profile)} == base | extra
+
+
+def test_one_checklist_asked_for_every_kind_of_client_in_turn_answers_each_as_if_asked_first():
+    checklist = load_checklist()
+    for _ in range(2):  # the points picked for a kind of client are kept: the second round reads them
+        for mode, flags, _extra in CASES:
+            for platform in (None, "zoom", "teams"):
+                profile = ClientProfile(code="C-1", therapist="t1", mode=mode, flags=flags)
+                answer = checklist.for_client(profile, platform)
+                assert answer == Checklist(checklist.points).for_client(profile, platform)  # one that picked nothing yet
+                answer.clear()  # a caller's list is its own
 
 
 def test_a_client_without_a_profile_gets_the_online_list_without_flag_points():

@@ -20,7 +20,14 @@ from .builders import CLIENT, CLIENT_AGAIN, MEETING, THERAPIST, VISITOR, at
 
 RULES = RoleRules(therapist_account_ids=frozenset({"HOST"}))
 RTMS_CLIENT = ev.ParticipantRef(user_id="200")  # a camera report names the client by their per-join id alone
-PEOPLE = (THERAPIST, CLIENT, CLIENT_AGAIN, VISITOR, RTMS_CLIENT, ev.ParticipantRef(user_id="400", name="Guest"))
+# New refs of known people are applied in place when nothing else can change: the tricky ones here must not be.
+PEOPLE = (
+    THERAPIST, CLIENT, CLIENT_AGAIN, VISITOR, RTMS_CLIENT, ev.ParticipantRef(user_id="400", name="Guest"),
+    ev.ParticipantRef(user_id="203", stable_id="uuid-c", name="Client"),  # the client reconnected once more
+    ev.ParticipantRef(user_id="203"),  # that connection named alone (a camera report may come before its join)
+    ev.ParticipantRef(user_id="300", stable_id="uuid-x", name="Other"),  # someone else on the visitor's old connection id
+    ev.ParticipantRef(user_id="HOST", stable_id="uuid-v", name="Visitor"),  # the visitor back with the host's id
+)
 SETTINGS = AlertSettings(video_off_alert_seconds=30, video_off_repeat_seconds=60)
 
 
@@ -146,6 +153,29 @@ def test_a_state_handed_out_is_not_changed_by_later_events() -> None:
     fold.add([("on", make_event("camera", 70, 1, True)), ("rec", make_event("recording", 80, 0, False))])
     assert before.video_off[0].end is None and before.recordings == [] and before.last_event_at == at(10)
     assert fold.state().video_off[0].end == at(70) and fold.refolds == 1  # the camera and the recording: in place
+
+
+def test_a_known_person_reconnecting_under_a_new_user_id_is_applied_in_place() -> None:
+    fold = SessionFold(MEETING, RULES)
+    fold.add([("s", make_event("started", 0, 0, False)), ("t", make_event("joined", 1, 0, False)), ("c", make_event("joined", 2, 1, False))])
+    refolds = fold.refolds
+    fold.add([("l1", make_event("left", 60, 1, False)), ("j1", make_event("joined", 70, 2, False))])  # Zoom: a new user id
+    fold.add([("l2", make_event("left", 80, 2, False)), ("j2", make_event("joined", 90, 6, False))])
+    assert fold.refolds == refolds and [p.name for p in fold.state().roster.people] == ["Therapist", "Client"]
+    held = {"s": make_event("started", 0, 0, False), "t": make_event("joined", 1, 0, False), "c": make_event("joined", 2, 1, False)}
+    held |= {"l1": make_event("left", 60, 1, False), "j1": make_event("joined", 70, 2, False)}
+    held |= {"l2": make_event("left", 80, 2, False), "j2": make_event("joined", 90, 6, False)}
+    assert facts(fold.state()) == facts(full_fold(held))
+
+
+def test_a_new_user_id_that_earlier_references_named_folds_every_event_again() -> None:
+    fold = SessionFold(MEETING, RULES)
+    fold.add([("s", make_event("started", 0, 0, False)), ("t", make_event("joined", 1, 0, False)), ("c", make_event("joined", 2, 1, False))])
+    fold.add([("off", make_event("camera", 50, 7, False))])  # names connection 203 before it joins: nobody yet
+    fold.add([("l", make_event("left", 60, 1, False))])
+    refolds = fold.refolds
+    fold.add([("j", make_event("joined", 70, 6, False))])  # the client's connection 203: the camera report was theirs
+    assert fold.refolds == refolds + 1 and fold.state().video_off[0].start == at(50)
 
 
 def test_new_rules_judge_the_same_events_again() -> None:

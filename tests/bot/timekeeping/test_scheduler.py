@@ -1,7 +1,8 @@
-"""The APScheduler wiring: rows wake at their time, overdue ones at once and a few at a time, and re-planning a row that did not move changes nothing."""
+"""The APScheduler wiring: rows wake at their time (one job at the soonest), overdue ones at once and a few at a time, and re-planning a row that did not move changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_ADDED, EVENT_JOB_MODIFIED, EVENT_JOB_REMOVED
@@ -19,6 +20,19 @@ async def wait_for(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
         await asyncio.sleep(0.02)
+
+
+def running() -> tuple[DueWorkScheduler, list[tuple[int, datetime]]]:
+    """Return a scheduler started and resumed, and the rows it wakes with when, as they come."""
+    woken: list[tuple[int, datetime]] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append((row_id, datetime.now(timezone.utc)))
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    return scheduler, woken
 
 
 async def test_rows_wake_at_their_time_once_and_a_removed_one_never():
@@ -59,9 +73,28 @@ async def test_replanning_a_row_whose_time_did_not_move_leaves_the_scheduler_alo
     for _ in range(3):  # every evaluation plans the session's timers again
         scheduler.add(DueRow(row.id, row.work))
     assert changes == [EVENT_JOB_ADDED]
-    moved = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
-    scheduler.add(moved)
-    assert len(changes) == 2 and scheduler.planned() == {5: moved.work.due_at}
+    later = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at + timedelta(minutes=5), "t1"))
+    scheduler.add(later)  # moved later (a watchdog at every delivery): its wake-up comes first and queues it again then
+    assert changes == [EVENT_JOB_ADDED] and scheduler.planned() == {5: later.work.due_at}
+    sooner = DueRow(row.id, DueWork(row.work.key, "test", row.work.due_at - timedelta(minutes=5), "t1"))
+    scheduler.add(sooner)  # moved sooner than the job wakes: the job armed again at once
+    assert len(changes) == 2 and scheduler.planned() == {5: sooner.work.due_at}
+    await scheduler.shutdown()
+
+
+async def test_a_row_moved_later_again_and_again_wakes_once_at_its_last_time_not_before():
+    scheduler, woken = running()
+    scheduler.add(due_in(7, 0.2))
+    for n in range(1, 4):  # moved later while its first wake-up waits, and after it has come
+        scheduler.add(last := due_in(7, 0.2 + 0.15 * n))
+        await asyncio.sleep(0.1 if n < 3 else 0)
+    await wait_for(lambda: woken)
+    await asyncio.sleep(0.3)
+    assert [row_id for row_id, _ in woken] == [7] and woken[0][1] >= last.work.due_at
+    assert scheduler.planned() == {}
+    scheduler.add(again := due_in(7, 0.1))  # still pending after: planned again, it wakes again
+    await wait_for(lambda: len(woken) == 2)
+    assert woken[1][1] >= again.work.due_at
     await scheduler.shutdown()
 
 
@@ -162,4 +195,36 @@ async def test_paused_and_resumed_again_and_again_it_wakes_only_while_running_an
         await wait_for(lambda turn=turn: woken == [turn + 1] and housekeeping == [1])  # the job ran once, at the first resume
         assert scheduler.planned() == {later.id: later.work.due_at}
         woken.clear()
+    await scheduler.shutdown()
+
+
+async def test_many_rows_wake_each_at_its_time_through_one_job_and_the_dropped_ones_never():
+    scheduler, woken = running()
+    rows = {n: due_in(n, 0.1 + 0.03 * (n % 10)) for n in range(1, 201)}
+    for row in rows.values():
+        scheduler.add(row)
+    assert len(scheduler._scheduler.get_jobs()) == 1  # one wake-up for them all, at the soonest row's time
+    for n in range(1, 201, 2):  # half dropped: their wake-ups are passed over (and the queue kept small)
+        scheduler.remove(n)
+    await wait_for(lambda: len(woken) == 100)
+    await asyncio.sleep(0.2)
+    assert sorted(row_id for row_id, _ in woken) == list(range(2, 201, 2))
+    assert all(at >= rows[row_id].work.due_at for row_id, at in woken) and scheduler.planned() == {}
+    await scheduler.shutdown()
+
+
+async def test_rows_keep_waking_when_the_loop_is_late_for_each_wake_up():
+    woken: list[int] = []
+
+    async def fire(row_id: int) -> None:
+        woken.append(row_id)
+        time.sleep(0.05)  # a busy loop: the next row's time passes before its wake-up is armed
+
+    scheduler = DueWorkScheduler()
+    scheduler.start(fire)
+    scheduler.resume()
+    for n in range(1, 11):
+        scheduler.add(due_in(n, 0.1 + 0.02 * n))
+    await wait_for(lambda: len(woken) == 10)
+    assert sorted(woken) == list(range(1, 11)) and scheduler.planned() == {}
     await scheduler.shutdown()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import AsyncIterator, Awaitable, Callable, Collection, Container
 
-from bot.core.appointments import Appointment, appointment_id_for
+from bot.core.appointments import Appointment
 from bot.core.due_work import DueRow
 from bot.storage.appointments import AppointmentBook
 from bot.storage.due_store import SessionDue
@@ -68,16 +68,11 @@ async def _read(group: _Group, store: Store, session_ids: list[str], read_from: 
         found = await reads.sessions(session_ids)
         rows = [row for row, _ in found.values()]
         starts = {row: read_from(row) for row in rows}
-        events = await reads.events_after(starts)
-        notice_ids = await reads.notice_ids(rows)
-        pending = await reads.pending(session_ids)
-        reminders = await reads.reminders(rows)
-        appointments = {appointment_id_for(r.work.key) for of_meeting in reminders.values() for r in of_meeting}
-        ticks = await reads.ticks([*(row.id for row in rows), *sorted(appointments)])
+        around = await reads.around(starts, session_ids)  # on SQLite in one trip to the connection's thread
     group.rows = {session_id: found[session_id][0] if session_id in found else None for session_id in session_ids}
     group.codes = {session_id: code for session_id, (_, code) in found.items()}
-    group.events = {row.id: (starts[row][0], events[row.id]) for row in rows}
-    group.notice_ids, group.pending, group.reminders, group.ticks = notice_ids, pending, reminders, ticks
+    group.events = {row.id: (starts[row][0], around.events[row.id]) for row in rows}
+    group.notice_ids, group.pending, group.reminders, group.ticks = around.notice_ids, around.pending, around.reminders, around.ticks
 
 
 async def _current() -> _Group | None:

@@ -21,8 +21,9 @@ from bot.storage.ticks import TickStore
 
 _LOGGER = logging.getLogger(__name__)
 # A group of fewer sessions is read as each is alone, in two statements a session (SessionFolds.session, then
-# AppointmentBook.for_session) against the group's six: measured faster below four, on SQLite and PostgreSQL.
-READ_TOGETHER_FROM = 4
+# AppointmentBook.for_session). Together, on PostgreSQL six round trips: measured faster alone below four; on SQLite two
+# trips to the connection's thread (GroupReads.around): faster from two.
+READ_TOGETHER_FROM = {"postgresql": 4, "sqlite": 2}
 ReadFrom = Callable[[SessionRow], tuple[int, Container[str]]]  # a session's fold: the row id its reading resumes after, the keys it holds
 
 
@@ -52,7 +53,7 @@ async def together(store: Store, session_ids: Collection[str], read_from: ReadFr
     is the one a judging's own read would have given then; one that failed to read is read alone, as is a small group.
     """
     distinct = list(dict.fromkeys(session_ids))
-    if len(distinct) < READ_TOGETHER_FROM:
+    if len(distinct) < READ_TOGETHER_FROM[store.engine.dialect.name]:
         yield
         return
     token = _GROUP.set(_Group(asyncio.current_task(), (store, distinct, read_from)))

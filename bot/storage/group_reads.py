@@ -106,36 +106,13 @@ class GroupReads:
         rows = list(read_from)
         if self._store.engine.dialect.name == "sqlite":
             async with reading(self._store.engine) as conn:
-                return await on_thread(conn, lambda sqlite: self._around_on_thread(sqlite, read_from, session_ids))
+                stored, around = await on_thread(conn, lambda sqlite: _around_on_thread(sqlite, read_from, session_ids))
+            around.events = self._events_of(read_from, stored)  # here, not on the thread: opening rows is the store's
+            return around
         events, notice_ids, pending, reminders = (
             await self.events_after(read_from), await self.notice_ids(rows), await self.pending(session_ids), await self.reminders(rows)
         )
         return Around(events, notice_ids, pending, reminders, await self.ticks(_ticked(rows, reminders)))
-
-    def _around_on_thread(
-        self, sqlite: sqlite3.Connection, read_from: Mapping[SessionRow, tuple[int, Container[str]]], session_ids: Collection[str]
-    ) -> Around:
-        cursor = sqlite.cursor()
-
-        def fetch(statement: str, row: Any, *values: Any) -> list[Any]:
-            return [row._make(found) for found in cursor.execute(statement, values)]
-
-        try:
-            rows = list(read_from)
-            stored = {
-                platform: fetch(_SQLITE_EVENTS, _EventRow, platform, json.dumps(occurrences), after_id)
-                for platform, (occurrences, after_id) in _event_reads(read_from).items()
-            }
-            owners, prefixes = _owners(rows), _prefixes(rows)
-            notices = fetch(_SQLITE_NOTICE_IDS, _NoticeRow, json.dumps(sorted(set(owners.values()))), json.dumps(list(owners)))
-            pending = fetch(_SQLITE_PENDING, _DueRow, json.dumps(list(session_ids)))
-            therapists, patterns = _reminder_values(prefixes)
-            reminders = _reminders_of(prefixes, fetch(_SQLITE_REMINDERS, _DueRow, CHECKLIST_REMINDER, json.dumps(therapists), json.dumps(patterns)) if prefixes else [])
-            ticked = _ticked(rows, reminders)
-            ticks = fetch(_SQLITE_TICKS, _TickRow, json.dumps(ticked))
-        finally:
-            cursor.close()
-        return Around(self._events_of(read_from, stored), _notice_ids_of(owners, notices), _pending_of(session_ids, pending), reminders, _ticks_of(ticked, ticks))
 
     async def events_after(self, read_from: Mapping[SessionRow, tuple[int, Container[str]]]) -> dict[str, list[StoredEvent]]:
         """Return, by session, its meeting's events stored in rows after its id, in row order; a row keyed in its
@@ -185,6 +162,33 @@ class GroupReads:
         """Return, by session (or appointment) id, when each point of its checklist was confirmed."""
         async with reading(self._store.engine) as conn:
             return _ticks_of(ids, (await conn.execute(_TICKS, {"session_ids": list(dict.fromkeys(ids))})).all())
+
+
+def _around_on_thread(
+    sqlite: sqlite3.Connection, read_from: Mapping[SessionRow, tuple[int, Container[str]]], session_ids: Collection[str]
+) -> tuple[dict[str, list[Any]], Around]:
+    """On the connection's thread: make GroupReads.around's reads; return the event rows (by platform) and the rest, read."""
+    cursor = sqlite.cursor()
+
+    def fetch(statement: str, row: Any, *values: Any) -> list[Any]:
+        return [row._make(found) for found in cursor.execute(statement, values)]
+
+    try:
+        rows = list(read_from)
+        stored = {
+            platform: fetch(_SQLITE_EVENTS, _EventRow, platform, json.dumps(occurrences), after_id)
+            for platform, (occurrences, after_id) in _event_reads(read_from).items()
+        }
+        owners, prefixes = _owners(rows), _prefixes(rows)
+        notices = fetch(_SQLITE_NOTICE_IDS, _NoticeRow, json.dumps(sorted(set(owners.values()))), json.dumps(list(owners)))
+        pending = fetch(_SQLITE_PENDING, _DueRow, json.dumps(list(session_ids)))
+        therapists, patterns = _reminder_values(prefixes)
+        reminders = _reminders_of(prefixes, fetch(_SQLITE_REMINDERS, _DueRow, CHECKLIST_REMINDER, json.dumps(therapists), json.dumps(patterns)) if prefixes else [])
+        ticked = _ticked(rows, reminders)
+        ticks = fetch(_SQLITE_TICKS, _TickRow, json.dumps(ticked))
+    finally:
+        cursor.close()
+    return stored, Around({}, _notice_ids_of(owners, notices), _pending_of(session_ids, pending), reminders, _ticks_of(ticked, ticks))
 
 
 def _event_reads(read_from: Mapping[SessionRow, tuple[int, Container[str]]]) -> dict[str, tuple[list[str], int]]:

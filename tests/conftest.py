@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import aiosqlite
 import pytest
 
 from bot.config.settings_file import parse_settings
@@ -285,3 +286,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         yield
     finally:
         timer.cancel()
+
+
+@pytest.fixture
+def trips(monkeypatch):
+    """Count the functions handed to aiosqlite's connection threads."""
+    count = [0]
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        count[0] += 1
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return count

@@ -54,7 +54,8 @@ class JudgingWrites:
 
 
 class JudgingWriter:
-    """Commit judgings' writes: every notice in one statement (and their deliveries in one more), timers in a statement a kind."""
+    """Commit judgings' writes: every notice in one statement (and their deliveries in one more), timers in a statement a kind,
+    list entries in one."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -69,8 +70,8 @@ class JudgingWriter:
                 cancelled = await self._due.cancel_in(conn, writes.cancelled)
                 timers = await self._due.put_in(conn, writes.timers)
                 await notify(conn, DUE_CHANNEL, [str(i) for i in sorted(cancelled | {row.id for row in timers.values()})])
-                for session, entry, profiles, judged_at in writes.listings:
-                    await self._listings.keep_in(conn, session, entry, profiles, judged_at)
+                if writes.listings:
+                    await self._listings.keep_in(conn, writes.listings)
                 # Last: inserting notices waits for other instances' notices to commit (bot/storage/notices.py), and a
                 # transaction that waited there holding a row another needs would deadlock with it.
                 notices = await self._store.insert_notices(conn, writes.notices) if writes.notices else []

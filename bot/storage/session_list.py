@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,14 +53,17 @@ class SessionList:
     async def keep(self, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
         """Keep the session's entry as judged at `judged_at`, unless one judged later is kept already."""
         async with self._engine.begin() as conn:
-            await self.keep_in(conn, session, entry, profiles, judged_at)
+            await self.keep_in(conn, [(session, entry, profiles, judged_at)])
 
-    async def keep_in(self, conn: AsyncConnection, session: SessionRow, entry: ListedSession, profiles: str, judged_at: datetime) -> None:
-        """Keep the session's entry as `keep` does, in the caller's transaction."""
-        values = dict(
-            session_id=session.id, therapist_id=session.therapist_id, client_code=entry.client_code, status=entry.status,
-            started_at=entry.started_at, ended_at=entry.ended_at, profiles=profiles, judged_at=to_stamp(judged_at),
-        )
+    async def keep_in(self, conn: AsyncConnection, entries: Sequence[tuple[SessionRow, ListedSession, str, datetime]]) -> None:
+        """Keep each session's entry as `keep` does, in the caller's transaction, in one statement (its rows as many parameters)."""
+        values = [
+            dict(
+                session_id=session.id, therapist_id=session.therapist_id, client_code=entry.client_code, status=entry.status,
+                started_at=entry.started_at, ended_at=entry.ended_at, profiles=profiles, judged_at=to_stamp(judged_at),
+            )
+            for session, entry, profiles, judged_at in entries
+        ]
         await conn.execute(self._keep, values)
 
     async def rows(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import AsyncIterator, Awaitable, Callable, Collection, Container
 
-from bot.core.appointments import Appointment, appointment_id_for
+from bot.core.appointments import Appointment
 from bot.core.due_work import DueRow
 from bot.storage.appointments import AppointmentBook
 from bot.storage.due_store import SessionDue
@@ -21,8 +21,9 @@ from bot.storage.ticks import TickStore
 
 _LOGGER = logging.getLogger(__name__)
 # A group of fewer sessions is read as each is alone, in two statements a session (SessionFolds.session, then
-# AppointmentBook.for_session) against the group's six: measured faster below four, on SQLite and PostgreSQL.
-READ_TOGETHER_FROM = 4
+# AppointmentBook.for_session). Together, on PostgreSQL six round trips: measured faster alone below four; on SQLite two
+# trips to the connection's thread (GroupReads.around): faster from two.
+READ_TOGETHER_FROM = {"postgresql": 4, "sqlite": 2}
 ReadFrom = Callable[[SessionRow], tuple[int, Container[str]]]  # a session's fold: the row id its reading resumes after, the keys it holds
 
 
@@ -52,7 +53,7 @@ async def together(store: Store, session_ids: Collection[str], read_from: ReadFr
     is the one a judging's own read would have given then; one that failed to read is read alone, as is a small group.
     """
     distinct = list(dict.fromkeys(session_ids))
-    if len(distinct) < READ_TOGETHER_FROM:
+    if len(distinct) < READ_TOGETHER_FROM[store.engine.dialect.name]:
         yield
         return
     token = _GROUP.set(_Group(asyncio.current_task(), (store, distinct, read_from)))
@@ -68,16 +69,11 @@ async def _read(group: _Group, store: Store, session_ids: list[str], read_from: 
         found = await reads.sessions(session_ids)
         rows = [row for row, _ in found.values()]
         starts = {row: read_from(row) for row in rows}
-        events = await reads.events_after(starts)
-        notice_ids = await reads.notice_ids(rows)
-        pending = await reads.pending(session_ids)
-        reminders = await reads.reminders(rows)
-        appointments = {appointment_id_for(r.work.key) for of_meeting in reminders.values() for r in of_meeting}
-        ticks = await reads.ticks([*(row.id for row in rows), *sorted(appointments)])
+        around = await reads.around(starts, session_ids)  # on SQLite in one trip to the connection's thread
     group.rows = {session_id: found[session_id][0] if session_id in found else None for session_id in session_ids}
     group.codes = {session_id: code for session_id, (_, code) in found.items()}
-    group.events = {row.id: (starts[row][0], events[row.id]) for row in rows}
-    group.notice_ids, group.pending, group.reminders, group.ticks = notice_ids, pending, reminders, ticks
+    group.events = {row.id: (starts[row][0], around.events[row.id]) for row in rows}
+    group.notice_ids, group.pending, group.reminders, group.ticks = around.notice_ids, around.pending, around.reminders, around.ticks
 
 
 async def _current() -> _Group | None:

@@ -72,3 +72,31 @@ async def test_a_groups_reminders_and_ticks_find_each_sessions_appointment_and_t
         for reminder in reminders:
             assert ticked[appointment_id_for(reminder.work.key)] == await ticks.ticks(appointment_id_for(reminder.work.key))
         assert ticked[ids[1]] and any(ticked.values())
+
+
+async def test_all_a_groups_reads_at_once_answer_as_each_read_does_and_on_sqlite_in_one_trip(make_settings, storage_url, trips):
+    async with Harness(make_settings(storage_url), Clock(T0 - timedelta(hours=2))) as h:
+        ids = await live_with_the_camera_off(h)
+        planned = [Appointment("zoom", m.meeting_id, "t1", T0 + timedelta(minutes=n), 50) for n, m in enumerate(MEETINGS[:3])]
+        await h.keeper.keep_reminders("t1", "zoom", planned)
+        await TickStore(h.engine).tick(appointment_id_for((await h.due.pending(kind=CHECKLIST_REMINDER))[0].work.key), "consent", T0)
+        await TickStore(h.engine).tick(ids[1], "room", T0 + timedelta(minutes=5))
+        h.clock.now = T0 + timedelta(minutes=20)
+        await h.tracker.evaluate(ids[0])  # its notices raised and its timers planned
+        reads = GroupReads(h.store)
+        found = await reads.sessions(ids)
+        rows = [found[i][0] for i in ids]
+        first = await h.store.events_after(MEETINGS[0], 0)
+        read_from = {row: (0, ()) for row in rows} | {rows[0]: (first[1].id, {first[2].key})}  # part folded already
+        reminders = await reads.reminders(rows)
+        appointments = sorted({appointment_id_for(r.work.key) for of_meeting in reminders.values() for r in of_meeting})
+        assert appointments and all(reminders[i] for i in ids[:3])
+
+        trips[0] = 0
+        around = await reads.around(read_from, [*ids, MISSING])
+        assert trips[0] == (1 if h.engine.dialect.name == "sqlite" else 0)
+        assert around.events == await reads.events_after(read_from) and [len(around.events[i]) for i in ids] == [2, 4, 4, 4]
+        assert around.notice_ids == await reads.notice_ids(rows) and around.notice_ids[ids[0]]
+        assert around.pending == await reads.pending([*ids, MISSING]) and around.pending[ids[0]]
+        assert around.reminders == reminders
+        assert around.ticks == await reads.ticks([*ids, *appointments]) and around.ticks[ids[1]] and any(around.ticks[a] for a in appointments)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping
 
 from .timefmt import from_iso, to_stamp
@@ -304,6 +304,40 @@ def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Se
             raise TypeError("a stored participant has a field no participant has")
         values["participant"] = ParticipantRef(**_opened(ParticipantRef, stored, unseal))
     return cls(meeting=meeting, at=from_iso(record["at"]), **values)
+
+
+def as_rebuilt(event: MeetingEvent) -> MeetingEvent | None:
+    """Return the event as `event_from_record` rebuilds it from its record (the same meeting), with no JSON or sealing;
+    None if that is not sure: a kind not stored, or a value JSON may not give back as it was (a float, a tuple)."""
+    cls = type(event)
+    values = _as_opened(event) if EVENT_TYPES.get(cls.kind) is cls else None
+    if values is None:
+        return None
+    at = event.at  # what `to_stamp` keeps of it, read back: UTC to the microsecond
+    if at.tzinfo is not timezone.utc or at.fold:
+        at = from_iso(to_stamp(at))
+    return cls(meeting=event.meeting, at=at, **values)
+
+
+def _as_opened(obj: Any) -> dict[str, Any] | None:
+    """Return what `_opened` gives back of `_kept(obj)` (None: a value JSON may not give back as it was)."""
+    values: dict[str, Any] = {}
+    kind: type = type(obj)
+    for name, how in _stored(kind):
+        value = getattr(obj, name)
+        if how == "sealed" and not value:
+            continue  # left out: read as the field's default
+        if type(value) is ParticipantRef and name == "participant":  # the one record `event_from_record` opens within
+            if (fields := _as_opened(value)) is None:
+                return None
+            value = ParticipantRef(**fields)
+        elif type(value) not in _SAME_FROM_JSON or (how == "sealed" and type(value) is not str):
+            return None
+        values[name] = value
+    return values
+
+
+_SAME_FROM_JSON = (str, int, bool, type(None))  # what json.loads gives back exactly as json.dumps was given it
 
 
 def sort_key(event: MeetingEvent) -> tuple[datetime, int]:

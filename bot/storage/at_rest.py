@@ -51,7 +51,15 @@ class AtRest:
         Its keys come in the fields' order, unsorted: nothing compares the text (the event's key tells
         deliveries apart) and a reader takes the keys in any order, as in the rows written sorted before.
         """
-        return json.dumps(self.prepared(event).to_record(self.cipher.seal))
+        return self._data(self.prepared(event))
+
+    def kept(self, event: ev.MeetingEvent) -> tuple[str, ev.MeetingEvent | None]:
+        """Return `event_data(event)` and the event `event_of` rebuilds from it (None: not sure, read it back)."""
+        prepared = self.prepared(event)
+        return self._data(prepared), ev.as_rebuilt(prepared)
+
+    def _data(self, prepared: ev.MeetingEvent) -> str:
+        return json.dumps(prepared.to_record(self.cipher.seal))
 
     def event_of(self, meeting: ev.MeetingRef, row_id: int, data: str) -> ev.MeetingEvent:
         """Rebuild a stored event; a sealed value no key opens reads as UNREADABLE_TEXT (logged by row id).

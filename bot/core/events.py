@@ -307,37 +307,40 @@ def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Se
 
 
 def as_rebuilt(event: MeetingEvent) -> MeetingEvent | None:
-    """Return the event as `event_from_record` rebuilds it from its record (the same meeting), with no JSON or sealing;
-    None if that is not sure: a kind not stored, or a value JSON may not give back as it was (a float, a tuple)."""
-    cls = type(event)
-    values = _as_opened(event) if EVENT_TYPES.get(cls.kind) is cls else None
-    if values is None:
+    """Return the event itself if `event_from_record` rebuilds it equal from its record (the same meeting) and just so:
+    no raw payload, its time in UTC to the microsecond, each value one JSON gives back as it was; None if not sure."""
+    at = event.at
+    if EVENT_TYPES.get(event.kind) is not type(event) or event.raw or at.tzinfo is not timezone.utc or at.fold:
         return None
-    at = event.at  # what `to_stamp` keeps of it, read back: UTC to the microsecond
-    if at.tzinfo is not timezone.utc or at.fold:
-        at = from_iso(to_stamp(at))
-    return cls(meeting=event.meeting, at=at, **values)
+    return event if _read_back(event) else None
 
 
-def _as_opened(obj: Any) -> dict[str, Any] | None:
-    """Return what `_opened` gives back of `_kept(obj)` (None: a value JSON may not give back as it was)."""
-    values: dict[str, Any] = {}
+def _read_back(obj: Any) -> bool:
+    """Return whether `_opened` gives back each stored field of `obj` from `_kept(obj)` as it is (a left out one: its default)."""
     kind: type = type(obj)
-    for name, how in _stored(kind):
-        value = getattr(obj, name)
-        if how == "sealed" and not value:
-            continue  # left out: read as the field's default
-        if type(value) is ParticipantRef and name == "participant":  # the one record `event_from_record` opens within
-            if (fields := _as_opened(value)) is None:
-                return None
-            value = ParticipantRef(**fields)
-        elif type(value) not in _SAME_FROM_JSON or (how == "sealed" and type(value) is not str):
-            return None
-        values[name] = value
-    return values
+    defaults = _defaults(kind)
+    for name, how in _at_rest(kind):
+        if name in defaults:
+            value = getattr(obj, name)
+            if how == "not_kept" or (how == "sealed" and not value):  # read as the field's default
+                if type(value) is not type(defaults[name]) or value != defaults[name]:
+                    return False
+            elif name == "participant":  # the one record `event_from_record` opens within
+                if type(value) is not ParticipantRef or not _read_back(value):
+                    return False
+            elif type(value) not in _SAME_FROM_JSON or (how == "sealed" and type(value) is not str):
+                return False
+    return True
 
 
 _SAME_FROM_JSON = (str, int, bool, type(None))  # what json.loads gives back exactly as json.dumps was given it
+
+
+@functools.cache
+def _defaults(cls: type) -> dict[str, Any]:
+    """Return the defaults of a dataclass's fields that `_kept` stores or leaves out (not an event's meeting, time or payload)."""
+    beside = ("meeting", "at", "raw") if issubclass(cls, MeetingEvent) else ()
+    return {f.name: f.default for f in dataclasses.fields(cls) if f.name not in beside}
 
 
 def sort_key(event: MeetingEvent) -> tuple[datetime, int]:

@@ -34,9 +34,12 @@ class AtRest:
         return cls(NotesCipher(privacy.notes_keys), privacy.data_key, privacy.show_names)
 
     def prepared(self, event: ev.MeetingEvent) -> ev.MeetingEvent:
-        """Return the event as it may be kept: a participant by ids and keyed digests (and name only if names are kept)."""
+        """Return the event as it may be kept: a participant by ids and keyed digests (and name only if names are kept).
+
+        A participant's event comes without its raw payload too: it is never kept.
+        """
         if isinstance(event, ev.ParticipantEvent):
-            return dataclasses.replace(event, participant=digested(event.participant, self.data_key, self.keep_names))
+            return dataclasses.replace(event, participant=digested(event.participant, self.data_key, self.keep_names), raw={})
         return event
 
     def event_key(self, key: str, event: ev.MeetingEvent) -> str:

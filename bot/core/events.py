@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar, Mapping
 
 from .timefmt import from_iso, to_stamp
@@ -304,6 +304,48 @@ def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Se
             raise TypeError("a stored participant has a field no participant has")
         values["participant"] = ParticipantRef(**_opened(ParticipantRef, stored, unseal))
     return cls(meeting=meeting, at=from_iso(record["at"]), **values)
+
+
+def as_rebuilt(event: MeetingEvent) -> MeetingEvent | None:
+    """Return the event as `event_from_record` rebuilds it from its record (the same meeting), without its raw payload,
+    if a read rebuilds it just so: its time in UTC to the microsecond, each value one JSON gives back as it was; None if
+    not sure."""
+    at = event.at
+    if EVENT_TYPES.get(event.kind) is not type(event) or at.tzinfo is not timezone.utc or at.fold or not _read_back(event):
+        return None
+    return dataclasses.replace(event, raw={}) if event.raw else event
+
+
+def _read_back(obj: Any) -> bool:
+    """Return whether `_opened` gives back each stored field of `obj` from `_kept(obj)` as it is (a left out one: its default)."""
+    kind: type = type(obj)  # typed so: mypy takes type[Any] for unhashable
+    for name, how, default in _read_backs(kind):
+        value = getattr(obj, name)
+        if how is None:
+            fits = type(value) in _SAME_FROM_JSON
+        elif how == "sealed":  # an empty one is left out: read as the default
+            fits = type(value) is str and (value != "" or default == "")
+        elif how == "not_kept":  # read as the default
+            fits = type(value) is type(default) and value == default
+        else:  # the participant: the one record `event_from_record` opens within
+            fits = type(value) is ParticipantRef and _read_back(value)
+        if not fits:
+            return False
+    return True
+
+
+_SAME_FROM_JSON = frozenset((str, int, bool, type(None)))  # what json.loads gives back exactly as json.dumps was given it
+
+
+@functools.cache
+def _read_backs(cls: type) -> tuple[tuple[str, str | None, Any], ...]:
+    """Return each field `_kept` stores or leaves out, with how it is kept ("participant": opened within) and its default."""
+    beside = ("meeting", "at", "raw") if issubclass(cls, MeetingEvent) else ()
+    return tuple(
+        (f.name, "participant" if f.name == "participant" and issubclass(cls, MeetingEvent) else f.metadata.get("at_rest"), f.default)
+        for f in dataclasses.fields(cls)
+        if f.name not in beside
+    )
 
 
 def sort_key(event: MeetingEvent) -> tuple[datetime, int]:

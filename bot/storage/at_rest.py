@@ -34,9 +34,12 @@ class AtRest:
         return cls(NotesCipher(privacy.notes_keys), privacy.data_key, privacy.show_names)
 
     def prepared(self, event: ev.MeetingEvent) -> ev.MeetingEvent:
-        """Return the event as it may be kept: a participant by ids and keyed digests (and name only if names are kept)."""
+        """Return the event as it may be kept: a participant by ids and keyed digests (and name only if names are kept).
+
+        A participant's event comes without its raw payload too: it is never kept.
+        """
         if isinstance(event, ev.ParticipantEvent):
-            return dataclasses.replace(event, participant=digested(event.participant, self.data_key, self.keep_names))
+            return dataclasses.replace(event, participant=digested(event.participant, self.data_key, self.keep_names), raw={})
         return event
 
     def event_key(self, key: str, event: ev.MeetingEvent) -> str:
@@ -51,7 +54,15 @@ class AtRest:
         Its keys come in the fields' order, unsorted: nothing compares the text (the event's key tells
         deliveries apart) and a reader takes the keys in any order, as in the rows written sorted before.
         """
-        return json.dumps(self.prepared(event).to_record(self.cipher.seal))
+        return self._data(self.prepared(event))
+
+    def kept(self, event: ev.MeetingEvent) -> tuple[str, ev.MeetingEvent | None]:
+        """Return `event_data(event)` and the event `event_of` rebuilds from it (None: not sure, read it back)."""
+        prepared = self.prepared(event)
+        return self._data(prepared), ev.as_rebuilt(prepared)
+
+    def _data(self, prepared: ev.MeetingEvent) -> str:
+        return json.dumps(prepared.to_record(self.cipher.seal))
 
     def event_of(self, meeting: ev.MeetingRef, row_id: int, data: str) -> ev.MeetingEvent:
         """Rebuild a stored event; a sealed value no key opens reads as UNREADABLE_TEXT (logged by row id).

@@ -3,7 +3,7 @@
 SQLAlchemy's insert renders, binds and compiles a multi-row statement for each batch and size. Here, on
 SQLite, a batch's rows (a multi-row insert a table, its text kept a size) and its commit are one trip
 to the connection's thread; on PostgreSQL one statement over arrays (unnest), the same text every batch.
-The rows it returns are the new ones. Either way nothing is acknowledged before its commit.
+The rows it returns are the new ones, with their ids. Either way nothing is acknowledged before its commit.
 """
 from __future__ import annotations
 
@@ -32,14 +32,14 @@ _POSTGRES_ROWS = (
     " SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::varchar[], $4::varchar[], $5::varchar[], $6::varchar[], $7::varchar[])"
     f"{_FILL_MEETING_ID}) INSERT INTO events ({_EVENT_COLUMNS})"
     " SELECT * FROM unnest($8::varchar[], $9::varchar[], $10::varchar[], $11::varchar[], $12::varchar[], $13::text[], $14::varchar[])"
-    " ON CONFLICT DO NOTHING RETURNING platform, key"
+    " ON CONFLICT DO NOTHING RETURNING platform, key, id"
 )
 
 
-async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[int | None]:
     """Insert the sessions (a missing meeting id filled in) and the events (a key already stored skipped), in order, and
-    commit `conn`'s transaction (on PostgreSQL one statement: under autocommit, its own); return whether each event's
-    row is new (an event twice in the batch is new once, the first)."""
+    commit `conn`'s transaction (on PostgreSQL one statement: under autocommit, its own); return each event's new row's
+    id, None for a row not new (an event twice in the batch is new once, the first)."""
     if conn.dialect.name == "sqlite":
         return await on_thread(conn, lambda sqlite: _insert_on_thread(sqlite, sessions, events), commit=True)
     flags = await _insert_over_arrays(conn, sessions, events)
@@ -47,21 +47,23 @@ async def insert_and_commit(conn: AsyncConnection, sessions: Sequence[SessionVal
     return flags
 
 
-async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+async def _insert_over_arrays(conn: AsyncConnection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[int | None]:
     columns = [list(column) for column in zip(*sessions, strict=True)] or [[]] * 7
     columns += [list(column) for column in zip(*events, strict=True)] or [[]] * 7
-    return _firsts(events, {(row.platform, row.key) for row in await conn.exec_driver_sql(_POSTGRES_ROWS, tuple(columns))})
+    return _firsts(events, {(row.platform, row.key): row.id for row in await conn.exec_driver_sql(_POSTGRES_ROWS, tuple(columns))})
 
 
-def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[bool]:
+def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValues], events: Sequence[EventValues]) -> list[int | None]:
     # One statement for many rows, not one a row: it inserts them all in its first step (what it returns is read from memory after).
     cursor = sqlite.cursor()
     try:
         cursor.executemany(_SQLITE_SESSION, sessions)
-        new: set[tuple[str, str]] = set()
+        new: dict[tuple[str, str], int] = {}
         for first in range(0, len(events), _SQLITE_ROWS):
             rows = events[first:first + _SQLITE_ROWS]
-            new.update(cursor.execute(_sqlite_events(len(rows)), [value for row in rows for value in row]).fetchall())
+            new.update(((platform, key), row_id) for platform, key, row_id in cursor.execute(
+                _sqlite_events(len(rows)), [value for row in rows for value in row]
+            ).fetchall())
         return _firsts(events, new)
     finally:
         cursor.close()
@@ -70,13 +72,9 @@ def _insert_on_thread(sqlite: sqlite3.Connection, sessions: Sequence[SessionValu
 @functools.lru_cache(maxsize=64)
 def _sqlite_events(rows: int) -> str:
     values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * rows)
-    return f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING platform, key"
+    return f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES {values} ON CONFLICT DO NOTHING RETURNING platform, key, id"
 
 
-def _firsts(events: Sequence[EventValues], new: set[tuple[str, str]]) -> list[bool]:
-    """Return whether each event's row is new: one that was, once, for its first event in the batch."""
-    flags = []
-    for platform, _, key, *_ in events:
-        flags.append((platform, key) in new)
-        new.discard((platform, key))
-    return flags
+def _firsts(events: Sequence[EventValues], new: dict[tuple[str, str], int]) -> list[int | None]:
+    """Return each event's new row's id (None: not new): a new row's, once, for its first event in the batch."""
+    return [new.pop((platform, key), None) for platform, _, key, *_ in events]

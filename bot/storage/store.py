@@ -33,6 +33,7 @@ from .shared_reads import reading
 from .sqlite_trips import one_trip_module
 from .stream_leases import Lease, LeaseLost, holds
 from .upgrades import PRIVATE_AT_REST, REWRITTEN
+from .written_events import WrittenEvents
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ class Store(NoticeRecords):
         self._writes: GroupCommit[Any] = GroupCommit(engine, self._write_events, autocommit=engine.dialect.name == "postgresql")
         self._notice_writes = GroupCommit(engine, self._write_notices)
         self._known_sessions: set[str] = set()
+        self._written = WrittenEvents()  # the events this instance wrote, so that judging need not decode them again
 
     async def upgrade(self) -> Migration:
         """Create the schema or bring it to this code's revision, check the keys against it; say from which revision to which.
@@ -279,6 +281,7 @@ class Store(NoticeRecords):
         """Write a batch of deliveries and commit it (bot/storage/event_rows.py); return each delivery's new events."""
         sessions: dict[str, SessionValues] = {}
         rows: list[EventValues] = []
+        rebuilt: list[MeetingEvent | None] = []
         for therapist_id, meeting, keyed, now in batch:
             stamp = to_stamp(now)
             session_id = session_id_for(meeting.platform, meeting.occurrence_id)
@@ -287,12 +290,15 @@ class Store(NoticeRecords):
                     session_id, meeting.platform, meeting.occurrence_id, meeting.meeting_id, meeting.host_id, therapist_id, stamp
                 )
             for key, event in keyed:
-                rows.append((
-                    meeting.platform, meeting.occurrence_id, self.at_rest.event_key(key, event),
-                    to_stamp(event.at), event.kind, self.at_rest.event_data(event), stamp,
-                ))
-        new = iter(await insert_and_commit(conn, list(sessions.values()), rows))
-        return [sum(next(new) for _ in keyed) for _, _, keyed, _ in batch]  # in order: each delivery's rows, one after the other
+                data, read = self.at_rest.kept(event)
+                rows.append((meeting.platform, meeting.occurrence_id, self.at_rest.event_key(key, event), to_stamp(event.at), event.kind, data, stamp))
+                rebuilt.append(read)
+        row_ids = await insert_and_commit(conn, list(sessions.values()), rows)
+        for row_id, row, read in zip(row_ids, rows, rebuilt, strict=True):
+            if row_id is not None and read is not None:
+                self._written.remember(row_id, row[5], read)
+        new = iter(row_ids)
+        return [sum(next(new) is not None for _ in keyed) for _, _, keyed, _ in batch]  # in order: each delivery's rows, one after the other
 
     async def session_events(self, meeting: MeetingRef) -> list[MeetingEvent]:
         """Return a meeting occurrence's events in the order of their own time."""
@@ -338,8 +344,15 @@ class Store(NoticeRecords):
         ]
 
     def stored_event(self, meeting: MeetingRef, known: Container[str], row_id: int, key: str, data: str, received_at: str) -> StoredEvent:
-        """Return an event's row as read: with no event if keyed in `known` (the caller holds it) or unreadable (logged by key)."""
-        return StoredEvent(row_id, key, received_at, None if key in known else _readable(self.at_rest, meeting, row_id, key, data))
+        """Return an event's row as read: with no event if keyed in `known` (the caller holds it) or unreadable (logged by key).
+
+        A row this instance wrote comes undecoded, as it was remembered (bot/storage/written_events.py).
+        """
+        written = self._written.take(row_id, data, meeting)
+        if key in known:
+            return StoredEvent(row_id, key, received_at, None)
+        event = written if written is not None else _readable(self.at_rest, meeting, row_id, key, data)
+        return StoredEvent(row_id, key, received_at, event)
 
     async def open_stream_occurrences(self, platform: str) -> list[str]:
         """Return the meeting occurrences that have a stream started and no end stored."""

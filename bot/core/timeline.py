@@ -5,7 +5,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ COLOURS = {
     "grid": "#6b7280",
 }
 _STEP_MINUTES = (1, 2, 5, 10, 15, 30, 60, 120, 180, 240)  # up to a day in six ticks
+_CLOCK_CHANGE = timedelta(hours=2)  # the most a zone's clocks go back at once (Lord Howe's half hour, DST's hour, two at most)
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
@@ -76,14 +77,18 @@ def _ticks(scale: _Scale, zone: str) -> tuple[list[datetime], bool]:
     else:
         step = next(s for s in _STEP_MINUTES if minutes / s <= MAX_TICKS)
     local = scale.start.astimezone(ZoneInfo(zone))
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    # Same-zone arithmetic is wall-clock arithmetic: the ticks fall on round local times.
-    tick = midnight + timedelta(minutes=math.ceil((local - midnight).total_seconds() / 60 / step) * step)
-    found = []
-    while tick <= scale.end:
-        found.append(tick)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0)
+    # Same-zone arithmetic is wall-clock arithmetic: the ticks fall on round local times. Where the clocks go back a wall
+    # time comes twice (fold 0, then 1), each a tick if in the window: the walk by wall time starts and ends as far
+    # beyond the window as clocks ever change at once, and keeps the instants within it.
+    first = local.replace(fold=0) - _CLOCK_CHANGE
+    tick = midnight + timedelta(minutes=math.floor((first - midnight).total_seconds() / 60 / step) * step)
+    last = local + timedelta(seconds=scale.seconds) + _CLOCK_CHANGE
+    found: set[datetime] = set()  # in UTC: local times a fold apart compare equal
+    while tick <= last:
+        found.update(at.astimezone(timezone.utc) for at in (tick, tick.replace(fold=1)) if scale.start <= at <= scale.end)
         tick += timedelta(minutes=step)
-    return found, by_day
+    return sorted(found), by_day
 
 
 def _marker(kind: str, x: float, y: float, what: str) -> str:

@@ -155,6 +155,17 @@ def test_ticks_fall_on_round_times_in_the_therapists_zone():
     assert kolkata[0] == "15:30" and all(int(t[-2:]) % 5 == 0 for t in kolkata)
 
 
+def test_ticks_where_the_clocks_go_back_are_in_the_window_once_each_and_evenly_spaced():
+    # St John's goes from UTC-2:30 to UTC-3:30 at 04:30 UTC on 5 Nov 2028: local 01:00-02:00 comes twice.
+    instant = {"session_id": "s", "timeline": [{"at": "2028-11-05T05:00:00Z"}]}  # the second 01:30
+    assert tick_labels(parse(timeline_svg(instant, "America/St_Johns"))) == ["01:30"]  # not the hour's ticks before it too
+    across = {"session_id": "s", "timeline": [{"at": "2028-11-05T04:20:00Z"}, {"at": "2028-11-05T05:10:00Z"}]}
+    root = parse(timeline_svg(across, "America/St_Johns"))
+    assert tick_labels(root) == ["01:50", "01:00", "01:10", "01:20", "01:30", "01:40"]  # 04:20 to 05:10 UTC, every 10 minutes
+    xs = [float(t.get("x1")) for t in of_class(root, "tick")]
+    assert xs[0] == LABEL_WIDTH and xs[-1] == LABEL_WIDTH + PLOT_WIDTH and len({round(b - a, 3) for a, b in zip(xs, xs[1:])}) == 1
+
+
 def test_a_session_of_days_labels_its_ticks_with_the_day():
     summary = make(started(), joined(1, THERAPIST), ended(3 * 86400))
     ticks = tick_labels(parse(timeline_svg(summary, "Europe/London")))

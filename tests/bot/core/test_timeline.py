@@ -1,6 +1,7 @@
 """The summary's timeline picture: rows, positions, markers, escaping, accessibility, and any summary at all."""
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -163,7 +164,7 @@ def test_ticks_where_the_clocks_go_back_are_in_the_window_once_each_and_evenly_s
     root = parse(timeline_svg(across, "America/St_Johns"))
     assert tick_labels(root) == ["01:50", "01:00", "01:10", "01:20", "01:30", "01:40"]  # 04:20 to 05:10 UTC, every 10 minutes
     xs = [float(t.get("x1")) for t in of_class(root, "tick")]
-    assert xs[0] == LABEL_WIDTH and xs[-1] == LABEL_WIDTH + PLOT_WIDTH and len({round(b - a, 3) for a, b in zip(xs, xs[1:])}) == 1
+    assert xs[0] == LABEL_WIDTH and xs[-1] == LABEL_WIDTH + PLOT_WIDTH and len({round(b - a, 3) for a, b in itertools.pairwise(xs)}) == 1
 
 
 def test_a_session_of_days_labels_its_ticks_with_the_day():

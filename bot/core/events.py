@@ -94,8 +94,15 @@ def _opened(cls: type, record: Mapping[str, Any], unseal: Seal) -> dict[str, Any
 @functools.cache
 def _stored(cls: type) -> tuple[tuple[str, str | None], ...]:
     """Return the fields of a dataclass that `_kept` stores: an event's meeting, time and raw payload go elsewhere or nowhere."""
-    beside = ("meeting", "at", "raw") if issubclass(cls, MeetingEvent) else ()
+    beside = _beside(cls)
     return tuple((name, how) for name, how in _at_rest(cls) if how != "not_kept" and name not in beside)
+
+
+BESIDE_RECORD = ("meeting", "at", "raw")  # an event's fields its stored record holds elsewhere (its row) or nowhere
+
+
+def _beside(cls: type) -> tuple[str, ...]:
+    return BESIDE_RECORD if issubclass(cls, MeetingEvent) else ()
 
 
 @functools.cache
@@ -297,7 +304,7 @@ EVENT_TYPES: dict[str, type[MeetingEvent]] = {
 def event_from_record(meeting: MeetingRef, record: Mapping[str, Any], unseal: Seal) -> MeetingEvent:
     """Rebuild a stored event; the inverse of `MeetingEvent.to_record`."""
     cls = EVENT_TYPES[record["kind"]]
-    values = _opened(cls, {k: v for k, v in record.items() if k not in ("meeting", "at", "raw")}, unseal)
+    values = _opened(cls, {k: v for k, v in record.items() if k not in BESIDE_RECORD}, unseal)
     if "participant" in values:
         stored = values["participant"]
         if not set(stored) <= {name for name, _ in _at_rest(ParticipantRef)}:
@@ -340,7 +347,7 @@ _SAME_FROM_JSON = frozenset((str, int, bool, type(None)))  # what json.loads giv
 @functools.cache
 def _read_backs(cls: type) -> tuple[tuple[str, str | None, Any], ...]:
     """Return each field `_kept` stores or leaves out, with how it is kept ("participant": opened within) and its default."""
-    beside = ("meeting", "at", "raw") if issubclass(cls, MeetingEvent) else ()
+    beside = _beside(cls)
     return tuple(
         (f.name, "participant" if f.name == "participant" and issubclass(cls, MeetingEvent) else f.metadata.get("at_rest"), f.default)
         for f in dataclasses.fields(cls)
